@@ -1,0 +1,25 @@
+//! stead: agentless configuration automation.
+//!
+//! The crate is laid out as the pipeline a run goes through, top to bottom:
+//!
+//! 1. [`yaml`]: files → spanned YAML nodes (YAML 1.1, as Ansible reads it).
+//! 2. [`inventory`]: hosts, groups, variables, host patterns.
+//! 3. [`playbook`]: nodes → a typed, validated playbook (every module's
+//!    arguments checked before any host is contacted).
+//! 4. [`template`]: the Jinja2 environment (minijinja) with Ansible's filters.
+//! 5. [`plan`]: playbook + inventory → a task graph per host.
+//! 6. [`exec`]: the scheduler that walks each host's graph and emits events.
+//! 7. [`modules`]: what each task does: probe, compare, apply.
+//! 8. [`transport`]: how commands reach a host (ssh, local), and quoting.
+//! 9. [`report`]: events → recap, JSON and JUnit reports.
+//!
+//! Imports flow one way: a later stage never calls an earlier one's caller.
+//! The binary (`src/main.rs`, `src/cli/`) owns the terminal.
+
+pub mod exit;
+pub mod inventory;
+pub mod modules;
+pub mod suggest;
+pub mod template;
+pub mod transport;
+pub mod yaml;

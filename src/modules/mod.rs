@@ -1,0 +1,182 @@
+//! Modules: what a task does to a host.
+//!
+//! A module is four things, kept apart so that most of its logic is pure and
+//! unit-tested without a host (see `docs/architecture.md`):
+//!
+//! 1. an argument spec ([`ModuleSpec`]), checked when the playbook loads;
+//! 2. [`Module::prepare`]: rendered arguments → typed arguments and an [`Action`];
+//! 3. [`Action::probe`]: one shell script that reads the current state;
+//! 4. [`Action::compare`]: pure, probe output → a [`Plan`] (changed?, diff,
+//!    and the one script that would apply the change).
+//!
+//! Check mode stops after `compare`, so it is correct by construction. The
+//! executor runs the apply script and hands its output to [`Action::finish`].
+//!
+//! A module never builds a shell string from a value by hand: every value
+//! goes through [`crate::transport::quote::quote`]. A module never talks to
+//! the transport itself: it returns scripts; the executor runs them.
+
+pub mod args;
+pub mod diff;
+pub mod mode;
+pub mod registry;
+pub mod spec;
+
+use std::path::PathBuf;
+
+pub use args::Args;
+pub use diff::Diff;
+pub use registry::{lookup, module_names};
+pub use spec::{ArgKind, ArgSpec, ModuleSpec};
+
+use crate::transport::ExecOutput;
+
+/// JSON object of a task's result (what `register` stores).
+pub type ResultMap = serde_json::Map<String, serde_json::Value>;
+
+/// A module failed while preparing, comparing or finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// An argument has a bad value once rendered.
+    #[error("argument `{arg}`: {message}")]
+    Arg {
+        /// The argument.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A local file the task needs (copy `src`, template) cannot be read.
+    #[error("cannot read {path}: {message}")]
+    LocalFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A template failed to render.
+    #[error("{0}")]
+    Template(String),
+    /// The probe's output could not be understood.
+    #[error("unexpected probe output: {0}")]
+    Probe(String),
+    /// The task failed on the host, with Ansible's result fields.
+    #[error("{msg}")]
+    Failed {
+        /// The message.
+        msg: String,
+        /// Result fields (rc, stdout, stderr, ...), registered even on failure.
+        result: ResultMap,
+    },
+}
+
+impl ModuleError {
+    /// A failure with a message and no other result fields.
+    pub fn failed(msg: impl Into<String>) -> Self {
+        ModuleError::Failed {
+            msg: msg.into(),
+            result: ResultMap::new(),
+        }
+    }
+}
+
+/// What the task may use from its surroundings while preparing.
+pub trait TaskContext {
+    /// Whether this is a dry run.
+    fn check_mode(&self) -> bool;
+    /// Renders a template text with the host's variables (the `template` module).
+    fn render(&self, source: &str, name: &str) -> Result<String, ModuleError>;
+    /// Evaluates a Jinja expression with the host's variables (`debug: var=`, `assert: that=`).
+    fn eval(&self, expr: &str) -> Result<serde_json::Value, ModuleError>;
+    /// Evaluates a condition like `when:` does.
+    fn eval_condition(&self, expr: &str) -> Result<bool, ModuleError> {
+        Ok(crate::template::truthy(&self.eval(expr)?))
+    }
+    /// Finds a local file a task names (`copy: src`, `template: src`): beside
+    /// the playbook, in `files/` or `templates/`, and in the role's folders.
+    fn find_file(&self, name: &str, subdir: &str) -> Result<PathBuf, ModuleError>;
+}
+
+/// A module: the name it answers to, its spec, and how to prepare a task.
+pub trait Module: Sync + Send {
+    /// Short name (`copy`); the registry also accepts `ansible.builtin.copy`.
+    fn name(&self) -> &'static str;
+    /// Arguments, for load-time validation.
+    fn spec(&self) -> &'static ModuleSpec;
+    /// Whether this module runs entirely on the controller (debug, set_fact):
+    /// such tasks never contact the host.
+    fn is_local(&self) -> bool {
+        false
+    }
+    /// Typed arguments (rendered) → an action for one host.
+    fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError>;
+}
+
+/// One task on one host, between prepare and finish.
+pub trait Action: Send {
+    /// The script that reads the current state, or `None` when the module
+    /// needs no remote state (debug, set_fact, an unguarded command).
+    fn probe(&self) -> Option<String>;
+    /// Pure: from the probe's output (when there was a probe) to a plan.
+    fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError>;
+    /// Interprets the apply script's output. The default: exit 0 means done.
+    fn finish(&mut self, plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
+        if out.status == 0 {
+            Ok(plan)
+        } else {
+            let mut result = plan.result;
+            result.insert("rc".into(), out.status.into());
+            result.insert("stderr".into(), out.stderr_text().into());
+            let detail = out.stderr_text();
+            Err(ModuleError::Failed {
+                msg: format!("apply failed (exit {}): {}", out.status, detail.trim()),
+                result,
+            })
+        }
+    }
+}
+
+/// A script that changes the host.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyScript {
+    /// POSIX sh; every value quoted.
+    pub script: String,
+    /// Bytes for its stdin (file content).
+    pub stdin: Vec<u8>,
+}
+
+/// The decision for one task on one host.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Whether the host changes (or would, in check mode).
+    pub changed: bool,
+    /// What changes, for `--diff`.
+    pub diff: Option<Diff>,
+    /// The script to run when not in check mode; `None` when nothing to do.
+    pub apply: Option<ApplyScript>,
+    /// Fields of the registered result (`stat`, `msg`, `ansible_facts`, ...).
+    pub result: ResultMap,
+    /// A message for the report (debug's `msg`).
+    pub msg: Option<String>,
+    /// The task did not run (command in check mode, `creates` satisfied...).
+    pub skipped: bool,
+}
+
+impl Plan {
+    /// Nothing to do.
+    pub fn ok() -> Self {
+        Plan::default()
+    }
+    /// A change, with the script that makes it.
+    pub fn change(apply: ApplyScript) -> Self {
+        Plan {
+            changed: true,
+            apply: Some(apply),
+            ..Plan::default()
+        }
+    }
+    /// Adds a diff.
+    pub fn with_diff(mut self, diff: Option<Diff>) -> Self {
+        self.diff = diff;
+        self
+    }
+}

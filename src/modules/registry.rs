@@ -1,0 +1,28 @@
+//! Module names → modules, including fully qualified collection names.
+
+use super::Module;
+
+/// Every module stead knows.
+static MODULES: &[&dyn Module] = &[];
+
+/// Collection prefixes accepted before a module name.
+const PREFIXES: &[&str] = &[
+    "ansible.builtin.",
+    "ansible.legacy.",
+    "ansible.posix.",
+    "community.general.",
+];
+
+/// Finds a module by bare or fully qualified name.
+pub fn lookup(name: &str) -> Option<&'static dyn Module> {
+    let bare = PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
+    MODULES.iter().copied().find(|m| m.name() == bare)
+}
+
+/// The names of all modules, for hints.
+pub fn module_names() -> impl Iterator<Item = &'static str> {
+    MODULES.iter().map(|m| m.name())
+}

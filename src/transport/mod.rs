@@ -1,0 +1,173 @@
+//! Connectors: run a shell script on a host, with bytes on its stdin.
+//!
+//! A connector knows nothing of modules or playbooks. It offers one
+//! operation, [`Connection::exec`], that runs a POSIX `sh` script (already
+//! assembled from quoted words, see [`quote`]) and returns its exit status
+//! and output. `ssh` keeps one multiplexed OpenSSH master per host; `local`
+//! runs the same scripts with the local `sh`. Privilege escalation wraps the
+//! script in `sudo -n` here, in one place.
+
+mod local;
+pub mod quote;
+mod ssh;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use local::LocalConnection;
+pub use ssh::{SshConnection, SshParams};
+
+/// A script to run on the host.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteCommand {
+    /// POSIX sh source. Every value in it went through [`quote::quote`].
+    pub script: String,
+    /// Bytes for the script's stdin (file content travels here, never in
+    /// the command line).
+    pub stdin: Vec<u8>,
+    /// Run as another user via `sudo -n` (or `su`).
+    pub become_user: Option<Become>,
+}
+
+/// Privilege escalation for one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Become {
+    /// Target user (`root` by default).
+    pub user: String,
+    /// `sudo` (default) or `su`.
+    pub method: String,
+}
+
+/// What a script printed and how it ended.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    /// Exit status (128 + signal when killed by a signal).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    /// Standard output as text (lossy).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    /// Standard error as text (lossy).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Why a host could not be talked to.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The SSH connection could not be set up.
+    #[error("cannot connect to {host}: {detail}")]
+    Connect {
+        /// Destination.
+        host: String,
+        /// What ssh said.
+        detail: String,
+    },
+    /// Running a command failed at the transport level (not a non-zero exit).
+    #[error("lost connection to {host}: {detail}")]
+    Exec {
+        /// Destination.
+        host: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// `sudo` wants a password; stead never types one.
+    #[error("privilege escalation on {host} needs a password (stead runs `sudo -n`); allow NOPASSWD for this user or connect as the target user")]
+    BecomeNeedsPassword {
+        /// Destination.
+        host: String,
+    },
+}
+
+/// An open connection to one host.
+pub enum Connection {
+    /// Over the system's OpenSSH client, multiplexed.
+    Ssh(SshConnection),
+    /// This machine, with `sh`.
+    Local(LocalConnection),
+}
+
+/// Counts remote executions; the benchmark and the JSON report read it.
+#[derive(Debug, Default)]
+pub struct ExecCounter(AtomicU64);
+
+impl ExecCounter {
+    /// Adds one.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    /// The count so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Connection {
+    /// Runs one script on the host.
+    pub async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
+        let line = wrap_become(cmd);
+        let out = match self {
+            Connection::Ssh(c) => c.exec(&line, &cmd.stdin).await?,
+            Connection::Local(c) => c.exec(&line, &cmd.stdin).await?,
+        };
+        if cmd.become_user.is_some() && out.status == 1 && is_sudo_password_prompt(&out.stderr) {
+            return Err(TransportError::BecomeNeedsPassword {
+                host: self.host().to_owned(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of remote executions so far on this connection.
+    pub fn exec_count(&self) -> u64 {
+        match self {
+            Connection::Ssh(c) => c.counter.get(),
+            Connection::Local(c) => c.counter.get(),
+        }
+    }
+
+    /// The host this connection talks to.
+    pub fn host(&self) -> &str {
+        match self {
+            Connection::Ssh(c) => &c.destination,
+            Connection::Local(_) => "localhost",
+        }
+    }
+
+    /// Closes the connection (stops the ssh master).
+    pub async fn close(self) {
+        if let Connection::Ssh(c) = self {
+            c.close().await;
+        }
+    }
+}
+
+/// Default time allowed to establish a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The full command line handed to the remote login shell: `sh -c SCRIPT`,
+/// wrapped in `sudo -n -u USER` when escalating.
+fn wrap_become(cmd: &RemoteCommand) -> String {
+    use quote::quote;
+    let sh = format!("sh -c {}", quote(&cmd.script));
+    match &cmd.become_user {
+        None => sh,
+        Some(b) if b.method == "su" => {
+            format!("su {} -c {}", quote(&b.user), quote(&sh))
+        }
+        Some(b) => format!("sudo -n -H -u {} -- {}", quote(&b.user), sh),
+    }
+}
+
+fn is_sudo_password_prompt(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.contains("a password is required") || text.contains("a terminal is required")
+}

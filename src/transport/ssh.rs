@@ -1,0 +1,180 @@
+//! The `ssh` connection: the system's OpenSSH client, one multiplexed master
+//! per host.
+//!
+//! We start the master ourselves (`ssh -M -f -N` with a control socket in a
+//! short private directory) so that every option of the inventory
+//! (`ansible_ssh_common_args`, `ansible_ssh_extra_args`, key file, port) reaches
+//! ssh exactly as written, and the user's `~/.ssh/config`, agent and
+//! `known_hosts` keep applying. Every command then runs over the native mux
+//! protocol of the `openssh` crate, with no new TCP connection or
+//! authentication. `ControlPersist` is short, so even a killed stead leaves no
+//! master behind for long; normal runs close it explicitly.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use openssh::Session;
+use tokio::io::AsyncWriteExt;
+
+use super::{local::exit_code, ExecCounter, ExecOutput, TransportError};
+
+/// How to reach one host over SSH (from the inventory's connection variables).
+#[derive(Debug, Clone, Default)]
+pub struct SshParams {
+    /// Address or ssh config alias (`ansible_host`, else the inventory name).
+    pub host: String,
+    /// `ansible_port`.
+    pub port: Option<u16>,
+    /// `ansible_user` / `--user`.
+    pub user: Option<String>,
+    /// `ansible_ssh_private_key_file`.
+    pub private_key_file: Option<PathBuf>,
+    /// `ansible_ssh_common_args` and `ansible_ssh_extra_args`, already split.
+    pub extra_args: Vec<String>,
+    /// `--accept-new-host-keys`: `StrictHostKeyChecking=accept-new` instead of `yes`.
+    pub accept_new_host_keys: bool,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+}
+
+/// An open multiplexed SSH connection.
+pub struct SshConnection {
+    pub(super) destination: String,
+    session: Option<Session>,
+    // Holds the control socket's directory; removed after the master stops.
+    _control_dir: tempfile::TempDir,
+    pub(super) counter: ExecCounter,
+}
+
+impl SshConnection {
+    /// Starts the master connection and checks that it answers.
+    pub async fn connect(params: &SshParams) -> Result<Self, TransportError> {
+        let destination = params.host.clone();
+        let connect_error = |detail: String| TransportError::Connect {
+            host: destination.clone(),
+            detail,
+        };
+        // Socket paths must stay under 108 bytes: keep the directory short.
+        let control_dir = tempfile::Builder::new()
+            .prefix("stead-")
+            .tempdir_in("/tmp")
+            .map_err(|e| connect_error(format!("cannot create control directory: {e}")))?;
+        let socket = control_dir.path().join("s");
+        let log = control_dir.path().join("log");
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd.arg("-E")
+            .arg(&log)
+            .arg("-S")
+            .arg(&socket)
+            .args(["-M", "-f", "-N"]);
+        let strict = if params.accept_new_host_keys {
+            "accept-new"
+        } else {
+            "yes"
+        };
+        cmd.arg("-o").arg(format!("StrictHostKeyChecking={strict}"));
+        cmd.args(["-o", "BatchMode=yes", "-o", "ControlPersist=30"]);
+        cmd.arg("-o").arg(format!(
+            "ConnectTimeout={}",
+            params.connect_timeout.as_secs().max(1)
+        ));
+        cmd.args([
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=3",
+        ]);
+        if let Some(port) = params.port {
+            cmd.arg("-p").arg(port.to_string());
+        }
+        if let Some(user) = &params.user {
+            cmd.arg("-l").arg(user);
+        }
+        if let Some(key) = &params.private_key_file {
+            cmd.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
+        }
+        cmd.args(&params.extra_args);
+        cmd.arg("--").arg(&params.host);
+        cmd.kill_on_drop(true);
+        let status = tokio::time::timeout(
+            params.connect_timeout + Duration::from_secs(5),
+            cmd.status(),
+        )
+        .await
+        .map_err(|_| connect_error("timed out".into()))?
+        .map_err(|e| connect_error(format!("cannot run ssh: {e}")))?;
+        if !status.success() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let detail = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .last()
+                .unwrap_or("ssh failed")
+                .to_owned();
+            return Err(connect_error(detail));
+        }
+        let session = Session::resume_mux(socket.into_boxed_path(), Some(log.into_boxed_path()));
+        Ok(SshConnection {
+            destination: params.host.clone(),
+            session: Some(session),
+            _control_dir: control_dir,
+            counter: ExecCounter::default(),
+        })
+    }
+
+    pub(super) async fn exec(
+        &self,
+        line: &str,
+        stdin: &[u8],
+    ) -> Result<ExecOutput, TransportError> {
+        self.counter.bump();
+        let exec_error = |detail: String| TransportError::Exec {
+            host: self.destination.clone(),
+            detail,
+        };
+        let session = self.session.as_ref().expect("session is open until close");
+        let mut child = session
+            .raw_command(line)
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| exec_error(e.to_string()))?;
+        if let Some(mut pipe) = child.stdin().take() {
+            let input = stdin.to_vec();
+            // A script that does not read stdin closes it early: not an error.
+            tokio::spawn(async move {
+                let _ = pipe.write_all(&input).await;
+                let _ = pipe.shutdown().await;
+            });
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| exec_error(e.to_string()))?;
+        let status = exit_code(&out.status);
+        if status == 255 && out.stdout.is_empty() {
+            // ssh's own failure code: check whether the master is gone.
+            if let Err(e) = session.check().await {
+                return Err(exec_error(e.to_string()));
+            }
+        }
+        Ok(ExecOutput {
+            status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Stops the master connection.
+    pub async fn close(mut self) {
+        if let Some(session) = self.session.take() {
+            let _ = session.close().await;
+        }
+    }
+}

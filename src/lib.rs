@@ -16,9 +16,14 @@
 //! Imports flow one way: a later stage never calls an earlier one's caller.
 //! The binary (`src/main.rs`, `src/cli/`) owns the terminal.
 
+pub mod diagnostic;
+pub mod exec;
 pub mod exit;
 pub mod inventory;
 pub mod modules;
+pub mod plan;
+pub mod playbook;
+pub mod report;
 pub mod suggest;
 pub mod template;
 pub mod transport;

@@ -17,10 +17,20 @@
 //! the transport itself: it returns scripts; the executor runs them.
 
 pub mod args;
+pub mod blockinfile;
+pub mod command;
+pub mod control;
+pub mod copy;
 pub mod diff;
+pub mod file;
+pub mod file_state;
+pub mod file_write;
+pub mod lineinfile;
 pub mod mode;
 pub mod registry;
 pub mod spec;
+pub mod stat;
+pub mod template;
 
 use std::path::PathBuf;
 

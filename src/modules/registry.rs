@@ -3,7 +3,21 @@
 use super::Module;
 
 /// Every module stead knows.
-static MODULES: &[&dyn Module] = &[];
+static MODULES: &[&dyn Module] = &[
+    &super::command::Command,
+    &super::command::Shell,
+    &super::control::Debug,
+    &super::control::SetFact,
+    &super::control::Assert,
+    &super::control::Fail,
+    &super::control::Ping,
+    &super::blockinfile::BlockInFile,
+    &super::copy::Copy,
+    &super::file::File,
+    &super::lineinfile::LineInFile,
+    &super::stat::Stat,
+    &super::template::Template,
+];
 
 /// Collection prefixes accepted before a module name.
 const PREFIXES: &[&str] = &[

@@ -1,0 +1,201 @@
+//! Every flag, defined once (CONTRACT §1). Help text comes from here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Agentless configuration automation: Ansible playbooks, one fast binary.
+#[derive(Debug, Parser)]
+#[command(name = "stead", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run plays against hosts.
+    Apply(RunArgs),
+    /// Dry run with diffs: same as `apply --check --diff`. Never changes a host.
+    Plan(RunArgs),
+    /// Check playbooks and inventory statically; never contacts a host.
+    Validate(ValidateArgs),
+    /// Ad-hoc: run one module on the matching hosts.
+    Exec(ExecArgs),
+    /// Show the inventory.
+    Inventory(InventoryArgs),
+    /// Print gathered facts as JSON.
+    Facts(FactsArgs),
+}
+
+/// Output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// Progress bars on a TTY; plain lines otherwise, under CI, or with NO_COLOR.
+    Auto,
+    /// Progress bars.
+    Progress,
+    /// One line per task result.
+    Plain,
+    /// Only errors and the recap.
+    Quiet,
+}
+
+/// Inventory selection, shared by every subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct InventoryOpt {
+    /// YAML or INI inventory file, or a directory of them (repeatable).
+    /// Default: ./inventory.yaml when present.
+    #[arg(short = 'i', long = "inventory", value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
+}
+
+/// Options of apply and plan.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Playbooks to run, in order.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub inventory: InventoryOpt,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonRunArgs,
+    /// Dry run: report what would change, change nothing.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show per-host diffs.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// Write a report: json=PATH or junit=PATH (PATH `-` is stdout); repeatable.
+    #[arg(long = "report", value_name = "FORMAT=PATH")]
+    pub report: Vec<String>,
+    /// Set bit 2 of the exit code when anything changed (or would change).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Output style.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub output: OutputMode,
+    /// Run only the K-th of N deterministic, disjoint slices of the hosts.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Print the hosts each play would run on, and exit.
+    #[arg(long)]
+    pub list_hosts: bool,
+    /// Print each play's tasks (the task graph and its independent runs), and exit.
+    #[arg(long)]
+    pub list_tasks: bool,
+    /// Check the playbooks' syntax, and exit.
+    #[arg(long)]
+    pub syntax_check: bool,
+}
+
+/// Options shared by apply, plan and exec.
+#[derive(Debug, Args, Clone)]
+pub struct CommonRunArgs {
+    /// Ansible host pattern limiting the hosts.
+    #[arg(short = 'l', long)]
+    pub limit: Option<String>,
+    /// Hosts in flight at once.
+    #[arg(short = 'f', long, default_value_t = 50)]
+    pub forks: usize,
+    /// Extra variables: k=v, a JSON/YAML string, or @file.yaml; repeatable.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+    /// Connection user.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Escalate privileges (sudo -n).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// User to become.
+    #[arg(long)]
+    pub become_user: Option<String>,
+    /// Accept host keys of hosts never seen before (default: strict checking).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+}
+
+/// Options of validate.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Playbooks to check.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub inventory: InventoryOpt,
+    /// Extra variables (they count as defined).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+}
+
+/// Options of exec.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Host pattern.
+    pub pattern: String,
+    /// Module name.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    pub module: String,
+    /// Module arguments (`k=v ...` or free-form text).
+    #[arg(short = 'a', long = "args")]
+    pub args: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub inventory: InventoryOpt,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonRunArgs,
+    /// Dry run.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show diffs.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Output style.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub output: OutputMode,
+}
+
+/// Options of inventory.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub inventory: InventoryOpt,
+    /// Print all hosts and groups as JSON (like ansible-inventory --list).
+    #[arg(long, group = "what")]
+    pub list: bool,
+    /// Print the group tree.
+    #[arg(long, group = "what")]
+    pub graph: bool,
+    /// Print one host's variables as JSON.
+    #[arg(long, group = "what", value_name = "NAME")]
+    pub host: Option<String>,
+}
+
+/// Options of facts.
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// Host pattern.
+    pub pattern: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub inventory: InventoryOpt,
+    /// Accept host keys of hosts never seen before.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Connection user.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+}

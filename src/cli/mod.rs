@@ -1,0 +1,420 @@
+//! The command line: turns arguments into library calls and outcomes into
+//! output and exit status. Owns the terminal; the library never prints.
+
+mod args;
+mod terminal;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
+use serde_json::Value as Json;
+
+use args::{Cli, Command, CommonRunArgs, InventoryOpt, OutputMode, RunArgs};
+use stead::exec::{self, EventSink, Tee};
+use stead::exit;
+use stead::plan::{self, RunOptions, RunPlan};
+use stead::report::{self, Collector};
+use terminal::{resolve_style, Terminal};
+
+/// Runs the CLI and returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 1 (CONTRACT §2); --help and --version exit 0.
+            return if e.use_stderr() {
+                exit::INPUT_ERROR
+            } else {
+                exit::OK
+            };
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut text = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                text.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("{text}");
+            exit::INPUT_ERROR
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Apply(a) => run_playbooks(a, false),
+        Command::Plan(a) => run_playbooks(a, true),
+        Command::Validate(v) => {
+            let inventory = load_inventory(&v.inventory, &v.playbooks)?;
+            let options = RunOptions {
+                extra_vars: parse_extra_vars(&v.extra_vars)?,
+                ..RunOptions::default()
+            };
+            let plan = compile(&v.playbooks, inventory, options)?;
+            print_warnings(&plan);
+            let tasks: usize = plan.plays.iter().map(|p| p.play.tasks.len()).sum();
+            println!(
+                "ok: {} playbook(s), {} play(s), {tasks} task(s) valid",
+                plan.playbooks.len(),
+                plan.plays.len()
+            );
+            Ok(exit::OK)
+        }
+        Command::Exec(x) => {
+            let yaml = format!(
+                "- hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {}\n      {}: {}\n",
+                json_str(&x.pattern),
+                json_str(
+                    &format!("{} {}", x.module, x.args.clone().unwrap_or_default())
+                        .trim()
+                        .to_owned()
+                ),
+                x.module,
+                x.args.as_deref().map_or("{}".to_owned(), json_str),
+            );
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().join("exec.yml");
+            std::fs::write(&path, yaml)?;
+            let run = RunArgs {
+                playbooks: vec![path],
+                inventory: x.inventory,
+                common: x.common,
+                check: x.check,
+                diff: x.diff,
+                tags: vec![],
+                skip_tags: vec![],
+                report: vec![],
+                detailed_exitcode: false,
+                output: x.output,
+                shard: None,
+                list_hosts: false,
+                list_tasks: false,
+                syntax_check: false,
+            };
+            run_playbooks(run, false)
+        }
+        Command::Inventory(i) => {
+            let inventory = load_inventory(&i.inventory, &[])?;
+            if let Some(host) = i.host {
+                let vars = inventory
+                    .host_json(&host)
+                    .ok_or_else(|| anyhow!("host `{host}` is not in the inventory"))?;
+                println!("{}", serde_json::to_string_pretty(&vars)?);
+            } else if i.graph {
+                println!("{}", inventory.graph());
+            } else {
+                println!("{}", serde_json::to_string_pretty(&inventory.list_json())?);
+            }
+            Ok(exit::OK)
+        }
+        Command::Facts(f) => facts(f),
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+fn default_inventory(opt: &InventoryOpt) -> Vec<PathBuf> {
+    if opt.inventory.is_empty() && Path::new("inventory.yaml").exists() {
+        vec![PathBuf::from("inventory.yaml")]
+    } else {
+        opt.inventory.clone()
+    }
+}
+
+fn load_inventory(
+    opt: &InventoryOpt,
+    playbooks: &[PathBuf],
+) -> Result<stead::inventory::Inventory> {
+    let dirs: Vec<&Path> = playbooks
+        .iter()
+        .map(|p| p.parent().unwrap_or(Path::new(".")))
+        .collect();
+    let dirs: Vec<&Path> = dirs
+        .into_iter()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .collect();
+    Ok(plan::load_inventory(&default_inventory(opt), &dirs)?)
+}
+
+fn compile(
+    playbooks: &[PathBuf],
+    inventory: stead::inventory::Inventory,
+    options: RunOptions,
+) -> Result<RunPlan> {
+    for p in playbooks {
+        if !p.exists() {
+            bail!("playbook {} not found", p.display());
+        }
+    }
+    plan::compile(playbooks, inventory, options).map_err(|e| anyhow!("{e}"))
+}
+
+fn print_warnings(plan: &RunPlan) {
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// `-e` values: `k=v` words, a JSON/YAML mapping, or `@file`.
+fn parse_extra_vars(values: &[String]) -> Result<serde_json::Map<String, Json>> {
+    let mut out = serde_json::Map::new();
+    for v in values {
+        let (text, origin) = if let Some(file) = v.strip_prefix('@') {
+            (
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading extra vars file {file}"))?,
+                PathBuf::from(file),
+            )
+        } else {
+            (v.clone(), PathBuf::from("--extra-vars"))
+        };
+        let trimmed = text.trim_start();
+        if v.starts_with('@')
+            || trimmed.starts_with('{')
+            || trimmed.starts_with('[')
+            || trimmed.contains(":\n")
+            || trimmed.contains(": ") && !trimmed.contains('=')
+        {
+            let loaded = stead::yaml::load_str(&text, &origin).map_err(|e| anyhow!("{e}"))?;
+            match loaded.root.to_json() {
+                Json::Object(m) => out.extend(m),
+                _ => bail!("extra vars `{v}` must be a mapping"),
+            }
+        } else {
+            for word in shell_words::split(&text).map_err(|e| anyhow!("extra vars `{v}`: {e}"))? {
+                let (k, val) = word
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("extra vars: expected key=value, got `{word}`"))?;
+                out.insert(k.to_owned(), Json::String(val.to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn run_options(common: &CommonRunArgs, check: bool, diff: bool) -> Result<RunOptions> {
+    Ok(RunOptions {
+        check,
+        diff,
+        forks: common.forks,
+        extra_vars: parse_extra_vars(&common.extra_vars)?,
+        limit: common.limit.clone(),
+        user: common.user.clone(),
+        become_: common.become_,
+        become_user: common.become_user.clone(),
+        accept_new_host_keys: common.accept_new_host_keys,
+        ..RunOptions::default()
+    })
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| anyhow!("--shard takes K/N, e.g. 1/3"))?;
+    let (k, n): (usize, usize) = (k.trim().parse()?, n.trim().parse()?);
+    if n == 0 || k == 0 || k > n {
+        bail!("--shard {s}: K must be between 1 and N");
+    }
+    Ok((k, n))
+}
+
+fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
+    let check = a.check || is_plan;
+    let diff = a.diff || is_plan;
+    let mut options = run_options(&a.common, check, diff)?;
+    options.tags = a.tags.clone();
+    options.skip_tags = a.skip_tags.clone();
+    options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let reports = a
+        .report
+        .iter()
+        .map(|r| parse_report(r))
+        .collect::<Result<Vec<_>>>()?;
+    let inventory = load_inventory(&a.inventory, &a.playbooks)?;
+    let plan = compile(&a.playbooks, inventory, options)?;
+    print_warnings(&plan);
+    if a.syntax_check {
+        for p in &a.playbooks {
+            println!("playbook: {}", p.display());
+        }
+        return Ok(exit::OK);
+    }
+    if a.list_hosts || a.list_tasks {
+        print_listing(&plan, a.list_hosts, a.list_tasks);
+        return Ok(exit::OK);
+    }
+    // A report on stdout replaces the terminal output.
+    let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
+    let style = if report_on_stdout {
+        resolve_style(OutputMode::Quiet)
+    } else {
+        resolve_style(a.output)
+    };
+    let terminal = Arc::new(Terminal::new(
+        if report_on_stdout {
+            terminal::Style::Quiet
+        } else {
+            style
+        },
+        diff,
+    ));
+    let collector = Arc::new(Collector::default());
+    let sink: Arc<dyn EventSink> = Arc::new(Tee(vec![terminal.clone(), collector.clone()]));
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let outcome = exec::run(&plan, sink, interrupted);
+    let report = collector.report(
+        started_at,
+        started.elapsed().as_millis() as u64,
+        check,
+        a.playbooks
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        &outcome.remote_execs,
+    );
+    if !report_on_stdout {
+        terminal.recap(&report.hosts);
+    }
+    for (format, path) in &reports {
+        let text = match format.as_str() {
+            "json" => serde_json::to_string_pretty(&report)? + "\n",
+            _ => report::to_junit(&report),
+        };
+        if path == "-" {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        } else {
+            std::fs::write(path, text).with_context(|| format!("writing report {path}"))?;
+        }
+    }
+    if outcome.interrupted {
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(exit::status(
+        report.summary.changed > 0,
+        !outcome.failed.is_empty(),
+        !outcome.unreachable.is_empty(),
+        a.detailed_exitcode,
+    ))
+}
+
+fn parse_report(spec: &str) -> Result<(String, String)> {
+    let (format, path) = spec
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--report takes FORMAT=PATH, e.g. json=report.json"))?;
+    if format != "json" && format != "junit" {
+        bail!("--report format `{format}` is not supported (json, junit)");
+    }
+    Ok((format.to_owned(), path.to_owned()))
+}
+
+fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {
+    let mut out = String::new();
+    for p in &plan.plays {
+        out.push_str(&format!(
+            "\nplay: {} (hosts: {})\n",
+            p.play.name,
+            p.hosts.len()
+        ));
+        if hosts {
+            for h in &p.hosts {
+                out.push_str(&format!("    {h}\n"));
+            }
+        }
+        if tasks {
+            for (n, run) in p.graph.runs.iter().enumerate() {
+                out.push_str(&format!("  run {} (probed together):\n", n + 1));
+                for i in run.clone() {
+                    let t = &p.play.tasks[i];
+                    let mark = if p.selected[i] { " " } else { "-" };
+                    let deps: Vec<String> = p
+                        .graph
+                        .edges
+                        .iter()
+                        .filter(|e| e.to == i)
+                        .map(|e| format!("#{} ({:?})", e.from + 1, e.kind))
+                        .collect();
+                    let tags = if t.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" tags=[{}]", t.tags.join(","))
+                    };
+                    let deps = if deps.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {}", deps.join(", "))
+                    };
+                    out.push_str(&format!(
+                        "   {mark}#{} {} [{}]{tags}{deps}\n",
+                        i + 1,
+                        t.display_name(),
+                        t.module.name()
+                    ));
+                }
+            }
+            for h in &p.play.handlers {
+                out.push_str(&format!(
+                    "  handler: {} [{}]\n",
+                    h.display_name(),
+                    h.module.name()
+                ));
+            }
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+fn facts(f: args::FactsArgs) -> Result<i32> {
+    let yaml = format!(
+        "- hosts: {}\n  gather_facts: true\n  tasks:\n    - name: facts\n      debug:\n        var: ansible_facts\n",
+        json_str(&f.pattern)
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("facts.yml");
+    std::fs::write(&path, yaml)?;
+    let inventory = load_inventory(&f.inventory, &[])?;
+    let options = RunOptions {
+        user: f.user,
+        accept_new_host_keys: f.accept_new_host_keys,
+        ..RunOptions::default()
+    };
+    let plan = compile(&[path], inventory, options)?;
+    let collector = Arc::new(Collector::default());
+    let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
+    let mut all = serde_json::Map::new();
+    for (host, h) in collector.hosts() {
+        let facts = h
+            .tasks
+            .iter()
+            .find(|t| t.module == "debug")
+            .and_then(|t| t.msg.as_deref())
+            .and_then(|m| m.strip_prefix("ansible_facts: "))
+            .and_then(|j| serde_json::from_str::<Json>(j).ok())
+            .unwrap_or(Json::Null);
+        all.insert(host, facts);
+    }
+    println!("{}", serde_json::to_string_pretty(&Json::Object(all))?);
+    Ok(exit::status(
+        false,
+        !outcome.failed.is_empty(),
+        !outcome.unreachable.is_empty(),
+        false,
+    ))
+}

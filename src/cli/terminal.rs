@@ -1,0 +1,228 @@
+//! The terminal reporter: plain lines (CI, pipes, NO_COLOR), progress bars
+//! (a TTY), or quiet. It consumes executor events; it never decides anything.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stead::exec::{Event, EventSink, Status, TaskRecord};
+use stead::report::HostReport;
+
+use super::args::OutputMode;
+
+/// How the terminal reporter behaves, resolved from `--output` and the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Progress bars.
+    Progress,
+    /// Plain lines.
+    Plain,
+    /// Failures and the recap only.
+    Quiet,
+}
+
+/// Resolves `--output auto` per CONTRACT §1.
+pub fn resolve_style(mode: OutputMode) -> Style {
+    match mode {
+        OutputMode::Progress => Style::Progress,
+        OutputMode::Plain => Style::Plain,
+        OutputMode::Quiet => Style::Quiet,
+        OutputMode::Auto => {
+            let tty = std::io::stdout().is_terminal();
+            if tty && std::env::var_os("CI").is_none() && std::env::var_os("NO_COLOR").is_none() {
+                Style::Progress
+            } else {
+                Style::Plain
+            }
+        }
+    }
+}
+
+/// Whether to use colors.
+pub fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The terminal event sink.
+pub struct Terminal {
+    style: Style,
+    color: bool,
+    show_diff: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    bar: Option<ProgressBar>,
+    current_task: Option<String>,
+}
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+impl Terminal {
+    /// A reporter with this style.
+    pub fn new(style: Style, show_diff: bool) -> Self {
+        Terminal {
+            style,
+            color: use_color(),
+            show_diff,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn line(&self, state: &State, text: &str) {
+        match &state.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                // A closed pipe (e.g. `| head`) is not an error worth a panic.
+                let _ = writeln!(std::io::stdout().lock(), "{text}");
+            }
+        }
+    }
+
+    fn record(&self, state: &mut State, r: &TaskRecord) {
+        if self.style == Style::Quiet && r.status != Status::Failed {
+            return;
+        }
+        if self.style == Style::Plain && state.current_task.as_deref() != Some(&r.task) {
+            state.current_task = Some(r.task.clone());
+            let title = if r.handler { "RUNNING HANDLER" } else { "TASK" };
+            self.line(state, &format!("\n{title} [{}]", r.task));
+        }
+        let (word, code) = match (r.status, r.ignored) {
+            (Status::Ok, _) => ("ok", "32"),
+            (Status::Changed, _) => ("changed", "33"),
+            (Status::Skipped, _) => ("skipping", "36"),
+            (Status::Failed, true) => ("failed (ignored)", "31"),
+            (Status::Failed, false) => ("failed", "31"),
+        };
+        let mut text = format!("{}: [{}]", paint(self.color, code, word), r.host);
+        if self.style != Style::Plain {
+            text.push_str(&format!(" {}", r.task));
+        }
+        for (label, status) in &r.items {
+            let _ = status;
+            text.push_str(&format!("\n    item: {label}"));
+        }
+        if let Some(msg) = &r.msg {
+            if r.status == Status::Failed || r.module == "debug" || r.module == "assert" {
+                for l in msg.lines() {
+                    text.push_str(&format!("\n    {l}"));
+                }
+            }
+        }
+        self.line(state, &text);
+        if self.show_diff && self.style != Style::Quiet {
+            if let Some(diff) = &r.diff {
+                let colored: Vec<String> = diff
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with('+') && !l.starts_with("+++") {
+                            paint(self.color, "32", l)
+                        } else if l.starts_with('-') && !l.starts_with("---") {
+                            paint(self.color, "31", l)
+                        } else {
+                            l.to_owned()
+                        }
+                    })
+                    .collect();
+                self.line(state, &colored.join("\n"));
+            }
+        }
+    }
+
+    /// Prints the recap table.
+    pub fn recap(&self, hosts: &std::collections::BTreeMap<String, HostReport>) {
+        let mut state = self.state.lock().expect("terminal lock");
+        if let Some(bar) = state.bar.take() {
+            bar.finish_and_clear();
+        }
+        let width = hosts.keys().map(String::len).max().unwrap_or(4).max(4);
+        let mut out = String::from("\nPLAY RECAP\n");
+        for (name, h) in hosts {
+            let name_code = if h.failed > 0 || h.unreachable {
+                "31"
+            } else if h.changed > 0 {
+                "33"
+            } else {
+                "32"
+            };
+            out.push_str(&format!(
+                "{} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} ignored={}\n",
+                paint(self.color, name_code, &format!("{name:<width$}")),
+                h.ok,
+                h.changed,
+                u8::from(h.unreachable),
+                h.failed,
+                h.skipped,
+                h.ignored
+            ));
+        }
+        let _ = write!(std::io::stdout().lock(), "{out}");
+    }
+}
+
+impl EventSink for Terminal {
+    fn emit(&self, event: Event) {
+        let mut state = self.state.lock().expect("terminal lock");
+        match event {
+            Event::PlayStart { name, hosts, tasks } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                state.current_task = None;
+                if self.style != Style::Quiet {
+                    self.line(&state, &format!("\nPLAY [{name}] ({} hosts)", hosts.len()));
+                }
+                if self.style == Style::Progress {
+                    let bar = ProgressBar::with_draw_target(
+                        Some((hosts.len() * tasks) as u64),
+                        ProgressDrawTarget::stdout(),
+                    );
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                        )
+                        .expect("static template"),
+                    );
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    state.bar = Some(bar);
+                }
+            }
+            Event::TaskStart { host, task } => {
+                if let Some(bar) = &state.bar {
+                    bar.set_message(format!("{host}: {task}"));
+                }
+            }
+            Event::TaskDone(r) => {
+                if let Some(bar) = &state.bar {
+                    if r.module != "gather_facts" {
+                        bar.inc(1);
+                    }
+                }
+                self.record(&mut state, &r);
+            }
+            Event::Unreachable { host, msg, .. } => {
+                let text = format!(
+                    "{}: [{host}]: UNREACHABLE! {msg}",
+                    paint(self.color, "31", "fatal")
+                );
+                self.line(&state, &text);
+            }
+            Event::Warning(w) => {
+                let text = format!("{}: {w}", paint(self.color, "35", "warning"));
+                match &state.bar {
+                    Some(bar) => bar.println(text),
+                    None => eprintln!("{text}"),
+                }
+            }
+            Event::HostDone { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Several probe scripts in one remote exec.
+//!
+//! Each probe runs in its own subshell (so an `exit` inside it ends only that
+//! probe); after it, a marker line with a per-batch random nonce and the
+//! probe's exit status is printed. The output is cut back into one
+//! [`ExecOutput`] per probe. The nonce makes it impossible for file content
+//! printed by a probe to forge a marker.
+
+use crate::transport::ExecOutput;
+
+/// Builds the combined script for `probes`, returning it with its nonce.
+pub fn combine(probes: &[String]) -> (String, String) {
+    let nonce = nonce();
+    let mut script = String::new();
+    for (i, probe) in probes.iter().enumerate() {
+        script.push_str("(\n");
+        script.push_str(probe);
+        script.push_str("\n)\n");
+        // The leading newline guarantees the marker starts a line.
+        script.push_str(&format!("printf '\\n%s %s\\n' {nonce}:{i} $?\n"));
+    }
+    (script, nonce)
+}
+
+/// Splits the combined output back into one output per probe. Stderr is
+/// shared and given to every probe.
+pub fn split(out: &ExecOutput, nonce: &str, count: usize) -> Result<Vec<ExecOutput>, String> {
+    let mut results = Vec::with_capacity(count);
+    let mut rest: &[u8] = &out.stdout;
+    for i in 0..count {
+        let marker = format!("\n{nonce}:{i} ");
+        let pos = find(rest, marker.as_bytes()).ok_or_else(|| {
+            format!(
+                "probe {i} produced no end marker (exit {}): {}",
+                out.status,
+                out.stderr_text().trim()
+            )
+        })?;
+        let body = &rest[..pos];
+        let after = &rest[pos + marker.len()..];
+        let eol = after
+            .iter()
+            .position(|b| *b == b'\n')
+            .unwrap_or(after.len());
+        let status: i32 = std::str::from_utf8(&after[..eol])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(-1);
+        results.push(ExecOutput {
+            status,
+            stdout: body.to_vec(),
+            stderr: out.stderr.clone(),
+        });
+        rest = after.get(eol + 1..).unwrap_or(&[]);
+    }
+    Ok(results)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn nonce() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("STEAD-{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_cut_back_per_probe_with_their_status() {
+        let (script, nonce) = combine(&[
+            "printf 'a\\nb'".into(),
+            "echo x; exit 3".into(),
+            "true".into(),
+        ]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let out = ExecOutput {
+            status: 0,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        };
+        let parts = split(&out, &nonce, 3).unwrap();
+        assert_eq!(parts[0].stdout, b"a\nb");
+        assert_eq!(parts[1].stdout, b"x\n");
+        assert_eq!(parts[1].status, 3);
+        assert_eq!(parts[2].stdout, b"");
+        assert_eq!(parts[2].status, 0);
+    }
+}

@@ -1,0 +1,102 @@
+//! What the executor tells the world. Reporters (terminal, JSON, JUnit)
+//! consume these events; the executor knows nothing of how they are shown.
+
+use serde::Serialize;
+
+/// The status of one task on one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Succeeded, nothing changed.
+    Ok,
+    /// Succeeded and changed the host (or would, in check mode).
+    Changed,
+    /// Failed.
+    Failed,
+    /// Did not run (`when` false, tags, check mode for commands).
+    Skipped,
+}
+
+/// The outcome of one task on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRecord {
+    /// Inventory host name.
+    pub host: String,
+    /// Play name.
+    pub play: String,
+    /// Task name as displayed.
+    pub task: String,
+    /// Module name (bare).
+    pub module: String,
+    /// Status.
+    pub status: Status,
+    /// Unified diff (with `--diff`, when something changes).
+    pub diff: Option<String>,
+    /// A message (debug output, failure reason).
+    pub msg: Option<String>,
+    /// Wall time of the task on this host.
+    pub duration_ms: u64,
+    /// A failure that `ignore_errors` let pass.
+    pub ignored: bool,
+    /// Whether this was a handler.
+    pub handler: bool,
+    /// Per-item statuses of a loop task (`item label`, status).
+    pub items: Vec<(String, Status)>,
+}
+
+/// Something that happened during a run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A play starts.
+    PlayStart {
+        /// Its name.
+        name: String,
+        /// The hosts it runs on.
+        hosts: Vec<String>,
+        /// Number of selected tasks (for progress).
+        tasks: usize,
+    },
+    /// A task starts on a host.
+    TaskStart {
+        /// Host.
+        host: String,
+        /// Task name.
+        task: String,
+    },
+    /// A task finished on a host.
+    TaskDone(TaskRecord),
+    /// A host could not be reached; its remaining tasks do not run.
+    Unreachable {
+        /// Host.
+        host: String,
+        /// Play.
+        play: String,
+        /// Why.
+        msg: String,
+    },
+    /// A host finished a play.
+    HostDone {
+        /// Host.
+        host: String,
+    },
+    /// Something worth telling that is not a task result.
+    Warning(String),
+}
+
+/// A consumer of events. Called from many tasks at once: implementations
+/// synchronise internally.
+pub trait EventSink: Send + Sync {
+    /// Receives one event.
+    fn emit(&self, event: Event);
+}
+
+/// Sends every event to several sinks.
+pub struct Tee(pub Vec<std::sync::Arc<dyn EventSink>>);
+
+impl EventSink for Tee {
+    fn emit(&self, event: Event) {
+        for sink in &self.0 {
+            sink.emit(event.clone());
+        }
+    }
+}

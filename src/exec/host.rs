@@ -1,0 +1,865 @@
+//! One host walking one play: tasks in order, probes of independent tasks
+//! sent together, apply only where something differs, handlers at the end.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value as Json};
+
+use super::batch;
+use super::events::{Event, EventSink, Status, TaskRecord};
+use super::vars::HostVars;
+use crate::modules::{Action, Args, ModuleError, Plan, ResultMap, TaskContext};
+use crate::plan::{PlayPlan, RunOptions};
+use crate::playbook::{find_local_file, Task};
+use crate::template::{context, Templates};
+use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError};
+
+const NO_LOG: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// How a host's play ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostEnd {
+    /// Every task ran (some may have failed with ignore_errors).
+    Done,
+    /// A task failed: the host stops.
+    Failed,
+    /// The connection could not be made or was lost.
+    Unreachable,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// A lazily opened connection shared by the plays of one host.
+pub struct Link {
+    /// Inventory name.
+    pub host: String,
+    /// The open connection, once needed.
+    pub conn: Option<Connection>,
+    /// Facts gathered so far.
+    pub facts: Map<String, Json>,
+    /// set_fact / register values (they persist across plays, as in Ansible).
+    pub runtime: Map<String, Json>,
+}
+
+/// Everything a host's walk needs.
+pub struct HostRun<'a> {
+    /// The play.
+    pub play: &'a PlayPlan,
+    /// Compiled templates.
+    pub templates: &'a Templates,
+    /// Run options.
+    pub options: &'a RunOptions,
+    /// Event sink.
+    pub sink: &'a Arc<dyn EventSink>,
+    /// Set on Ctrl-C.
+    pub interrupted: &'a AtomicBool,
+    /// Inventory variables of the host.
+    pub inventory_vars: Map<String, Json>,
+}
+
+/// One (task, item) to run.
+struct Unit {
+    item: Option<Json>,
+    label: String,
+    prepared: Result<Box<dyn Action>, String>,
+    probe: Option<String>,
+    become_: Option<Become>,
+    check: bool,
+}
+
+struct Ctx<'a> {
+    templates: &'a Templates,
+    vars: minijinja::Value,
+    check: bool,
+    playbook_dir: &'a Path,
+    role_dir: Option<&'a Path>,
+}
+
+impl TaskContext for Ctx<'_> {
+    fn check_mode(&self) -> bool {
+        self.check
+    }
+    fn render(&self, source: &str, name: &str) -> Result<String, ModuleError> {
+        self.templates
+            .render_file(name, source, &self.vars)
+            .map_err(|e| ModuleError::Template(e.to_string()))
+    }
+    fn eval(&self, expr: &str) -> Result<Json, ModuleError> {
+        self.templates
+            .eval(expr, &self.vars)
+            .map_err(|e| ModuleError::Template(e.to_string()))
+    }
+    fn find_file(&self, name: &str, subdir: &str) -> Result<PathBuf, ModuleError> {
+        find_local_file(self.playbook_dir, self.role_dir, name, subdir).ok_or_else(|| {
+            ModuleError::LocalFile {
+                path: PathBuf::from(name),
+                message: format!(
+                    "not found in {}/{subdir}/ or {}",
+                    self.playbook_dir.display(),
+                    self.playbook_dir.display()
+                ),
+            }
+        })
+    }
+}
+
+fn status_of(changed: bool, failed: bool, skipped: bool) -> Status {
+    if failed {
+        Status::Failed
+    } else if skipped {
+        Status::Skipped
+    } else if changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    }
+}
+
+impl HostRun<'_> {
+    fn become_for(&self, task: &Task, vars: &Map<String, Json>) -> Option<Become> {
+        let play = &self.play.play;
+        let var_bool = |k: &str| {
+            vars.get(k).and_then(|v| {
+                v.as_bool()
+                    .or_else(|| v.as_str().and_then(crate::modules::spec::parse_bool))
+            })
+        };
+        let var_text = |k: &str| vars.get(k).and_then(|v| v.as_str().map(str::to_owned));
+        let on = task
+            .become_
+            .or(play.become_)
+            .or_else(|| var_bool("ansible_become"))
+            .unwrap_or(self.options.become_);
+        if !on {
+            return None;
+        }
+        let user = task
+            .become_user
+            .clone()
+            .or_else(|| play.become_user.clone())
+            .or_else(|| var_text("ansible_become_user"))
+            .or_else(|| self.options.become_user.clone())
+            .unwrap_or_else(|| "root".into());
+        let method = play
+            .become_method
+            .clone()
+            .or_else(|| var_text("ansible_become_method"))
+            .unwrap_or_else(|| "sudo".into());
+        Some(Become { user, method })
+    }
+
+    async fn ensure_connected<'l>(
+        &self,
+        link: &'l mut Link,
+    ) -> Result<&'l Connection, TransportError> {
+        if link.conn.is_none() {
+            let conn = super::connect::open(
+                &link.host,
+                &self.inventory_vars,
+                self.play.play.remote_user.as_deref(),
+                self.options,
+            )
+            .await?;
+            link.conn = Some(conn);
+        }
+        Ok(link.conn.as_ref().expect("just connected"))
+    }
+
+    /// Walks the play on one host.
+    pub async fn run(&self, link: &mut Link) -> HostEnd {
+        let play = &self.play.play;
+        let host = link.host.clone();
+        if play.gather_facts && link.facts.is_empty() {
+            let started = Instant::now();
+            let result = async {
+                let conn = self.ensure_connected(link).await?;
+                conn.exec(&RemoteCommand {
+                    script: super::facts::SCRIPT.into(),
+                    ..Default::default()
+                })
+                .await
+            }
+            .await;
+            match result {
+                Ok(out) => {
+                    link.facts = super::facts::parse(&out.stdout_text());
+                    self.emit_record(
+                        &host,
+                        "Gathering Facts",
+                        "gather_facts",
+                        Status::Ok,
+                        None,
+                        None,
+                        started,
+                        false,
+                        vec![],
+                    );
+                }
+                Err(e) => return self.unreachable(&host, e),
+            }
+        }
+        let mut vars = HostVars::new(
+            self.inventory_vars.clone(),
+            &link.facts,
+            &play.vars,
+            link.runtime.clone(),
+            self.options.extra_vars.clone(),
+        );
+        vars.base
+            .insert("ansible_check_mode".into(), Json::Bool(self.options.check));
+        vars.base
+            .insert("ansible_diff_mode".into(), Json::Bool(self.options.diff));
+        vars.base.insert(
+            "playbook_dir".into(),
+            Json::from(self.play.playbook_dir.display().to_string()),
+        );
+        vars.base
+            .insert("play_hosts".into(), Json::from(self.play.hosts.clone()));
+        vars.base.insert(
+            "ansible_play_hosts".into(),
+            Json::from(self.play.hosts.clone()),
+        );
+        if let Err(e) = vars.resolve_base(self.templates) {
+            self.emit_record(
+                &host,
+                "play vars",
+                "vars",
+                Status::Failed,
+                None,
+                Some(e.to_string()),
+                Instant::now(),
+                false,
+                vec![],
+            );
+            return HostEnd::Failed;
+        }
+        let mut notified: BTreeSet<usize> = BTreeSet::new();
+        for run in &self.play.graph.runs {
+            let indices: Vec<usize> = run.clone().filter(|i| self.play.selected[*i]).collect();
+            match self
+                .run_tasks(&play.tasks, &indices, link, &mut vars, &mut notified, false)
+                .await
+            {
+                HostEnd::Done => {}
+                other => return other,
+            }
+        }
+        let handler_ids: Vec<usize> = notified.iter().copied().collect();
+        for h in handler_ids {
+            match self
+                .run_tasks(&play.handlers, &[h], link, &mut vars, &mut notified, true)
+                .await
+            {
+                HostEnd::Done => {}
+                other => return other,
+            }
+        }
+        link.runtime = vars.runtime;
+        HostEnd::Done
+    }
+
+    fn unreachable(&self, host: &str, e: TransportError) -> HostEnd {
+        self.sink.emit(Event::Unreachable {
+            host: host.to_owned(),
+            play: self.play.play.name.clone(),
+            msg: e.to_string(),
+        });
+        HostEnd::Unreachable
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_record(
+        &self,
+        host: &str,
+        task: &str,
+        module: &str,
+        status: Status,
+        diff: Option<String>,
+        msg: Option<String>,
+        started: Instant,
+        handler: bool,
+        items: Vec<(String, Status)>,
+    ) {
+        self.sink.emit(Event::TaskDone(TaskRecord {
+            host: host.to_owned(),
+            play: self.play.play.name.clone(),
+            task: task.to_owned(),
+            module: module.to_owned(),
+            status,
+            diff,
+            msg,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ignored: false,
+            handler,
+            items,
+        }));
+    }
+
+    /// Prepares the units of a task: `when` and `loop` evaluated, args rendered.
+    fn prepare(&self, task: &Task, vars: &HostVars) -> Result<Vec<Unit>, String> {
+        let base = vars
+            .for_task(task, self.templates)
+            .map_err(|e| e.to_string())?;
+        let items: Vec<Option<Json>> = match &task.loop_items {
+            None => vec![None],
+            Some(spec) => {
+                let ctx = context(&base);
+                let (spec, flatten) = match spec.get("__with_items__") {
+                    Some(inner) => (inner, true),
+                    None => (spec, false),
+                };
+                let value = self
+                    .templates
+                    .render_value(spec, &ctx)
+                    .map_err(|e| e.to_string())?;
+                let list = match value {
+                    Json::Array(items) => items,
+                    Json::Null => vec![],
+                    other => return Err(format!("`loop` needs a list, got {other}")),
+                };
+                let list = if flatten {
+                    list.into_iter()
+                        .flat_map(|i| match i {
+                            Json::Array(inner) => inner,
+                            other => vec![other],
+                        })
+                        .collect()
+                } else {
+                    list
+                };
+                list.into_iter().map(Some).collect()
+            }
+        };
+        let mut units = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let mut unit_vars = base.clone();
+            if let Some(item) = &item {
+                unit_vars.insert(task.loop_var.clone(), item.clone());
+                unit_vars.insert(
+                    "ansible_loop".into(),
+                    serde_json::json!({"index": index + 1, "index0": index}),
+                );
+            }
+            let ctx_value = context(&unit_vars);
+            let label = match (&item, &task.loop_label) {
+                (Some(_), Some(l)) => self
+                    .templates
+                    .render_str(l, &ctx_value)
+                    .map(|v| json_text(&v))
+                    .unwrap_or_default(),
+                (Some(i), None) => json_text(i),
+                (None, _) => String::new(),
+            };
+            let mut when_ok = true;
+            for cond in &task.when {
+                match self.templates.condition(cond, &ctx_value) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        when_ok = false;
+                        break;
+                    }
+                    Err(e) => return Err(format!("condition `{cond}`: {e}")),
+                }
+            }
+            if !when_ok {
+                units.push(Unit {
+                    item,
+                    label,
+                    prepared: Err(String::new()),
+                    probe: None,
+                    become_: None,
+                    check: false,
+                });
+                continue;
+            }
+            let check = task.check_mode.unwrap_or(self.options.check);
+            let become_ = self.become_for(task, &unit_vars);
+            let prepared = self
+                .templates
+                .render_value(&Json::Object(task.args.clone()), &ctx_value)
+                .map_err(|e| e.to_string())
+                .and_then(|rendered| {
+                    let Json::Object(map) = rendered else {
+                        unreachable!("object in, object out")
+                    };
+                    let args = Args::new(task.module.spec(), map);
+                    let ctx = Ctx {
+                        templates: self.templates,
+                        vars: ctx_value.clone(),
+                        check,
+                        playbook_dir: &self.play.playbook_dir,
+                        role_dir: task.role_dir.as_deref(),
+                    };
+                    task.module.prepare(&args, &ctx).map_err(|e| e.to_string())
+                });
+            let probe = prepared.as_ref().ok().and_then(|a| a.probe());
+            units.push(Unit {
+                item,
+                label,
+                prepared: prepared.map_err(|e| if e.is_empty() { "failed".into() } else { e }),
+                probe,
+                become_,
+                check,
+            });
+        }
+        Ok(units)
+    }
+
+    /// Runs the probes of `units[from..]` that have one, in as few execs as
+    /// become settings allow, storing outputs by unit index.
+    async fn probe_all(
+        &self,
+        link: &mut Link,
+        units: &[(usize, usize)],
+        all: &[Vec<Unit>],
+        out: &mut HashMap<(usize, usize), ExecOutput>,
+    ) -> Result<(), TransportError> {
+        let wanted: Vec<&(usize, usize)> = units
+            .iter()
+            .filter(|(t, u)| all[*t][*u].probe.is_some())
+            .collect();
+        let mut start = 0;
+        while start < wanted.len() {
+            let become_ = all[wanted[start].0][wanted[start].1].become_.clone();
+            let mut end = start;
+            while end < wanted.len() && all[wanted[end].0][wanted[end].1].become_ == become_ {
+                end += 1;
+            }
+            let group = &wanted[start..end];
+            let scripts: Vec<String> = group
+                .iter()
+                .map(|(t, u)| all[*t][*u].probe.clone().expect("filtered"))
+                .collect();
+            let (script, nonce) = batch::combine(&scripts);
+            let conn = self.ensure_connected(link).await?;
+            let output = conn
+                .exec(&RemoteCommand {
+                    script,
+                    stdin: Vec::new(),
+                    become_user: become_,
+                })
+                .await?;
+            let parts = batch::split(&output, &nonce, scripts.len()).map_err(|detail| {
+                TransportError::Exec {
+                    host: link.host.clone(),
+                    detail,
+                }
+            })?;
+            for (key, part) in group.iter().zip(parts) {
+                out.insert(**key, part);
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Runs some tasks of a run (indices into `tasks`), sharing probes.
+    async fn run_tasks(
+        &self,
+        tasks: &[Task],
+        indices: &[usize],
+        link: &mut Link,
+        vars: &mut HostVars,
+        notified: &mut BTreeSet<usize>,
+        handlers: bool,
+    ) -> HostEnd {
+        let host = link.host.clone();
+        // Prepare every task of the run up front: they do not depend on each other.
+        let started_all = Instant::now();
+        let mut units: Vec<Vec<Unit>> = Vec::new();
+        let mut prep_errors: Vec<Option<String>> = Vec::new();
+        for &i in indices {
+            match self.prepare(&tasks[i], vars) {
+                Ok(u) => {
+                    units.push(u);
+                    prep_errors.push(None);
+                }
+                Err(e) => {
+                    units.push(Vec::new());
+                    prep_errors.push(Some(e));
+                }
+            }
+        }
+        let _ = started_all;
+        let mut probes: HashMap<(usize, usize), ExecOutput> = HashMap::new();
+        let mut stale = true;
+        for (pos, &i) in indices.iter().enumerate() {
+            if self.interrupted.load(Ordering::SeqCst) {
+                return HostEnd::Interrupted;
+            }
+            let task = &tasks[i];
+            let started = Instant::now();
+            self.sink.emit(Event::TaskStart {
+                host: host.clone(),
+                task: task.display_name(),
+            });
+            let name = self
+                .templates
+                .render_str(&task.display_name(), &context(&vars.base))
+                .map(|v| json_text(&v))
+                .unwrap_or_else(|_| task.display_name());
+            if let Some(err) = &prep_errors[pos] {
+                let end = self.finish_task(
+                    task,
+                    &name,
+                    vars,
+                    Vec::new(),
+                    Some(err.clone()),
+                    started,
+                    handlers,
+                    notified,
+                );
+                if end != HostEnd::Done {
+                    return end;
+                }
+                continue;
+            }
+            let mut results: Vec<(String, Result<Plan, ModuleError>, Option<Json>)> = Vec::new();
+            let n_units = units[pos].len();
+            for u in 0..n_units {
+                let key = (pos, u);
+                if units[pos][u].prepared.as_ref().is_err_and(|e| e.is_empty()) {
+                    let item = units[pos][u].item.clone();
+                    results.push((
+                        units[pos][u].label.clone(),
+                        Ok(Plan {
+                            skipped: true,
+                            ..Plan::ok()
+                        }),
+                        item,
+                    ));
+                    continue;
+                }
+                if units[pos][u].probe.is_some() && (stale || !probes.contains_key(&key)) {
+                    // Probe this unit and every later one of the run together.
+                    let rest: Vec<(usize, usize)> = (pos..indices.len())
+                        .flat_map(|p| {
+                            (if p == pos { u } else { 0 }..units[p].len()).map(move |x| (p, x))
+                        })
+                        .collect();
+                    if let Err(e) = self.probe_all(link, &rest, &units, &mut probes).await {
+                        return self.unreachable(&host, e);
+                    }
+                    stale = false;
+                }
+                let unit = &mut units[pos][u];
+                let item = unit.item.clone();
+                let label = unit.label.clone();
+                let check = unit.check;
+                let become_ = unit.become_.clone();
+                let outcome = match &mut unit.prepared {
+                    Err(e) => Err(ModuleError::failed(e.clone())),
+                    Ok(action) => {
+                        let compared = action.compare(probes.get(&key));
+                        match compared {
+                            Ok(plan) if !check && plan.apply.is_some() => {
+                                let apply = plan.apply.clone().expect("checked");
+                                let conn = match self.ensure_connected(link).await {
+                                    Ok(c) => c,
+                                    Err(e) => return self.unreachable(&host, e),
+                                };
+                                let cmd = RemoteCommand {
+                                    script: apply.script,
+                                    stdin: apply.stdin,
+                                    become_user: become_,
+                                };
+                                match conn.exec(&cmd).await {
+                                    Ok(out) => {
+                                        stale = true;
+                                        let unit = &mut units[pos][u];
+                                        match &mut unit.prepared {
+                                            Ok(action) => action.finish(plan, &out),
+                                            Err(_) => unreachable!("prepared above"),
+                                        }
+                                    }
+                                    Err(TransportError::BecomeNeedsPassword { host }) => {
+                                        Err(ModuleError::failed(
+                                            TransportError::BecomeNeedsPassword { host }
+                                                .to_string(),
+                                        ))
+                                    }
+                                    Err(e) => return self.unreachable(&host, e),
+                                }
+                            }
+                            Ok(mut plan)
+                                if check
+                                    && plan.apply.is_some()
+                                    && plan.result.contains_key("cmd") =>
+                            {
+                                // Commands do not run in check mode (Ansible reports them skipped).
+                                plan.skipped = true;
+                                plan.changed = false;
+                                plan.msg = Some("skipped in check mode".into());
+                                Ok(plan)
+                            }
+                            other => other,
+                        }
+                    }
+                };
+                results.push((label, outcome, item));
+            }
+            let end = self.finish_units(task, &name, vars, results, started, handlers, notified);
+            if end != HostEnd::Done {
+                return end;
+            }
+        }
+        HostEnd::Done
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_task(
+        &self,
+        task: &Task,
+        name: &str,
+        vars: &mut HostVars,
+        _results: Vec<()>,
+        error: Option<String>,
+        started: Instant,
+        handler: bool,
+        notified: &mut BTreeSet<usize>,
+    ) -> HostEnd {
+        let _ = notified;
+        let msg = error.map(|e| if task.no_log { NO_LOG.to_owned() } else { e });
+        let mut result = ResultMap::new();
+        result.insert("failed".into(), true.into());
+        result.insert("changed".into(), false.into());
+        result.insert("msg".into(), msg.clone().unwrap_or_default().into());
+        if let Some(r) = &task.register {
+            vars.runtime.insert(r.clone(), Json::Object(result));
+        }
+        let host = self
+            .inventory_vars
+            .get("inventory_hostname")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned();
+        let mut record = TaskRecord {
+            host,
+            play: self.play.play.name.clone(),
+            task: name.to_owned(),
+            module: task.module.name().to_owned(),
+            status: Status::Failed,
+            diff: None,
+            msg,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ignored: task.ignore_errors,
+            handler,
+            items: vec![],
+        };
+        record.ignored = task.ignore_errors;
+        self.sink.emit(Event::TaskDone(record));
+        if task.ignore_errors {
+            HostEnd::Done
+        } else {
+            HostEnd::Failed
+        }
+    }
+
+    /// Aggregates a task's unit outcomes, applies changed_when/failed_when,
+    /// registers, notifies, and emits the record.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_units(
+        &self,
+        task: &Task,
+        name: &str,
+        vars: &mut HostVars,
+        results: Vec<(String, Result<Plan, ModuleError>, Option<Json>)>,
+        started: Instant,
+        handler: bool,
+        notified: &mut BTreeSet<usize>,
+    ) -> HostEnd {
+        let mut item_results = Vec::new();
+        let mut items = Vec::new();
+        let mut diffs = Vec::new();
+        let mut msgs = Vec::new();
+        let mut any_changed = false;
+        let mut any_failed = false;
+        let mut all_skipped = !results.is_empty();
+        let mut facts = Map::new();
+        for (label, outcome, item) in results {
+            let (mut result, mut changed, mut failed, skipped, diff, msg) = match outcome {
+                Ok(plan) => {
+                    let mut r = plan.result;
+                    if let Some(Json::Object(f)) = r.remove("ansible_facts") {
+                        facts.extend(f.clone());
+                        r.insert("ansible_facts".into(), Json::Object(f));
+                    }
+                    if let Some(m) = &plan.msg {
+                        r.entry("msg").or_insert_with(|| Json::from(m.clone()));
+                    }
+                    (r, plan.changed, false, plan.skipped, plan.diff, plan.msg)
+                }
+                Err(ModuleError::Failed { msg, result }) => {
+                    (result, false, true, false, None, Some(msg))
+                }
+                Err(e) => (
+                    ResultMap::new(),
+                    false,
+                    true,
+                    false,
+                    None,
+                    Some(e.to_string()),
+                ),
+            };
+            result.insert("changed".into(), changed.into());
+            result.insert("failed".into(), failed.into());
+            if skipped {
+                result.insert("skipped".into(), true.into());
+            }
+            if failed {
+                result
+                    .entry("msg")
+                    .or_insert_with(|| Json::from(msg.clone().unwrap_or_default()));
+            }
+            // changed_when / failed_when see the result under the register name.
+            if (task.changed_when.is_some() || task.failed_when.is_some()) && !skipped {
+                let mut cv = vars.for_task(task, self.templates).unwrap_or_default();
+                if let Some(r) = &task.register {
+                    cv.insert(r.clone(), Json::Object(result.clone()));
+                }
+                if let Some(i) = &item {
+                    cv.insert(task.loop_var.clone(), i.clone());
+                }
+                let ctx = context(&cv);
+                if let Some(conds) = &task.changed_when {
+                    match conds
+                        .iter()
+                        .map(|c| self.templates.condition(c, &ctx))
+                        .collect::<Result<Vec<_>, _>>()
+                    {
+                        Ok(v) => changed = v.iter().all(|b| *b),
+                        Err(e) => {
+                            failed = true;
+                            result.insert("msg".into(), Json::from(e.to_string()));
+                        }
+                    }
+                }
+                if let Some(conds) = &task.failed_when {
+                    match conds
+                        .iter()
+                        .map(|c| self.templates.condition(c, &ctx))
+                        .collect::<Result<Vec<_>, _>>()
+                    {
+                        Ok(v) => failed = v.iter().any(|b| *b),
+                        Err(e) => {
+                            failed = true;
+                            result.insert("msg".into(), Json::from(e.to_string()));
+                        }
+                    }
+                }
+                result.insert("changed".into(), changed.into());
+                result.insert("failed".into(), failed.into());
+            }
+            any_changed |= changed;
+            any_failed |= failed;
+            all_skipped &= skipped;
+            if let Some(d) = diff {
+                if changed {
+                    diffs.push(d.unified());
+                }
+            }
+            let shown_msg = if failed {
+                result.get("msg").map(json_text).or(msg)
+            } else {
+                msg
+            };
+            if let Some(m) = shown_msg {
+                msgs.push(if label.is_empty() {
+                    m
+                } else {
+                    format!("({label}) {m}")
+                });
+            }
+            if let Some(i) = item {
+                result.insert(task.loop_var.clone(), i);
+                items.push((label, status_of(changed, failed, skipped)));
+                item_results.push(Json::Object(result));
+            } else {
+                item_results.push(Json::Object(result));
+            }
+        }
+        let registered = if task.loop_items.is_some() {
+            let mut r = ResultMap::new();
+            r.insert("results".into(), Json::Array(item_results));
+            r.insert("changed".into(), any_changed.into());
+            r.insert("failed".into(), any_failed.into());
+            r.insert("skipped".into(), all_skipped.into());
+            r.insert("msg".into(), "All items completed".into());
+            r
+        } else {
+            match item_results.pop() {
+                Some(Json::Object(m)) => m,
+                _ => ResultMap::new(),
+            }
+        };
+        if !facts.is_empty() && !any_failed {
+            vars.runtime.extend(facts);
+        }
+        if let Some(r) = &task.register {
+            vars.runtime.insert(r.clone(), Json::Object(registered));
+        }
+        if any_changed && !any_failed {
+            for (t, h) in &self.play.graph.notifies {
+                if !handler && self.play.play.tasks[*t].id == task.id {
+                    notified.insert(*h);
+                }
+            }
+        }
+        let status = status_of(any_changed, any_failed, all_skipped);
+        let (diff, msg) = if task.no_log {
+            (
+                diffs.first().map(|_| NO_LOG.to_owned()),
+                Some(NO_LOG.to_owned()),
+            )
+        } else {
+            (
+                if diffs.is_empty() {
+                    None
+                } else {
+                    Some(diffs.join(""))
+                },
+                if msgs.is_empty() {
+                    None
+                } else {
+                    Some(msgs.join("\n"))
+                },
+            )
+        };
+        let host = self
+            .inventory_vars
+            .get("inventory_hostname")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned();
+        self.sink.emit(Event::TaskDone(TaskRecord {
+            host,
+            play: self.play.play.name.clone(),
+            task: name.to_owned(),
+            module: task.module.name().to_owned(),
+            status,
+            diff,
+            msg,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ignored: any_failed && task.ignore_errors,
+            handler,
+            items: if task.no_log { vec![] } else { items },
+        }));
+        if any_failed && !task.ignore_errors {
+            HostEnd::Failed
+        } else {
+            HostEnd::Done
+        }
+    }
+}
+
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

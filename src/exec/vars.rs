@@ -1,0 +1,142 @@
+//! A host's variables, layered in Ansible's precedence order (lowest first):
+//! role defaults, inventory, facts, play vars, set_fact/register, task vars,
+//! extra vars. Templated values inside variables are resolved lazily as
+//! Ansible does, by rendering them against the merged set.
+
+use serde_json::{Map, Value as Json};
+
+use crate::playbook::{Task, ROLE_DEFAULTS_KEY};
+use crate::template::{context, is_template, TemplateError, Templates, OMIT};
+
+/// The variable layers of one host in one play.
+#[derive(Debug, Clone, Default)]
+pub struct HostVars {
+    /// Role defaults + inventory vars + facts + play vars, resolved.
+    pub base: Map<String, Json>,
+    /// Facts set by `set_fact` and results stored by `register`, this run.
+    pub runtime: Map<String, Json>,
+    /// Extra vars (highest precedence).
+    pub extra: Map<String, Json>,
+}
+
+fn has_template(v: &Json) -> bool {
+    match v {
+        Json::String(s) => is_template(s),
+        Json::Array(a) => a.iter().any(has_template),
+        Json::Object(m) => m.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// Renders templated values of `vars` against `vars` itself, a few passes
+/// deep (a variable may refer to another templated variable).
+pub fn resolve(vars: &mut Map<String, Json>, templates: &Templates) -> Result<(), TemplateError> {
+    for _ in 0..4 {
+        let pending: Vec<String> = vars
+            .iter()
+            .filter(|(_, v)| has_template(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let ctx = context(vars);
+        let mut progressed = false;
+        let mut last_err = None;
+        for key in pending {
+            match templates.render_value(&vars[&key], &ctx) {
+                Ok(v) => {
+                    progressed |= v != vars[&key];
+                    vars.insert(key, v);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if !progressed {
+            return match last_err {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+        }
+    }
+    Ok(())
+}
+
+impl HostVars {
+    /// Builds the layers of a host for a play.
+    pub fn new(
+        inventory_vars: Map<String, Json>,
+        facts: &Map<String, Json>,
+        play_vars: &Map<String, Json>,
+        runtime: Map<String, Json>,
+        extra: Map<String, Json>,
+    ) -> Self {
+        let mut base = Map::new();
+        if let Some(Json::Object(defaults)) = play_vars.get(ROLE_DEFAULTS_KEY) {
+            base.extend(defaults.clone());
+        }
+        base.extend(inventory_vars);
+        if !facts.is_empty() {
+            for (k, v) in facts {
+                base.insert(format!("ansible_{k}"), v.clone());
+            }
+            base.insert("ansible_facts".into(), Json::Object(facts.clone()));
+        }
+        base.extend(
+            play_vars
+                .iter()
+                .filter(|(k, _)| *k != ROLE_DEFAULTS_KEY)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        base.insert("omit".into(), Json::from(OMIT));
+        HostVars {
+            base,
+            runtime,
+            extra,
+        }
+    }
+
+    /// Resolves the templated values of the base layer once.
+    pub fn resolve_base(&mut self, templates: &Templates) -> Result<(), TemplateError> {
+        let mut all = self.merged_raw();
+        resolve(&mut all, templates)?;
+        for (k, v) in all {
+            if self.base.contains_key(&k)
+                && !self.runtime.contains_key(&k)
+                && !self.extra.contains_key(&k)
+            {
+                self.base.insert(k, v);
+            }
+        }
+        Ok(())
+    }
+
+    fn merged_raw(&self) -> Map<String, Json> {
+        let mut all = self.base.clone();
+        all.extend(self.runtime.clone());
+        all.extend(self.extra.clone());
+        all
+    }
+
+    /// The variables a task sees (task vars rendered and layered in).
+    pub fn for_task(
+        &self,
+        task: &Task,
+        templates: &Templates,
+    ) -> Result<Map<String, Json>, TemplateError> {
+        let mut all = self.base.clone();
+        all.extend(self.runtime.clone());
+        if !task.vars.is_empty() {
+            let ctx = context(&{
+                let mut c = all.clone();
+                c.extend(self.extra.clone());
+                c
+            });
+            for (k, v) in &task.vars {
+                all.insert(k.clone(), templates.render_value(v, &ctx)?);
+            }
+        }
+        all.extend(self.extra.clone());
+        Ok(all)
+    }
+}

@@ -1,0 +1,169 @@
+//! The task graph of a play: tasks in written order, with edges where one
+//! task's outcome feeds another, and the runs of independent tasks that the
+//! executor may probe together in one remote exec.
+
+use std::collections::{BTreeSet, HashSet};
+use std::ops::Range;
+
+use serde_json::Value as Json;
+
+use crate::playbook::{Play, Task};
+use crate::template::Templates;
+
+/// Why one task depends on an earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// The later task reads a variable the earlier one `register`s.
+    Register(String),
+    /// The later task reads a variable the earlier one sets with `set_fact`.
+    SetFact(String),
+}
+
+/// A dependency between two tasks of a play (indices into `play.tasks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    /// The task whose outcome is used.
+    pub from: usize,
+    /// The task that uses it.
+    pub to: usize,
+    /// What links them.
+    pub kind: EdgeKind,
+}
+
+/// The graph of one play.
+#[derive(Debug, Clone, Default)]
+pub struct TaskGraph {
+    /// Data edges between tasks.
+    pub edges: Vec<Edge>,
+    /// `notify` edges: (task index, handler index).
+    pub notifies: Vec<(usize, usize)>,
+    /// Consecutive independent tasks, as index ranges over `play.tasks`.
+    pub runs: Vec<Range<usize>>,
+}
+
+/// Every template string a task evaluates.
+pub fn task_templates(task: &Task) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(v: &Json, out: &mut Vec<String>) {
+        match v {
+            Json::String(s) => out.push(s.clone()),
+            Json::Array(a) => a.iter().for_each(|i| walk(i, out)),
+            Json::Object(m) => m.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    walk(&Json::Object(task.args.clone()), &mut out);
+    walk(&Json::Object(task.vars.clone()), &mut out);
+    if let Some(l) = &task.loop_items {
+        walk(l, &mut out);
+    }
+    if let Some(n) = &task.name {
+        out.push(n.clone());
+    }
+    out
+}
+
+/// Every bare expression a task evaluates (`when`, `changed_when`, `failed_when`).
+pub fn task_expressions(task: &Task) -> Vec<String> {
+    let mut out = task.when.clone();
+    out.extend(task.changed_when.iter().flatten().cloned());
+    out.extend(task.failed_when.iter().flatten().cloned());
+    if task.module.name() == "assert" {
+        match task.args.get("that") {
+            Some(Json::Array(items)) => {
+                out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned)))
+            }
+            Some(Json::String(s)) => out.push(s.clone()),
+            _ => {}
+        }
+    }
+    if task.module.name() == "debug" {
+        if let Some(Json::String(v)) = task.args.get("var") {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+/// The top-level variables a task reads.
+pub fn task_variables(task: &Task, templates: &Templates) -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    for t in task_templates(task) {
+        vars.extend(templates.variables(&t));
+    }
+    for e in task_expressions(task) {
+        vars.extend(templates.expression_variables(&e));
+    }
+    vars
+}
+
+/// The variables a task defines for later tasks.
+pub fn task_defines(task: &Task) -> Vec<(String, EdgeKind)> {
+    let mut out = Vec::new();
+    if let Some(r) = &task.register {
+        out.push((r.clone(), EdgeKind::Register(r.clone())));
+    }
+    if task.module.name() == "set_fact" {
+        for k in task.args.keys().filter(|k| *k != "cacheable") {
+            out.push((k.clone(), EdgeKind::SetFact(k.clone())));
+        }
+    }
+    out
+}
+
+impl TaskGraph {
+    /// Builds the graph of a play.
+    pub fn build(play: &Play, templates: &Templates) -> TaskGraph {
+        let uses: Vec<BTreeSet<String>> = play
+            .tasks
+            .iter()
+            .map(|t| task_variables(t, templates))
+            .collect();
+        let mut edges = Vec::new();
+        for (to, used) in uses.iter().enumerate() {
+            for (from, task) in play.tasks.iter().enumerate().take(to) {
+                for (name, kind) in task_defines(task) {
+                    if used.contains(&name) {
+                        edges.push(Edge { from, to, kind });
+                    }
+                }
+            }
+        }
+        let mut notifies = Vec::new();
+        for (i, task) in play.tasks.iter().enumerate() {
+            for n in &task.notify {
+                for (h, handler) in play.handlers.iter().enumerate() {
+                    if handler.name.as_deref() == Some(n.as_str()) || handler.listen.contains(n) {
+                        notifies.push((i, h));
+                    }
+                }
+            }
+        }
+        let mut runs = Vec::new();
+        let mut start = 0;
+        let incoming: Vec<HashSet<usize>> = (0..play.tasks.len())
+            .map(|to| {
+                edges
+                    .iter()
+                    .filter(|e| e.to == to)
+                    .map(|e| e.from)
+                    .collect()
+            })
+            .collect();
+        for i in 0..play.tasks.len() {
+            let depends_inside = incoming[i].iter().any(|from| *from >= start);
+            if depends_inside && i > start {
+                runs.push(start..i);
+                start = i;
+            }
+        }
+        if start < play.tasks.len() {
+            runs.push(start..play.tasks.len());
+        }
+        TaskGraph {
+            edges,
+            notifies,
+            runs,
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Planning: playbooks + inventory + options → what will run where.
+//!
+//! [`compile`] loads every playbook and the inventory, resolves each play's
+//! hosts, builds each play's [`TaskGraph`], and runs the static checks that
+//! need both (unknown host patterns, undefined variables, missing local
+//! files). Nothing here contacts a host: if `compile` fails, the run stops
+//! with exit status 1.
+
+mod graph;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+pub use graph::{task_defines, task_templates, task_variables, Edge, EdgeKind, TaskGraph};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::inventory::{Inventory, InventoryError};
+use crate::playbook::{self, Play, Playbook, Task};
+use crate::template::Templates;
+use crate::yaml::Location;
+
+/// Options that shape a run (the CLI fills them).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--check`.
+    pub check: bool,
+    /// `--diff`.
+    pub diff: bool,
+    /// `--forks` (0 means the default, 50).
+    pub forks: usize,
+    /// `--extra-vars`, merged in order.
+    pub extra_vars: serde_json::Map<String, Json>,
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `--limit`.
+    pub limit: Option<String>,
+    /// `--user`.
+    pub user: Option<String>,
+    /// `--become`.
+    pub become_: bool,
+    /// `--become-user`.
+    pub become_user: Option<String>,
+    /// `--accept-new-host-keys`.
+    pub accept_new_host_keys: bool,
+    /// `--shard K/N` (1-based K).
+    pub shard: Option<(usize, usize)>,
+}
+
+/// Why a run could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Problems in playbooks (all of them, located).
+    #[error("{0}")]
+    Playbook(Diagnostics),
+    /// The inventory could not be loaded.
+    #[error("{0}")]
+    Inventory(#[from] InventoryError),
+}
+
+/// One play, resolved.
+pub struct PlayPlan {
+    /// The play.
+    pub play: Arc<Play>,
+    /// The folder of its playbook.
+    pub playbook_dir: PathBuf,
+    /// The hosts it runs on, in inventory order.
+    pub hosts: Vec<String>,
+    /// Its task graph.
+    pub graph: TaskGraph,
+    /// Which tasks the tag selection keeps (index = task index).
+    pub selected: Vec<bool>,
+}
+
+/// Everything needed to run.
+pub struct RunPlan {
+    /// Playbook paths as given.
+    pub playbooks: Vec<PathBuf>,
+    /// Plays in order.
+    pub plays: Vec<PlayPlan>,
+    /// The inventory.
+    pub inventory: Arc<Inventory>,
+    /// Compiled templates.
+    pub templates: Arc<Templates>,
+    /// The options.
+    pub options: RunOptions,
+    /// Non-fatal findings (duplicate keys, empty plays).
+    pub warnings: Vec<String>,
+}
+
+impl RunPlan {
+    /// Every host of every play, deduplicated, in first-seen order.
+    pub fn all_hosts(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.plays
+            .iter()
+            .flat_map(|p| p.hosts.iter())
+            .filter(|h| seen.insert((*h).clone()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Loads the inventory (with `group_vars`/`host_vars` beside the playbooks).
+pub fn load_inventory(
+    sources: &[PathBuf],
+    playbook_dirs: &[&Path],
+) -> Result<Inventory, InventoryError> {
+    let mut inventory = Inventory::load(sources)?;
+    for dir in playbook_dirs {
+        inventory.add_vars_dir(dir)?;
+    }
+    Ok(inventory)
+}
+
+/// Loads and checks everything; contacts no host.
+pub fn compile(
+    playbook_paths: &[PathBuf],
+    inventory: Inventory,
+    options: RunOptions,
+) -> Result<RunPlan, PlanError> {
+    let templates = Arc::new(Templates::new());
+    let mut diags = Vec::new();
+    let mut warnings: Vec<String> = inventory.warnings().to_vec();
+    let mut books: Vec<Playbook> = Vec::new();
+    for path in playbook_paths {
+        match playbook::load(path, &templates) {
+            Ok((book, w)) => {
+                warnings.extend(w);
+                books.push(book);
+            }
+            Err(Diagnostics(d)) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(PlanError::Playbook(Diagnostics(diags)));
+    }
+    let limit: Option<HashSet<String>> = match &options.limit {
+        Some(pattern) => Some(inventory.select(pattern)?.into_iter().collect()),
+        None => None,
+    };
+    let shard_hosts: Option<HashSet<String>> = options.shard.map(|(k, n)| {
+        inventory
+            .hosts()
+            .into_iter()
+            .filter(|h| (fnv1a(h) % n as u64) as usize == k - 1)
+            .collect()
+    });
+    let mut plays = Vec::new();
+    for book in &books {
+        for play in &book.plays {
+            let hosts = match inventory.select(&play.hosts) {
+                Ok(h) => h,
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::new(
+                            &play.hosts_loc,
+                            format!(
+                                "host pattern `{}`: {}",
+                                play.hosts,
+                                first_line(&e.to_string())
+                            ),
+                        )
+                        .maybe_hint(hint_of(&e.to_string())),
+                    );
+                    continue;
+                }
+            };
+            let hosts: Vec<String> = hosts
+                .into_iter()
+                .filter(|h| limit.as_ref().is_none_or(|l| l.contains(h)))
+                .filter(|h| {
+                    shard_hosts
+                        .as_ref()
+                        .is_none_or(|s| s.contains(h) || !inventory.hosts().contains(h))
+                })
+                .collect();
+            if hosts.is_empty() {
+                warnings.push(format!(
+                    "{}: play `{}` matches no hosts; skipping it",
+                    play.hosts_loc, play.name
+                ));
+            }
+            check_variables(play, &hosts, &inventory, &options, &templates, &mut diags);
+            check_local_files(play, &book.dir, &mut diags);
+            let graph = TaskGraph::build(play, &templates);
+            let selected = play
+                .tasks
+                .iter()
+                .map(|t| tag_selected(t, &options))
+                .collect();
+            plays.push(PlayPlan {
+                play: Arc::new(play.clone()),
+                playbook_dir: book.dir.clone(),
+                hosts,
+                graph,
+                selected,
+            });
+        }
+    }
+    if !diags.is_empty() {
+        return Err(PlanError::Playbook(Diagnostics(diags)));
+    }
+    Ok(RunPlan {
+        playbooks: playbook_paths.to_vec(),
+        plays,
+        inventory: Arc::new(inventory),
+        templates,
+        options,
+        warnings,
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_owned()
+}
+
+fn hint_of(s: &str) -> Option<String> {
+    s.lines()
+        .find_map(|l| l.trim().strip_prefix("hint:").map(|h| h.trim().to_owned()))
+}
+
+/// Whether `--tags` / `--skip-tags` keep a task (Ansible's rules for `always` and `never`).
+pub fn tag_selected(task: &Task, options: &RunOptions) -> bool {
+    let tags: HashSet<&str> = task.tags.iter().map(String::as_str).collect();
+    if options
+        .skip_tags
+        .iter()
+        .any(|s| tags.contains(s.as_str()) || (s == "all"))
+    {
+        return false;
+    }
+    if tags.contains("never") && !options.tags.iter().any(|t| tags.contains(t.as_str())) {
+        return false;
+    }
+    if options.tags.is_empty() || options.tags.iter().any(|t| t == "all") {
+        return true;
+    }
+    if tags.contains("always") {
+        return true;
+    }
+    options.tags.iter().any(|t| {
+        tags.contains(t.as_str())
+            || (t == "tagged" && !tags.is_empty())
+            || (t == "untagged" && tags.is_empty())
+    })
+}
+
+/// Names that are always defined (magic variables, facts, Jinja globals).
+const MAGIC: &[&str] = &[
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "group_names",
+    "groups",
+    "hostvars",
+    "play_hosts",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+    "ansible_check_mode",
+    "ansible_diff_mode",
+    "ansible_facts",
+    "omit",
+    "playbook_dir",
+    "inventory_dir",
+    "inventory_file",
+    "role_path",
+    "role_name",
+    "ansible_version",
+    "ansible_run_tags",
+    "ansible_skip_tags",
+    "ansible_loop",
+    "ansible_loop_var",
+    "loop",
+    "lookup",
+    "query",
+    "q",
+    "range",
+    "dict",
+    "namespace",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "now",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "environment",
+];
+
+/// Undefined variables that no host, play, task or earlier task could define.
+fn check_variables(
+    play: &Play,
+    hosts: &[String],
+    inventory: &Inventory,
+    options: &RunOptions,
+    templates: &Templates,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut known: BTreeSet<String> = MAGIC.iter().map(|s| (*s).to_owned()).collect();
+    known.extend(play.vars.keys().cloned());
+    if let Some(Json::Object(d)) = play.vars.get(playbook::ROLE_DEFAULTS_KEY) {
+        known.extend(d.keys().cloned());
+    }
+    known.extend(options.extra_vars.keys().cloned());
+    // A variable defined for at least one host may be used (the run fails on the others).
+    for host in hosts {
+        if let Some(vars) = inventory.host_vars(host) {
+            known.extend(vars.keys().cloned());
+        }
+    }
+    for task in play.tasks.iter().chain(&play.handlers) {
+        known.extend(task_defines(task).into_iter().map(|(n, _)| n));
+    }
+    for task in play.tasks.iter().chain(&play.handlers) {
+        let mut local = known.clone();
+        local.insert(task.loop_var.clone());
+        local.extend(task.vars.keys().cloned());
+        let mut reported = HashSet::new();
+        let check = |src: &str,
+                     vars: HashSet<String>,
+                     diags: &mut Vec<Diagnostic>,
+                     reported: &mut HashSet<String>| {
+            if guards_undefined(src) {
+                return;
+            }
+            let mut missing: Vec<_> = vars
+                .into_iter()
+                .filter(|v| !local.contains(v) && !v.starts_with("ansible_"))
+                .collect();
+            missing.sort();
+            for name in missing {
+                if reported.insert(name.clone()) {
+                    let candidates: Vec<&str> = local.iter().map(String::as_str).collect();
+                    let hint = crate::suggest::closest(&name, candidates.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| {
+                            "define it in vars, group_vars/host_vars, or with -e".into()
+                        });
+                    diags.push(
+                        Diagnostic::new(
+                            &task.module_loc,
+                            format!(
+                                "undefined variable `{name}` in task `{}`",
+                                task.display_name()
+                            ),
+                        )
+                        .hint(hint),
+                    );
+                }
+            }
+        };
+        for src in task_templates(task) {
+            check(&src, templates.variables(&src), diags, &mut reported);
+        }
+        for expr in graph::task_expressions(task) {
+            check(
+                &expr,
+                templates.expression_variables(&expr),
+                diags,
+                &mut reported,
+            );
+        }
+    }
+}
+
+/// Templates that test for definedness or supply a default are not checked statically.
+fn guards_undefined(src: &str) -> bool {
+    [
+        "defined",
+        "default(",
+        "d(",
+        "| d",
+        "|d",
+        "omit",
+        "undefined",
+        "is none",
+        "mandatory",
+    ]
+    .iter()
+    .any(|g| src.contains(g))
+}
+
+/// Literal `src:` files of copy/template must exist before any host is contacted.
+fn check_local_files(play: &Play, playbook_dir: &Path, diags: &mut Vec<Diagnostic>) {
+    for task in play.tasks.iter().chain(&play.handlers) {
+        let subdir = match task.module.name() {
+            "template" => "templates",
+            "copy" => "files",
+            _ => continue,
+        };
+        let Some(Json::String(src)) = task.args.get("src") else {
+            continue;
+        };
+        if crate::template::is_template(src) {
+            continue;
+        }
+        if playbook::find_local_file(playbook_dir, task.role_dir.as_deref(), src, subdir).is_none()
+        {
+            diags.push(
+                Diagnostic::new(
+                    &task.module_loc,
+                    format!("{} source `{src}` not found", task.module.name()),
+                )
+                .hint(format!(
+                    "looked in {}/{subdir}/ and {}",
+                    playbook_dir.display(),
+                    playbook_dir.display()
+                )),
+            );
+        }
+    }
+}
+
+/// A stable hash for sharding (FNV-1a, 64-bit).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A placeholder location for values from the command line.
+pub fn cli_location() -> Location {
+    Location::synthetic("command line")
+}

@@ -1,0 +1,11 @@
+//! Playbooks: YAML nodes → a typed, validated playbook.
+//!
+//! The loader checks everything that can be checked without a host and
+//! reports every problem with `file:line:column`, the source line and a hint.
+
+mod ast;
+mod kv;
+mod load;
+
+pub use ast::{Play, Playbook, Task};
+pub use load::{find_local_file, load, ROLE_DEFAULTS_KEY};

@@ -1,0 +1,292 @@
+//! Ansible's common filters and tests, on top of minijinja's builtins.
+
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State};
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Registers the filters and tests.
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("d", default_filter);
+    env.add_filter("bool", to_bool);
+    env.add_filter("to_json", to_json);
+    env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("from_json", from_json);
+    env.add_filter("regex_replace", regex_replace);
+    env.add_filter("regex_search", regex_search);
+    env.add_filter("b64encode", b64encode);
+    env.add_filter("b64decode", b64decode);
+    env.add_filter("basename", |p: String| {
+        p.rsplit('/').next().unwrap_or("").to_owned()
+    });
+    env.add_filter("dirname", |p: String| match p.rfind('/') {
+        Some(0) => "/".to_owned(),
+        Some(i) => p[..i].to_owned(),
+        None => String::new(),
+    });
+    env.add_filter("quote", |s: String| {
+        crate::transport::quote::quote(&s).into_owned()
+    });
+    env.add_filter("mandatory", mandatory);
+    env.add_filter("ternary", ternary);
+    env.add_filter("combine", combine);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("flatten", flatten);
+    env.add_filter("split", |s: String, sep: Option<String>| -> Vec<String> {
+        match sep {
+            Some(sep) => s.split(sep.as_str()).map(str::to_owned).collect(),
+            None => s.split_whitespace().map(str::to_owned).collect(),
+        }
+    });
+    env.add_filter("hash", hash);
+    env.add_filter("checksum", |s: String| hash(s, Some("sha1".into())));
+    env.add_test("match", |v: String, pat: String| {
+        regex::Regex::new(&format!("^(?:{pat})")).is_ok_and(|r| r.is_match(&v))
+    });
+    env.add_test("search", |v: String, pat: String| {
+        regex::Regex::new(&pat).is_ok_and(|r| r.is_match(&v))
+    });
+    for (name, field, want) in [
+        ("failed", "failed", true),
+        ("failure", "failed", true),
+        ("succeeded", "failed", false),
+        ("success", "failed", false),
+        ("successful", "failed", false),
+        ("changed", "changed", true),
+        ("change", "changed", true),
+        ("skipped", "skipped", true),
+        ("skip", "skipped", true),
+    ] {
+        env.add_test(name, move |v: Value| {
+            let flag = v.get_attr(field).map(|f| f.is_true()).unwrap_or(false);
+            flag == want
+        });
+    }
+}
+
+fn default_filter(value: Value, other: Option<Value>, boolean: Option<bool>) -> Value {
+    let use_default = value.is_undefined() || (boolean.unwrap_or(false) && !value.is_true());
+    if use_default {
+        other.unwrap_or_else(|| Value::from(""))
+    } else {
+        value
+    }
+}
+
+fn to_bool(value: Value) -> bool {
+    match value.kind() {
+        ValueKind::Bool => value.is_true(),
+        ValueKind::Number => value.as_i64() == Some(1),
+        _ => value
+            .as_str()
+            .map(|s| {
+                matches!(
+                    s.trim().to_ascii_lowercase().as_str(),
+                    "yes" | "on" | "1" | "true" | "y" | "t"
+                )
+            })
+            .unwrap_or(false),
+    }
+}
+
+fn to_json(value: Value, _kw: Kwargs) -> Result<String, Error> {
+    serde_json::to_string(&value).map_err(|e| invalid(e.to_string()))
+}
+
+fn to_nice_json(value: Value, _kw: Kwargs) -> Result<String, Error> {
+    serde_json::to_string_pretty(&value).map_err(|e| invalid(e.to_string()))
+}
+
+fn from_json(s: String) -> Result<Value, Error> {
+    let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| invalid(e.to_string()))?;
+    Ok(Value::from(minijinja::value::Serde(&v)))
+}
+
+/// Python's `\1` / `\g<name>` backreferences → the regex crate's `${1}`.
+fn python_replacement(rep: &str) -> String {
+    let re = regex::Regex::new(r"\\(\d+)|\\g<(\w+)>").expect("static regex");
+    re.replace_all(&rep.replace('$', "$$"), |c: &regex::Captures| {
+        format!("${{{}}}", c.get(1).or(c.get(2)).unwrap().as_str())
+    })
+    .into_owned()
+}
+
+fn regex_replace(s: String, pat: String, rep: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    let ignorecase: Option<bool> = kw.get("ignorecase")?;
+    let multiline: Option<bool> = kw.get("multiline")?;
+    kw.assert_all_used()?;
+    let re = regex::RegexBuilder::new(&pat)
+        .case_insensitive(ignorecase.unwrap_or(false))
+        .multi_line(multiline.unwrap_or(false))
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(re
+        .replace_all(&s, python_replacement(&rep.unwrap_or_default()).as_str())
+        .into_owned())
+}
+
+fn regex_search(s: String, pat: String, _groups: Rest<String>) -> Result<Value, Error> {
+    let re = regex::Regex::new(&pat).map_err(|e| invalid(e.to_string()))?;
+    Ok(re
+        .find(&s)
+        .map_or(Value::from(()), |m| Value::from(m.as_str())))
+}
+
+fn b64encode(s: String) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+fn b64decode(s: String) -> Result<String, Error> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| invalid(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| invalid(e.to_string()))
+}
+
+fn mandatory(state: &State, value: Value, msg: Option<String>) -> Result<Value, Error> {
+    let _ = state;
+    if value.is_undefined() {
+        Err(Error::new(
+            ErrorKind::UndefinedError,
+            msg.unwrap_or_else(|| "mandatory variable not defined".into()),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+fn ternary(value: Value, yes: Value, no: Value, none: Option<Value>) -> Value {
+    if value.is_none() {
+        if let Some(n) = none {
+            return n;
+        }
+    }
+    if value.is_true() {
+        yes
+    } else {
+        no
+    }
+}
+
+fn to_json_value(v: &Value) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| invalid(e.to_string()))
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value, recursive: bool) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) if recursive && existing.is_object() && v.is_object() => {
+                        merge(existing, v, true)
+                    }
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, from) => *slot = from,
+    }
+}
+
+fn combine(base: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let recursive: Option<bool> = kw.get("recursive")?;
+    let _: Option<String> = kw.get("list_merge")?;
+    kw.assert_all_used()?;
+    let mut acc = to_json_value(&base)?;
+    for other in others.iter() {
+        merge(&mut acc, to_json_value(other)?, recursive.unwrap_or(false));
+    }
+    Ok(Value::from(minijinja::value::Serde(&acc)))
+}
+
+fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let key_name: Option<String> = kw.get("key_name")?;
+    let value_name: Option<String> = kw.get("value_name")?;
+    kw.assert_all_used()?;
+    let (kn, vn) = (
+        key_name.unwrap_or_else(|| "key".into()),
+        value_name.unwrap_or_else(|| "value".into()),
+    );
+    let json = to_json_value(&v)?;
+    let obj = json
+        .as_object()
+        .ok_or_else(|| invalid("dict2items expects a dictionary"))?;
+    let items: Vec<serde_json::Value> = obj
+        .iter()
+        .map(|(k, val)| serde_json::json!({ kn.clone(): k, vn.clone(): val }))
+        .collect();
+    Ok(Value::from(minijinja::value::Serde(&items)))
+}
+
+fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let key_name: Option<String> = kw.get("key_name")?;
+    let value_name: Option<String> = kw.get("value_name")?;
+    kw.assert_all_used()?;
+    let (kn, vn) = (
+        key_name.unwrap_or_else(|| "key".into()),
+        value_name.unwrap_or_else(|| "value".into()),
+    );
+    let json = to_json_value(&v)?;
+    let mut out = serde_json::Map::new();
+    for item in json
+        .as_array()
+        .ok_or_else(|| invalid("items2dict expects a list"))?
+    {
+        let k = item
+            .get(&kn)
+            .ok_or_else(|| invalid(format!("item has no `{kn}`")))?;
+        let key = k.as_str().map_or_else(|| k.to_string(), str::to_owned);
+        out.insert(
+            key,
+            item.get(&vn).cloned().unwrap_or(serde_json::Value::Null),
+        );
+    }
+    Ok(Value::from(minijinja::value::Serde(&out)))
+}
+
+fn flatten(v: Value, levels: Option<usize>) -> Result<Value, Error> {
+    fn go(v: &serde_json::Value, depth: Option<usize>, out: &mut Vec<serde_json::Value>) {
+        match v {
+            serde_json::Value::Array(items) if depth != Some(0) => {
+                for i in items {
+                    go(i, depth.map(|d| d - 1), out);
+                }
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    let json = to_json_value(&v)?;
+    let mut out = Vec::new();
+    if let serde_json::Value::Array(items) = &json {
+        for i in items {
+            go(i, levels, &mut out);
+        }
+    }
+    Ok(Value::from(minijinja::value::Serde(&out)))
+}
+
+fn hash(s: String, algo: Option<String>) -> Result<String, Error> {
+    use sha2::Digest;
+    match algo.as_deref().unwrap_or("sha1") {
+        "sha256" => Ok(format!("{:x}", sha2::Sha256::digest(s.as_bytes()))),
+        "sha512" => Ok(format!("{:x}", sha2::Sha512::digest(s.as_bytes()))),
+        other => Err(invalid(format!(
+            "hash algorithm `{other}` is not supported (use sha256 or sha512)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn python_backrefs_translate() {
+        assert_eq!(super::python_replacement(r"x\1-\g<2>$"), "x${1}-${2}$$");
+    }
+}

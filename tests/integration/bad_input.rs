@@ -1,0 +1,273 @@
+//! Bad input stops stead before any host is contacted: exit status 1, an
+//! error that names `file:line:column` (the right line), and no connection
+//! (CONTRACT §2, §4).
+//!
+//! The host points at a [`Tripwire`]: a listener that records whether
+//! anything connected, so "no connection" is an assertion that can fail.
+
+use regex::Regex;
+
+use crate::support::net::Tripwire;
+use crate::support::{Outcome, Test};
+
+/// A project whose only host sits behind a tripwire.
+fn project(wire: &Tripwire, playbook: &str) -> Test {
+    Test::new()
+        .host_with("web1", wire.host_vars())
+        .file("site.yml", playbook)
+}
+
+/// Asserts the error names `file` at `line` (any column).
+#[track_caller]
+fn assert_location(out: &Outcome, file: &str, line: usize) {
+    let re = Regex::new(&format!(r"{}:(\d+):(\d+)", regex::escape(file))).unwrap();
+    let found: Vec<usize> = re
+        .captures_iter(&out.stderr)
+        .map(|c| c[1].parse().unwrap())
+        .collect();
+    assert!(
+        found.contains(&line),
+        "expected {file}:{line}:COL in stderr, found lines {found:?}\n{}",
+        out.stderr
+    );
+}
+
+/// Runs `apply` and `validate`; both must refuse with exit 1 at `line`,
+/// mention every needle, and never connect.
+#[track_caller]
+fn assert_rejected(test: &Test, wire: &Tripwire, file: &str, line: usize, needles: &[&str]) {
+    for command in ["apply", "validate"] {
+        let out = test.run_args([command, "site.yml"]);
+        out.assert_status(1);
+        assert_location(&out, file, line);
+        for needle in needles {
+            out.assert_stderr_contains(needle);
+        }
+        out.assert_stderr_lacks("unreachable")
+            .assert_stderr_lacks("cannot connect");
+        assert!(
+            !wire.was_touched(),
+            "`stead {command}` connected to the host despite bad input\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn yaml_syntax_error_is_reported_at_its_line() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: hello: world
+        dest: "{{ root }}/motd"
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 6, &[]);
+}
+
+#[test]
+fn unknown_module_is_reported_with_a_suggestion() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copyy:
+        content: hello
+        dest: "{{ root }}/motd"
+"#,
+    );
+    assert_rejected(
+        &test,
+        &wire,
+        "site.yml",
+        5,
+        &["copyy", "did you mean", "copy"],
+    );
+}
+
+#[test]
+fn unknown_module_argument_is_reported_at_its_line() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: hello
+        destt: "{{ root }}/motd"
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 7, &["destt"]);
+}
+
+#[test]
+fn wrong_argument_type_is_reported_at_its_line() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: hello
+        dest: "{{ root }}/motd"
+        backup: [1]
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 8, &["backup"]);
+}
+
+#[test]
+fn undefined_variable_is_reported_at_its_use() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: "{{ nope_undefined }}"
+        dest: "{{ root }}/motd"
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 6, &["nope_undefined"]);
+}
+
+#[test]
+fn missing_template_file_is_reported_at_src() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      template:
+        src: nothere.j2
+        dest: "{{ root }}/motd"
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 6, &["nothere.j2"]);
+}
+
+#[test]
+fn template_syntax_error_is_reported_in_the_template() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      template:
+        src: motd.j2
+        dest: "{{ root }}/motd"
+"#,
+    )
+    .file(
+        "templates/motd.j2",
+        "line one\n{% for x in %}\n{% endfor %}\n",
+    );
+    assert_rejected(&test, &wire, "motd.j2", 2, &[]);
+}
+
+#[test]
+fn unknown_host_pattern_is_reported_at_hosts() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: webz
+  gather_facts: false
+  tasks:
+    - ping:
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 1, &["webz"]);
+}
+
+#[test]
+fn mode_without_a_leading_zero_is_rejected() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: hello
+        dest: "{{ root }}/motd"
+        mode: 644
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 8, &["mode"]);
+}
+
+#[test]
+fn unknown_task_keyword_is_reported_at_its_line() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: hello
+        dest: "{{ root }}/motd"
+      whenn: true
+"#,
+    );
+    assert_rejected(&test, &wire, "site.yml", 8, &["whenn"]);
+}
+
+#[test]
+fn valid_playbook_validates_without_connecting() {
+    let wire = Tripwire::new();
+    let test = project(
+        &wire,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: motd
+      copy:
+        content: hello
+        dest: "{{ root }}/motd"
+        mode: "0644"
+"#,
+    );
+    test.run_args(["validate", "site.yml"]).assert_status(0);
+    assert!(!wire.was_touched(), "validate contacted a host");
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error_with_status_1() {
+    let wire = Tripwire::new();
+    let test = project(&wire, "- hosts: all\n  tasks: []\n");
+    test.run_args(["apply", "site.yml", "--no-such-flag"])
+        .assert_status(1)
+        .assert_stderr_contains("--no-such-flag");
+    assert!(!wire.was_touched());
+}
+
+#[test]
+fn missing_playbook_file_is_named_in_the_error() {
+    let wire = Tripwire::new();
+    let test = project(&wire, "- hosts: all\n  tasks: []\n");
+    test.run_args(["apply", "nosuch.yml"])
+        .assert_status(1)
+        .assert_stderr_contains("nosuch.yml");
+    assert!(!wire.was_touched());
+}

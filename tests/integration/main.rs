@@ -1,0 +1,14 @@
+//! stead's integration tests: the real binary against real OpenSSH servers
+//! (CONTRACT §7, Tier A), one topic per file.
+//!
+//! Every test starts its own `sshd` on 127.0.0.1 and an ephemeral port and
+//! works in its own temporary directories, so tests run in parallel.
+
+mod support;
+
+mod bad_input;
+mod fixture;
+mod hosts;
+mod modules;
+mod quoting;
+mod report;

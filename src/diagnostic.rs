@@ -29,11 +29,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A new diagnostic.
     pub fn new(loc: &Location, message: impl Into<String>) -> Self {
-        Diagnostic {
-            loc: loc.clone(),
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { loc: loc.clone(), message: message.into(), hint: None }
     }
 
     /// Adds a hint.

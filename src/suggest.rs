@@ -21,11 +21,7 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
             prev = cur;
         }
     }
@@ -38,10 +34,7 @@ mod tests {
 
     #[test]
     fn typos_find_their_word() {
-        assert_eq!(
-            closest("lineinfle", ["copy", "lineinfile", "file"]),
-            Some("lineinfile")
-        );
+        assert_eq!(closest("lineinfle", ["copy", "lineinfile", "file"]), Some("lineinfile"));
         assert_eq!(closest("zzzzzz", ["copy", "file"]), None);
     }
 }

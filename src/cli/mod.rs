@@ -28,11 +28,7 @@ pub fn main() -> i32 {
         Err(e) => {
             let _ = e.print();
             // Usage errors exit 1 (CONTRACT §2); --help and --version exit 0.
-            return if e.use_stderr() {
-                exit::INPUT_ERROR
-            } else {
-                exit::OK
-            };
+            return if e.use_stderr() { exit::INPUT_ERROR } else { exit::OK };
         }
     };
     match dispatch(cli) {
@@ -54,29 +50,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Plan(a) => run_playbooks(a, true),
         Command::Validate(v) => {
             let inventory = load_inventory(&v.inventory, &v.playbooks)?;
-            let options = RunOptions {
-                extra_vars: parse_extra_vars(&v.extra_vars)?,
-                ..RunOptions::default()
-            };
+            let options = RunOptions { extra_vars: parse_extra_vars(&v.extra_vars)?, ..RunOptions::default() };
             let plan = compile(&v.playbooks, inventory, options)?;
             print_warnings(&plan);
             let tasks: usize = plan.plays.iter().map(|p| p.play.tasks.len()).sum();
-            println!(
-                "ok: {} playbook(s), {} play(s), {tasks} task(s) valid",
-                plan.playbooks.len(),
-                plan.plays.len()
-            );
+            println!("ok: {} playbook(s), {} play(s), {tasks} task(s) valid", plan.playbooks.len(), plan.plays.len());
             Ok(exit::OK)
         }
         Command::Exec(x) => {
             let yaml = format!(
                 "- hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {}\n      {}: {}\n",
                 json_str(&x.pattern),
-                json_str(
-                    &format!("{} {}", x.module, x.args.clone().unwrap_or_default())
-                        .trim()
-                        .to_owned()
-                ),
+                json_str(format!("{} {}", x.module, x.args.clone().unwrap_or_default()).trim()),
                 x.module,
                 x.args.as_deref().map_or("{}".to_owned(), json_str),
             );
@@ -104,9 +89,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Inventory(i) => {
             let inventory = load_inventory(&i.inventory, &[])?;
             if let Some(host) = i.host {
-                let vars = inventory
-                    .host_json(&host)
-                    .ok_or_else(|| anyhow!("host `{host}` is not in the inventory"))?;
+                let vars =
+                    inventory.host_json(&host).ok_or_else(|| anyhow!("host `{host}` is not in the inventory"))?;
                 println!("{}", serde_json::to_string_pretty(&vars)?);
             } else if i.graph {
                 println!("{}", inventory.graph());
@@ -131,32 +115,14 @@ fn default_inventory(opt: &InventoryOpt) -> Vec<PathBuf> {
     }
 }
 
-fn load_inventory(
-    opt: &InventoryOpt,
-    playbooks: &[PathBuf],
-) -> Result<stead::inventory::Inventory> {
-    let dirs: Vec<&Path> = playbooks
-        .iter()
-        .map(|p| p.parent().unwrap_or(Path::new(".")))
-        .collect();
-    let dirs: Vec<&Path> = dirs
-        .into_iter()
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d
-            }
-        })
-        .collect();
+fn load_inventory(opt: &InventoryOpt, playbooks: &[PathBuf]) -> Result<stead::inventory::Inventory> {
+    let dirs: Vec<&Path> = playbooks.iter().map(|p| p.parent().unwrap_or(Path::new("."))).collect();
+    let dirs: Vec<&Path> =
+        dirs.into_iter().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).collect();
     Ok(plan::load_inventory(&default_inventory(opt), &dirs)?)
 }
 
-fn compile(
-    playbooks: &[PathBuf],
-    inventory: stead::inventory::Inventory,
-    options: RunOptions,
-) -> Result<RunPlan> {
+fn compile(playbooks: &[PathBuf], inventory: stead::inventory::Inventory, options: RunOptions) -> Result<RunPlan> {
     for p in playbooks {
         if !p.exists() {
             bail!("playbook {} not found", p.display());
@@ -177,8 +143,7 @@ fn parse_extra_vars(values: &[String]) -> Result<serde_json::Map<String, Json>> 
     for v in values {
         let (text, origin) = if let Some(file) = v.strip_prefix('@') {
             (
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("reading extra vars file {file}"))?,
+                std::fs::read_to_string(file).with_context(|| format!("reading extra vars file {file}"))?,
                 PathBuf::from(file),
             )
         } else {
@@ -198,9 +163,8 @@ fn parse_extra_vars(values: &[String]) -> Result<serde_json::Map<String, Json>> 
             }
         } else {
             for word in shell_words::split(&text).map_err(|e| anyhow!("extra vars `{v}`: {e}"))? {
-                let (k, val) = word
-                    .split_once('=')
-                    .ok_or_else(|| anyhow!("extra vars: expected key=value, got `{word}`"))?;
+                let (k, val) =
+                    word.split_once('=').ok_or_else(|| anyhow!("extra vars: expected key=value, got `{word}`"))?;
                 out.insert(k.to_owned(), Json::String(val.to_owned()));
             }
         }
@@ -224,9 +188,7 @@ fn run_options(common: &CommonRunArgs, check: bool, diff: bool) -> Result<RunOpt
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let (k, n) = s
-        .split_once('/')
-        .ok_or_else(|| anyhow!("--shard takes K/N, e.g. 1/3"))?;
+    let (k, n) = s.split_once('/').ok_or_else(|| anyhow!("--shard takes K/N, e.g. 1/3"))?;
     let (k, n): (usize, usize) = (k.trim().parse()?, n.trim().parse()?);
     if n == 0 || k == 0 || k > n {
         bail!("--shard {s}: K must be between 1 and N");
@@ -241,11 +203,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
-    let reports = a
-        .report
-        .iter()
-        .map(|r| parse_report(r))
-        .collect::<Result<Vec<_>>>()?;
+    let reports = a.report.iter().map(|r| parse_report(r)).collect::<Result<Vec<_>>>()?;
     let inventory = load_inventory(&a.inventory, &a.playbooks)?;
     let plan = compile(&a.playbooks, inventory, options)?;
     print_warnings(&plan);
@@ -261,19 +219,8 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     }
     // A report on stdout replaces the terminal output.
     let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
-    let style = if report_on_stdout {
-        resolve_style(OutputMode::Quiet)
-    } else {
-        resolve_style(a.output)
-    };
-    let terminal = Arc::new(Terminal::new(
-        if report_on_stdout {
-            terminal::Style::Quiet
-        } else {
-            style
-        },
-        diff,
-    ));
+    let style = if report_on_stdout { resolve_style(OutputMode::Quiet) } else { resolve_style(a.output) };
+    let terminal = Arc::new(Terminal::new(if report_on_stdout { terminal::Style::Quiet } else { style }, diff));
     let collector = Arc::new(Collector::default());
     let sink: Arc<dyn EventSink> = Arc::new(Tee(vec![terminal.clone(), collector.clone()]));
     let started_at = SystemTime::now();
@@ -284,10 +231,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         started_at,
         started.elapsed().as_millis() as u64,
         check,
-        a.playbooks
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
+        a.playbooks.iter().map(|p| p.display().to_string()).collect(),
         &outcome.remote_execs,
     );
     if !report_on_stdout {
@@ -316,9 +260,8 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
 }
 
 fn parse_report(spec: &str) -> Result<(String, String)> {
-    let (format, path) = spec
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--report takes FORMAT=PATH, e.g. json=report.json"))?;
+    let (format, path) =
+        spec.split_once('=').ok_or_else(|| anyhow!("--report takes FORMAT=PATH, e.g. json=report.json"))?;
     if format != "json" && format != "junit" {
         bail!("--report format `{format}` is not supported (json, junit)");
     }
@@ -328,11 +271,7 @@ fn parse_report(spec: &str) -> Result<(String, String)> {
 fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {
     let mut out = String::new();
     for p in &plan.plays {
-        out.push_str(&format!(
-            "\nplay: {} (hosts: {})\n",
-            p.play.name,
-            p.hosts.len()
-        ));
+        out.push_str(&format!("\nplay: {} (hosts: {})\n", p.play.name, p.hosts.len()));
         if hosts {
             for h in &p.hosts {
                 out.push_str(&format!("    {h}\n"));
@@ -351,16 +290,8 @@ fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {
                         .filter(|e| e.to == i)
                         .map(|e| format!("#{} ({:?})", e.from + 1, e.kind))
                         .collect();
-                    let tags = if t.tags.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" tags=[{}]", t.tags.join(","))
-                    };
-                    let deps = if deps.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" after {}", deps.join(", "))
-                    };
+                    let tags = if t.tags.is_empty() { String::new() } else { format!(" tags=[{}]", t.tags.join(",")) };
+                    let deps = if deps.is_empty() { String::new() } else { format!(" after {}", deps.join(", ")) };
                     out.push_str(&format!(
                         "   {mark}#{} {} [{}]{tags}{deps}\n",
                         i + 1,
@@ -370,11 +301,7 @@ fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {
                 }
             }
             for h in &p.play.handlers {
-                out.push_str(&format!(
-                    "  handler: {} [{}]\n",
-                    h.display_name(),
-                    h.module.name()
-                ));
+                out.push_str(&format!("  handler: {} [{}]\n", h.display_name(), h.module.name()));
             }
         }
     }
@@ -390,11 +317,7 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let path = dir.path().join("facts.yml");
     std::fs::write(&path, yaml)?;
     let inventory = load_inventory(&f.inventory, &[])?;
-    let options = RunOptions {
-        user: f.user,
-        accept_new_host_keys: f.accept_new_host_keys,
-        ..RunOptions::default()
-    };
+    let options = RunOptions { user: f.user, accept_new_host_keys: f.accept_new_host_keys, ..RunOptions::default() };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
@@ -411,10 +334,5 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
         all.insert(host, facts);
     }
     println!("{}", serde_json::to_string_pretty(&Json::Object(all))?);
-    Ok(exit::status(
-        false,
-        !outcome.failed.is_empty(),
-        !outcome.unreachable.is_empty(),
-        false,
-    ))
+    Ok(exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false))
 }

@@ -68,12 +68,7 @@ fn paint(color: bool, code: &str, text: &str) -> String {
 impl Terminal {
     /// A reporter with this style.
     pub fn new(style: Style, show_diff: bool) -> Self {
-        Terminal {
-            style,
-            color: use_color(),
-            show_diff,
-            state: Mutex::new(State::default()),
-        }
+        Terminal { style, color: use_color(), show_diff, state: Mutex::new(State::default()) }
     }
 
     fn line(&self, state: &State, text: &str) {
@@ -181,15 +176,11 @@ impl EventSink for Terminal {
                     self.line(&state, &format!("\nPLAY [{name}] ({} hosts)", hosts.len()));
                 }
                 if self.style == Style::Progress {
-                    let bar = ProgressBar::with_draw_target(
-                        Some((hosts.len() * tasks) as u64),
-                        ProgressDrawTarget::stdout(),
-                    );
+                    let bar =
+                        ProgressBar::with_draw_target(Some((hosts.len() * tasks) as u64), ProgressDrawTarget::stdout());
                     bar.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-                        )
-                        .expect("static template"),
+                        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
+                            .expect("static template"),
                     );
                     bar.enable_steady_tick(std::time::Duration::from_millis(120));
                     state.bar = Some(bar);
@@ -209,10 +200,7 @@ impl EventSink for Terminal {
                 self.record(&mut state, &r);
             }
             Event::Unreachable { host, msg, .. } => {
-                let text = format!(
-                    "{}: [{host}]: UNREACHABLE! {msg}",
-                    paint(self.color, "31", "fatal")
-                );
+                let text = format!("{}: [{host}]: UNREACHABLE! {msg}", paint(self.color, "31", "fatal"));
                 self.line(&state, &text);
             }
             Event::Warning(w) => {

@@ -30,27 +30,13 @@ pub fn split(out: &ExecOutput, nonce: &str, count: usize) -> Result<Vec<ExecOutp
     for i in 0..count {
         let marker = format!("\n{nonce}:{i} ");
         let pos = find(rest, marker.as_bytes()).ok_or_else(|| {
-            format!(
-                "probe {i} produced no end marker (exit {}): {}",
-                out.status,
-                out.stderr_text().trim()
-            )
+            format!("probe {i} produced no end marker (exit {}): {}", out.status, out.stderr_text().trim())
         })?;
         let body = &rest[..pos];
         let after = &rest[pos + marker.len()..];
-        let eol = after
-            .iter()
-            .position(|b| *b == b'\n')
-            .unwrap_or(after.len());
-        let status: i32 = std::str::from_utf8(&after[..eol])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(-1);
-        results.push(ExecOutput {
-            status,
-            stdout: body.to_vec(),
-            stderr: out.stderr.clone(),
-        });
+        let eol = after.iter().position(|b| *b == b'\n').unwrap_or(after.len());
+        let status: i32 = std::str::from_utf8(&after[..eol]).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(-1);
+        results.push(ExecOutput { status, stdout: body.to_vec(), stderr: out.stderr.clone() });
         rest = after.get(eol + 1..).unwrap_or(&[]);
     }
     Ok(results)
@@ -64,12 +50,7 @@ fn nonce() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
     format!("STEAD-{:016x}", h.finish())
 }
 
@@ -79,21 +60,9 @@ mod tests {
 
     #[test]
     fn outputs_are_cut_back_per_probe_with_their_status() {
-        let (script, nonce) = combine(&[
-            "printf 'a\\nb'".into(),
-            "echo x; exit 3".into(),
-            "true".into(),
-        ]);
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
-        let out = ExecOutput {
-            status: 0,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        };
+        let (script, nonce) = combine(&["printf 'a\\nb'".into(), "echo x; exit 3".into(), "true".into()]);
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let out = ExecOutput { status: 0, stdout: out.stdout, stderr: out.stderr };
         let parts = split(&out, &nonce, 3).unwrap();
         assert_eq!(parts[0].stdout, b"a\nb");
         assert_eq!(parts[1].stdout, b"x\n");

@@ -6,9 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value as Json};
 
 use crate::plan::RunOptions;
-use crate::transport::{
-    Connection, LocalConnection, SshConnection, SshParams, TransportError, CONNECT_TIMEOUT,
-};
+use crate::transport::{Connection, LocalConnection, SshConnection, SshParams, TransportError, CONNECT_TIMEOUT};
 
 fn text(vars: &Map<String, Json>, key: &str) -> Option<String> {
     match vars.get(key)? {
@@ -24,29 +22,20 @@ pub fn is_local(vars: &Map<String, Json>) -> bool {
 }
 
 /// The SSH parameters of a host.
-pub fn ssh_params(
-    host: &str,
-    vars: &Map<String, Json>,
-    play_user: Option<&str>,
-    options: &RunOptions,
-) -> SshParams {
+pub fn ssh_params(host: &str, vars: &Map<String, Json>, play_user: Option<&str>, options: &RunOptions) -> SshParams {
     let mut extra_args = Vec::new();
     for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         if let Some(args) = text(vars, key) {
             extra_args.extend(
-                shell_words::split(&args)
-                    .unwrap_or_else(|_| args.split_whitespace().map(str::to_owned).collect()),
+                shell_words::split(&args).unwrap_or_else(|_| args.split_whitespace().map(str::to_owned).collect()),
             );
         }
     }
     SshParams {
         host: text(vars, "ansible_host").unwrap_or_else(|| host.to_owned()),
         port: text(vars, "ansible_port").and_then(|p| p.parse().ok()),
-        user: text(vars, "ansible_user")
-            .or_else(|| play_user.map(str::to_owned))
-            .or_else(|| options.user.clone()),
-        private_key_file: text(vars, "ansible_ssh_private_key_file")
-            .map(|p| PathBuf::from(expand_home(&p))),
+        user: text(vars, "ansible_user").or_else(|| play_user.map(str::to_owned)).or_else(|| options.user.clone()),
+        private_key_file: text(vars, "ansible_ssh_private_key_file").map(|p| PathBuf::from(expand_home(&p))),
         extra_args,
         accept_new_host_keys: options.accept_new_host_keys,
         connect_timeout: text(vars, "ansible_ssh_timeout")

@@ -17,10 +17,7 @@ pub fn parse(stdout: &str) -> Map<String, Json> {
     let mut raw = std::collections::HashMap::new();
     for line in stdout.lines() {
         if let Some((k, v)) = line.split_once('=') {
-            raw.insert(
-                k.to_owned(),
-                v.trim().trim_matches('"').trim_matches('\'').to_owned(),
-            );
+            raw.insert(k.to_owned(), v.trim().trim_matches('"').trim_matches('\'').to_owned());
         }
     }
     let get = |k: &str| raw.get(k).cloned().unwrap_or_default();
@@ -86,9 +83,7 @@ fn os_family(id: &str, like: &str) -> String {
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
 #[cfg(test)]

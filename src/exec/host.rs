@@ -18,8 +18,7 @@ use crate::playbook::{find_local_file, Task};
 use crate::template::{context, Templates};
 use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError};
 
-const NO_LOG: &str =
-    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+const NO_LOG: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /// How a host's play ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,25 +84,19 @@ impl TaskContext for Ctx<'_> {
         self.check
     }
     fn render(&self, source: &str, name: &str) -> Result<String, ModuleError> {
-        self.templates
-            .render_file(name, source, &self.vars)
-            .map_err(|e| ModuleError::Template(e.to_string()))
+        self.templates.render_file(name, source, &self.vars).map_err(|e| ModuleError::Template(e.to_string()))
     }
     fn eval(&self, expr: &str) -> Result<Json, ModuleError> {
-        self.templates
-            .eval(expr, &self.vars)
-            .map_err(|e| ModuleError::Template(e.to_string()))
+        self.templates.eval(expr, &self.vars).map_err(|e| ModuleError::Template(e.to_string()))
     }
     fn find_file(&self, name: &str, subdir: &str) -> Result<PathBuf, ModuleError> {
-        find_local_file(self.playbook_dir, self.role_dir, name, subdir).ok_or_else(|| {
-            ModuleError::LocalFile {
-                path: PathBuf::from(name),
-                message: format!(
-                    "not found in {}/{subdir}/ or {}",
-                    self.playbook_dir.display(),
-                    self.playbook_dir.display()
-                ),
-            }
+        find_local_file(self.playbook_dir, self.role_dir, name, subdir).ok_or_else(|| ModuleError::LocalFile {
+            path: PathBuf::from(name),
+            message: format!(
+                "not found in {}/{subdir}/ or {}",
+                self.playbook_dir.display(),
+                self.playbook_dir.display()
+            ),
         })
     }
 }
@@ -124,17 +117,10 @@ impl HostRun<'_> {
     fn become_for(&self, task: &Task, vars: &Map<String, Json>) -> Option<Become> {
         let play = &self.play.play;
         let var_bool = |k: &str| {
-            vars.get(k).and_then(|v| {
-                v.as_bool()
-                    .or_else(|| v.as_str().and_then(crate::modules::spec::parse_bool))
-            })
+            vars.get(k).and_then(|v| v.as_bool().or_else(|| v.as_str().and_then(crate::modules::spec::parse_bool)))
         };
         let var_text = |k: &str| vars.get(k).and_then(|v| v.as_str().map(str::to_owned));
-        let on = task
-            .become_
-            .or(play.become_)
-            .or_else(|| var_bool("ansible_become"))
-            .unwrap_or(self.options.become_);
+        let on = task.become_.or(play.become_).or_else(|| var_bool("ansible_become")).unwrap_or(self.options.become_);
         if !on {
             return None;
         }
@@ -145,18 +131,12 @@ impl HostRun<'_> {
             .or_else(|| var_text("ansible_become_user"))
             .or_else(|| self.options.become_user.clone())
             .unwrap_or_else(|| "root".into());
-        let method = play
-            .become_method
-            .clone()
-            .or_else(|| var_text("ansible_become_method"))
-            .unwrap_or_else(|| "sudo".into());
+        let method =
+            play.become_method.clone().or_else(|| var_text("ansible_become_method")).unwrap_or_else(|| "sudo".into());
         Some(Become { user, method })
     }
 
-    async fn ensure_connected<'l>(
-        &self,
-        link: &'l mut Link,
-    ) -> Result<&'l Connection, TransportError> {
+    async fn ensure_connected<'l>(&self, link: &'l mut Link) -> Result<&'l Connection, TransportError> {
         if link.conn.is_none() {
             let conn = super::connect::open(
                 &link.host,
@@ -178,11 +158,7 @@ impl HostRun<'_> {
             let started = Instant::now();
             let result = async {
                 let conn = self.ensure_connected(link).await?;
-                conn.exec(&RemoteCommand {
-                    script: super::facts::SCRIPT.into(),
-                    ..Default::default()
-                })
-                .await
+                conn.exec(&RemoteCommand { script: super::facts::SCRIPT.into(), ..Default::default() }).await
             }
             .await;
             match result {
@@ -210,20 +186,11 @@ impl HostRun<'_> {
             link.runtime.clone(),
             self.options.extra_vars.clone(),
         );
-        vars.base
-            .insert("ansible_check_mode".into(), Json::Bool(self.options.check));
-        vars.base
-            .insert("ansible_diff_mode".into(), Json::Bool(self.options.diff));
-        vars.base.insert(
-            "playbook_dir".into(),
-            Json::from(self.play.playbook_dir.display().to_string()),
-        );
-        vars.base
-            .insert("play_hosts".into(), Json::from(self.play.hosts.clone()));
-        vars.base.insert(
-            "ansible_play_hosts".into(),
-            Json::from(self.play.hosts.clone()),
-        );
+        vars.base.insert("ansible_check_mode".into(), Json::Bool(self.options.check));
+        vars.base.insert("ansible_diff_mode".into(), Json::Bool(self.options.diff));
+        vars.base.insert("playbook_dir".into(), Json::from(self.play.playbook_dir.display().to_string()));
+        vars.base.insert("play_hosts".into(), Json::from(self.play.hosts.clone()));
+        vars.base.insert("ansible_play_hosts".into(), Json::from(self.play.hosts.clone()));
         if let Err(e) = vars.resolve_base(self.templates) {
             self.emit_record(
                 &host,
@@ -241,20 +208,14 @@ impl HostRun<'_> {
         let mut notified: BTreeSet<usize> = BTreeSet::new();
         for run in &self.play.graph.runs {
             let indices: Vec<usize> = run.clone().filter(|i| self.play.selected[*i]).collect();
-            match self
-                .run_tasks(&play.tasks, &indices, link, &mut vars, &mut notified, false)
-                .await
-            {
+            match self.run_tasks(&play.tasks, &indices, link, &mut vars, &mut notified, false).await {
                 HostEnd::Done => {}
                 other => return other,
             }
         }
         let handler_ids: Vec<usize> = notified.iter().copied().collect();
         for h in handler_ids {
-            match self
-                .run_tasks(&play.handlers, &[h], link, &mut vars, &mut notified, true)
-                .await
-            {
+            match self.run_tasks(&play.handlers, &[h], link, &mut vars, &mut notified, true).await {
                 HostEnd::Done => {}
                 other => return other,
             }
@@ -302,9 +263,7 @@ impl HostRun<'_> {
 
     /// Prepares the units of a task: `when` and `loop` evaluated, args rendered.
     fn prepare(&self, task: &Task, vars: &HostVars) -> Result<Vec<Unit>, String> {
-        let base = vars
-            .for_task(task, self.templates)
-            .map_err(|e| e.to_string())?;
+        let base = vars.for_task(task, self.templates).map_err(|e| e.to_string())?;
         let items: Vec<Option<Json>> = match &task.loop_items {
             None => vec![None],
             Some(spec) => {
@@ -313,10 +272,7 @@ impl HostRun<'_> {
                     Some(inner) => (inner, true),
                     None => (spec, false),
                 };
-                let value = self
-                    .templates
-                    .render_value(spec, &ctx)
-                    .map_err(|e| e.to_string())?;
+                let value = self.templates.render_value(spec, &ctx).map_err(|e| e.to_string())?;
                 let list = match value {
                     Json::Array(items) => items,
                     Json::Null => vec![],
@@ -340,18 +296,13 @@ impl HostRun<'_> {
             let mut unit_vars = base.clone();
             if let Some(item) = &item {
                 unit_vars.insert(task.loop_var.clone(), item.clone());
-                unit_vars.insert(
-                    "ansible_loop".into(),
-                    serde_json::json!({"index": index + 1, "index0": index}),
-                );
+                unit_vars.insert("ansible_loop".into(), serde_json::json!({"index": index + 1, "index0": index}));
             }
             let ctx_value = context(&unit_vars);
             let label = match (&item, &task.loop_label) {
-                (Some(_), Some(l)) => self
-                    .templates
-                    .render_str(l, &ctx_value)
-                    .map(|v| json_text(&v))
-                    .unwrap_or_default(),
+                (Some(_), Some(l)) => {
+                    self.templates.render_str(l, &ctx_value).map(|v| json_text(&v)).unwrap_or_default()
+                }
                 (Some(i), None) => json_text(i),
                 (None, _) => String::new(),
             };
@@ -384,9 +335,7 @@ impl HostRun<'_> {
                 .render_value(&Json::Object(task.args.clone()), &ctx_value)
                 .map_err(|e| e.to_string())
                 .and_then(|rendered| {
-                    let Json::Object(map) = rendered else {
-                        unreachable!("object in, object out")
-                    };
+                    let Json::Object(map) = rendered else { unreachable!("object in, object out") };
                     let args = Args::new(task.module.spec(), map);
                     let ctx = Ctx {
                         templates: self.templates,
@@ -419,10 +368,7 @@ impl HostRun<'_> {
         all: &[Vec<Unit>],
         out: &mut HashMap<(usize, usize), ExecOutput>,
     ) -> Result<(), TransportError> {
-        let wanted: Vec<&(usize, usize)> = units
-            .iter()
-            .filter(|(t, u)| all[*t][*u].probe.is_some())
-            .collect();
+        let wanted: Vec<&(usize, usize)> = units.iter().filter(|(t, u)| all[*t][*u].probe.is_some()).collect();
         let mut start = 0;
         while start < wanted.len() {
             let become_ = all[wanted[start].0][wanted[start].1].become_.clone();
@@ -431,25 +377,13 @@ impl HostRun<'_> {
                 end += 1;
             }
             let group = &wanted[start..end];
-            let scripts: Vec<String> = group
-                .iter()
-                .map(|(t, u)| all[*t][*u].probe.clone().expect("filtered"))
-                .collect();
+            let scripts: Vec<String> =
+                group.iter().map(|(t, u)| all[*t][*u].probe.clone().expect("filtered")).collect();
             let (script, nonce) = batch::combine(&scripts);
             let conn = self.ensure_connected(link).await?;
-            let output = conn
-                .exec(&RemoteCommand {
-                    script,
-                    stdin: Vec::new(),
-                    become_user: become_,
-                })
-                .await?;
-            let parts = batch::split(&output, &nonce, scripts.len()).map_err(|detail| {
-                TransportError::Exec {
-                    host: link.host.clone(),
-                    detail,
-                }
-            })?;
+            let output = conn.exec(&RemoteCommand { script, stdin: Vec::new(), become_user: become_ }).await?;
+            let parts = batch::split(&output, &nonce, scripts.len())
+                .map_err(|detail| TransportError::Exec { host: link.host.clone(), detail })?;
             for (key, part) in group.iter().zip(parts) {
                 out.insert(**key, part);
             }
@@ -494,26 +428,15 @@ impl HostRun<'_> {
             }
             let task = &tasks[i];
             let started = Instant::now();
-            self.sink.emit(Event::TaskStart {
-                host: host.clone(),
-                task: task.display_name(),
-            });
+            self.sink.emit(Event::TaskStart { host: host.clone(), task: task.display_name() });
             let name = self
                 .templates
                 .render_str(&task.display_name(), &context(&vars.base))
                 .map(|v| json_text(&v))
                 .unwrap_or_else(|_| task.display_name());
             if let Some(err) = &prep_errors[pos] {
-                let end = self.finish_task(
-                    task,
-                    &name,
-                    vars,
-                    Vec::new(),
-                    Some(err.clone()),
-                    started,
-                    handlers,
-                    notified,
-                );
+                let end =
+                    self.finish_task(task, &name, vars, Vec::new(), Some(err.clone()), started, handlers, notified);
                 if end != HostEnd::Done {
                     return end;
                 }
@@ -525,22 +448,13 @@ impl HostRun<'_> {
                 let key = (pos, u);
                 if units[pos][u].prepared.as_ref().is_err_and(|e| e.is_empty()) {
                     let item = units[pos][u].item.clone();
-                    results.push((
-                        units[pos][u].label.clone(),
-                        Ok(Plan {
-                            skipped: true,
-                            ..Plan::ok()
-                        }),
-                        item,
-                    ));
+                    results.push((units[pos][u].label.clone(), Ok(Plan { skipped: true, ..Plan::ok() }), item));
                     continue;
                 }
                 if units[pos][u].probe.is_some() && (stale || !probes.contains_key(&key)) {
                     // Probe this unit and every later one of the run together.
                     let rest: Vec<(usize, usize)> = (pos..indices.len())
-                        .flat_map(|p| {
-                            (if p == pos { u } else { 0 }..units[p].len()).map(move |x| (p, x))
-                        })
+                        .flat_map(|p| (if p == pos { u } else { 0 }..units[p].len()).map(move |x| (p, x)))
                         .collect();
                     if let Err(e) = self.probe_all(link, &rest, &units, &mut probes).await {
                         return self.unreachable(&host, e);
@@ -563,11 +477,8 @@ impl HostRun<'_> {
                                     Ok(c) => c,
                                     Err(e) => return self.unreachable(&host, e),
                                 };
-                                let cmd = RemoteCommand {
-                                    script: apply.script,
-                                    stdin: apply.stdin,
-                                    become_user: become_,
-                                };
+                                let cmd =
+                                    RemoteCommand { script: apply.script, stdin: apply.stdin, become_user: become_ };
                                 match conn.exec(&cmd).await {
                                     Ok(out) => {
                                         stale = true;
@@ -577,25 +488,11 @@ impl HostRun<'_> {
                                             Err(_) => unreachable!("prepared above"),
                                         }
                                     }
-                                    Err(TransportError::BecomeNeedsPassword { host }) => {
-                                        Err(ModuleError::failed(
-                                            TransportError::BecomeNeedsPassword { host }
-                                                .to_string(),
-                                        ))
-                                    }
+                                    Err(TransportError::BecomeNeedsPassword { host }) => Err(ModuleError::failed(
+                                        TransportError::BecomeNeedsPassword { host }.to_string(),
+                                    )),
                                     Err(e) => return self.unreachable(&host, e),
                                 }
-                            }
-                            Ok(mut plan)
-                                if check
-                                    && plan.apply.is_some()
-                                    && plan.result.contains_key("cmd") =>
-                            {
-                                // Commands do not run in check mode (Ansible reports them skipped).
-                                plan.skipped = true;
-                                plan.changed = false;
-                                plan.msg = Some("skipped in check mode".into());
-                                Ok(plan)
                             }
                             other => other,
                         }
@@ -632,12 +529,7 @@ impl HostRun<'_> {
         if let Some(r) = &task.register {
             vars.runtime.insert(r.clone(), Json::Object(result));
         }
-        let host = self
-            .inventory_vars
-            .get("inventory_hostname")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_owned();
+        let host = self.inventory_vars.get("inventory_hostname").and_then(|v| v.as_str()).unwrap_or("").to_owned();
         let mut record = TaskRecord {
             host,
             play: self.play.play.name.clone(),
@@ -694,17 +586,8 @@ impl HostRun<'_> {
                     }
                     (r, plan.changed, false, plan.skipped, plan.diff, plan.msg)
                 }
-                Err(ModuleError::Failed { msg, result }) => {
-                    (result, false, true, false, None, Some(msg))
-                }
-                Err(e) => (
-                    ResultMap::new(),
-                    false,
-                    true,
-                    false,
-                    None,
-                    Some(e.to_string()),
-                ),
+                Err(ModuleError::Failed { msg, result }) => (result, false, true, false, None, Some(msg)),
+                Err(e) => (ResultMap::new(), false, true, false, None, Some(e.to_string())),
             };
             result.insert("changed".into(), changed.into());
             result.insert("failed".into(), failed.into());
@@ -712,9 +595,7 @@ impl HostRun<'_> {
                 result.insert("skipped".into(), true.into());
             }
             if failed {
-                result
-                    .entry("msg")
-                    .or_insert_with(|| Json::from(msg.clone().unwrap_or_default()));
+                result.entry("msg").or_insert_with(|| Json::from(msg.clone().unwrap_or_default()));
             }
             // changed_when / failed_when see the result under the register name.
             if (task.changed_when.is_some() || task.failed_when.is_some()) && !skipped {
@@ -727,11 +608,7 @@ impl HostRun<'_> {
                 }
                 let ctx = context(&cv);
                 if let Some(conds) = &task.changed_when {
-                    match conds
-                        .iter()
-                        .map(|c| self.templates.condition(c, &ctx))
-                        .collect::<Result<Vec<_>, _>>()
-                    {
+                    match conds.iter().map(|c| self.templates.condition(c, &ctx)).collect::<Result<Vec<_>, _>>() {
                         Ok(v) => changed = v.iter().all(|b| *b),
                         Err(e) => {
                             failed = true;
@@ -740,11 +617,7 @@ impl HostRun<'_> {
                     }
                 }
                 if let Some(conds) = &task.failed_when {
-                    match conds
-                        .iter()
-                        .map(|c| self.templates.condition(c, &ctx))
-                        .collect::<Result<Vec<_>, _>>()
-                    {
+                    match conds.iter().map(|c| self.templates.condition(c, &ctx)).collect::<Result<Vec<_>, _>>() {
                         Ok(v) => failed = v.iter().any(|b| *b),
                         Err(e) => {
                             failed = true;
@@ -763,17 +636,9 @@ impl HostRun<'_> {
                     diffs.push(d.unified());
                 }
             }
-            let shown_msg = if failed {
-                result.get("msg").map(json_text).or(msg)
-            } else {
-                msg
-            };
+            let shown_msg = if failed { result.get("msg").map(json_text).or(msg) } else { msg };
             if let Some(m) = shown_msg {
-                msgs.push(if label.is_empty() {
-                    m
-                } else {
-                    format!("({label}) {m}")
-                });
+                msgs.push(if label.is_empty() { m } else { format!("({label}) {m}") });
             }
             if let Some(i) = item {
                 result.insert(task.loop_var.clone(), i);
@@ -812,30 +677,14 @@ impl HostRun<'_> {
         }
         let status = status_of(any_changed, any_failed, all_skipped);
         let (diff, msg) = if task.no_log {
-            (
-                diffs.first().map(|_| NO_LOG.to_owned()),
-                Some(NO_LOG.to_owned()),
-            )
+            (diffs.first().map(|_| NO_LOG.to_owned()), Some(NO_LOG.to_owned()))
         } else {
             (
-                if diffs.is_empty() {
-                    None
-                } else {
-                    Some(diffs.join(""))
-                },
-                if msgs.is_empty() {
-                    None
-                } else {
-                    Some(msgs.join("\n"))
-                },
+                if diffs.is_empty() { None } else { Some(diffs.join("")) },
+                if msgs.is_empty() { None } else { Some(msgs.join("\n")) },
             )
         };
-        let host = self
-            .inventory_vars
-            .get("inventory_hostname")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_owned();
+        let host = self.inventory_vars.get("inventory_hostname").and_then(|v| v.as_str()).unwrap_or("").to_owned();
         self.sink.emit(Event::TaskDone(TaskRecord {
             host,
             play: self.play.play.name.clone(),

@@ -44,19 +44,12 @@ pub const DEFAULT_FORKS: usize = 50;
 /// Runs a plan to the end. Builds its own tokio runtime; must not be called
 /// from inside one. `interrupted` may be set from a signal handler.
 pub fn run(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<AtomicBool>) -> RunOutcome {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     runtime.block_on(run_async(plan, sink, interrupted))
 }
 
-async fn run_async(
-    plan: &RunPlan,
-    sink: Arc<dyn EventSink>,
-    interrupted: Arc<AtomicBool>,
-) -> RunOutcome {
+async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<AtomicBool>) -> RunOutcome {
     {
         let flag = interrupted.clone();
         tokio::spawn(async move {
@@ -65,23 +58,14 @@ async fn run_async(
             }
         });
     }
-    let forks = if plan.options.forks == 0 {
-        DEFAULT_FORKS
-    } else {
-        plan.options.forks
-    };
+    let forks = if plan.options.forks == 0 { DEFAULT_FORKS } else { plan.options.forks };
     let semaphore = Arc::new(Semaphore::new(forks));
     let mut outcome = RunOutcome::default();
     let links: HashMap<String, Arc<Mutex<Link>>> = plan
         .all_hosts()
         .into_iter()
         .map(|h| {
-            let link = Link {
-                host: h.clone(),
-                conn: None,
-                facts: Default::default(),
-                runtime: Default::default(),
-            };
+            let link = Link { host: h.clone(), conn: None, facts: Default::default(), runtime: Default::default() };
             (h, Arc::new(Mutex::new(link)))
         })
         .collect();
@@ -96,11 +80,7 @@ async fn run_async(
             .cloned()
             .collect();
         let tasks = play.selected.iter().filter(|s| **s).count();
-        sink.emit(Event::PlayStart {
-            name: play.play.name.clone(),
-            hosts: hosts.clone(),
-            tasks,
-        });
+        sink.emit(Event::PlayStart { name: play.play.name.clone(), hosts: hosts.clone(), tasks });
         let results = async {
             let mut set = Vec::new();
             for host in &hosts {
@@ -121,9 +101,7 @@ async fn run_async(
                         inventory_vars,
                     };
                     let end = run.run(&mut link).await;
-                    sink.emit(Event::HostDone {
-                        host: link.host.clone(),
-                    });
+                    sink.emit(Event::HostDone { host: link.host.clone() });
                     (link.host.clone(), end)
                 });
             }

@@ -32,11 +32,7 @@ fn has_template(v: &Json) -> bool {
 /// deep (a variable may refer to another templated variable).
 pub fn resolve(vars: &mut Map<String, Json>, templates: &Templates) -> Result<(), TemplateError> {
     for _ in 0..4 {
-        let pending: Vec<String> = vars
-            .iter()
-            .filter(|(_, v)| has_template(v))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let pending: Vec<String> = vars.iter().filter(|(_, v)| has_template(v)).map(|(k, _)| k.clone()).collect();
         if pending.is_empty() {
             return Ok(());
         }
@@ -82,18 +78,9 @@ impl HostVars {
             }
             base.insert("ansible_facts".into(), Json::Object(facts.clone()));
         }
-        base.extend(
-            play_vars
-                .iter()
-                .filter(|(k, _)| *k != ROLE_DEFAULTS_KEY)
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        base.extend(play_vars.iter().filter(|(k, _)| *k != ROLE_DEFAULTS_KEY).map(|(k, v)| (k.clone(), v.clone())));
         base.insert("omit".into(), Json::from(OMIT));
-        HostVars {
-            base,
-            runtime,
-            extra,
-        }
+        HostVars { base, runtime, extra }
     }
 
     /// Resolves the templated values of the base layer once.
@@ -101,10 +88,7 @@ impl HostVars {
         let mut all = self.merged_raw();
         resolve(&mut all, templates)?;
         for (k, v) in all {
-            if self.base.contains_key(&k)
-                && !self.runtime.contains_key(&k)
-                && !self.extra.contains_key(&k)
-            {
+            if self.base.contains_key(&k) && !self.runtime.contains_key(&k) && !self.extra.contains_key(&k) {
                 self.base.insert(k, v);
             }
         }
@@ -119,11 +103,7 @@ impl HostVars {
     }
 
     /// The variables a task sees (task vars rendered and layered in).
-    pub fn for_task(
-        &self,
-        task: &Task,
-        templates: &Templates,
-    ) -> Result<Map<String, Json>, TemplateError> {
+    pub fn for_task(&self, task: &Task, templates: &Templates) -> Result<Map<String, Json>, TemplateError> {
         let mut all = self.base.clone();
         all.extend(self.runtime.clone());
         if !task.vars.is_empty() {

@@ -113,15 +113,10 @@ pub enum InventoryError {
 
 /// `\nhint: ...` when there is a hint, else nothing.
 fn hint_line(hint: &Option<String>) -> String {
-    hint.as_ref()
-        .map(|h| format!("\nhint: {h}"))
-        .unwrap_or_default()
+    hint.as_ref().map(|h| format!("\nhint: {h}")).unwrap_or_default()
 }
 
 /// "did you mean `x`?" for `word` among `candidates`.
-pub(super) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub(super) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     crate::suggest::closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }

@@ -36,11 +36,7 @@ enum Section {
 /// Reads an INI inventory file into `inv`.
 pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), InventoryError> {
     let file = Arc::new(path.to_path_buf());
-    let at = |line: usize, column: usize| Location {
-        file: file.clone(),
-        line,
-        column,
-    };
+    let at = |line: usize, column: usize| Location { file: file.clone(), line, column };
     // Groups that exist for sure: from earlier sources, or declared here.
     let mut declared: HashSet<String> = inv.groups.iter().map(|g| g.name.clone()).collect();
     // References to groups that must be declared by the end of the file.
@@ -59,10 +55,7 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
             let (name, kind) = header(line).ok_or_else(|| InventoryError::Invalid {
                 loc: loc.clone(),
                 message: format!("`{line}` is not a valid section header"),
-                hint: Some(
-                    "a section is `[group]`, `[group:vars]` or `[group:children]`, without spaces"
-                        .into(),
-                ),
+                hint: Some("a section is `[group]`, `[group:vars]` or `[group:children]`, without spaces".into()),
             })?;
             section = match kind {
                 None | Some("hosts") => Section::Hosts,
@@ -96,24 +89,14 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
                 let Some((key, value)) = line.split_once('=') else {
                     return Err(InventoryError::Invalid {
                         loc,
-                        message: format!(
-                            "expected `name=value` in `[{group_name}:vars]`, found `{line}`"
-                        ),
+                        message: format!("expected `name=value` in `[{group_name}:vars]`, found `{line}`"),
                         hint: None,
                     });
                 };
-                inv.groups[group]
-                    .vars
-                    .insert(key.trim().to_owned(), literal(value.trim()));
+                inv.groups[group].vars.insert(key.trim().to_owned(), literal(value.trim()));
             }
             Section::Children => {
-                let name = line
-                    .split('#')
-                    .next()
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default();
+                let name = line.split('#').next().unwrap_or_default().split_whitespace().next().unwrap_or_default();
                 if name.is_empty() {
                     continue;
                 }
@@ -126,10 +109,7 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
         }
     }
 
-    if let Some((name, loc, kind)) = pending
-        .into_iter()
-        .find(|(name, ..)| !declared.contains(name))
-    {
+    if let Some((name, loc, kind)) = pending.into_iter().find(|(name, ..)| !declared.contains(name)) {
         let known = declared.iter().map(String::as_str).filter(|g| *g != name);
         let hint = did_you_mean(&name, known).unwrap_or_else(|| {
             if kind == "vars" {
@@ -138,11 +118,7 @@ pub(super) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), 
                 format!("declare the group with a `[{name}]` section (it may be empty)")
             }
         });
-        return Err(InventoryError::UndefinedGroup {
-            loc,
-            group: name,
-            hint: Some(hint),
-        });
+        return Err(InventoryError::UndefinedGroup { loc, group: name, hint: Some(hint) });
     }
     Ok(())
 }
@@ -160,19 +136,11 @@ fn header(line: &str) -> Option<(&str, Option<&str>)> {
         None => (inner, None),
     };
     let name_ok = !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '[');
-    let kind_ok = kind.map_or(true, |k| {
-        !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_')
-    });
+    let kind_ok = kind.is_none_or(|k| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_'));
     (name_ok && kind_ok).then_some((name, kind))
 }
 
-fn host_line(
-    inv: &mut Inventory,
-    path: &Path,
-    group: usize,
-    line: &str,
-    loc: &Location,
-) -> Result<(), InventoryError> {
+fn host_line(inv: &mut Inventory, path: &Path, group: usize, line: &str, loc: &Location) -> Result<(), InventoryError> {
     let tokens = shlex(line).map_err(|reason| InventoryError::Invalid {
         loc: loc.clone(),
         message: format!("cannot split the host line: {reason}"),
@@ -192,10 +160,7 @@ fn host_line(
         };
         vars.insert(k.to_owned(), literal(v));
     }
-    let key = Key {
-        name: name.clone(),
-        loc: loc.clone(),
-    };
+    let key = Key { name: name.clone(), loc: loc.clone() };
     yaml_source::add_hosts(inv, path, group, &key, vars)
 }
 
@@ -216,11 +181,7 @@ fn shlex(line: &str) -> Result<Vec<String>, &'static str> {
             }
             '#' => break,
             '\\' => {
-                token.push(
-                    chars
-                        .next()
-                        .ok_or("no character after the last backslash")?,
-                );
+                token.push(chars.next().ok_or("no character after the last backslash")?);
                 in_token = true;
             }
             '\'' => {
@@ -266,10 +227,7 @@ mod tests {
 
     #[test]
     fn shlex_splits_like_python() {
-        assert_eq!(
-            shlex(r#"web1 a='x y' b="q\"r" c=d\ e # note"#).unwrap(),
-            ["web1", "a=x y", "b=q\"r", "c=d e"]
-        );
+        assert_eq!(shlex(r#"web1 a='x y' b="q\"r" c=d\ e # note"#).unwrap(), ["web1", "a=x y", "b=q\"r", "c=d e"]);
         assert_eq!(shlex("h x=1#c").unwrap(), ["h", "x=1"]);
         assert_eq!(shlex("h x=''").unwrap(), ["h", "x="]);
         assert!(shlex("h x='open").is_err());

@@ -10,10 +10,7 @@ use serde_json::{Map, Number, Value};
 
 /// The value of `text` as a Python literal, or `text` as a string.
 pub(super) fn literal(text: &str) -> Value {
-    let mut parser = Parser {
-        chars: text.chars().collect(),
-        pos: 0,
-    };
+    let mut parser = Parser { chars: text.chars().collect(), pos: 0 };
     parser.skip_space();
     if let Some(value) = parser.value() {
         parser.skip_space();
@@ -229,11 +226,7 @@ impl Parser {
     }
 
     fn hex(&mut self, digits: usize) -> Option<char> {
-        let text: String = self
-            .chars
-            .get(self.pos..self.pos + digits)?
-            .iter()
-            .collect();
+        let text: String = self.chars.get(self.pos..self.pos + digits)?.iter().collect();
         self.pos += digits;
         char::from_u32(u32::from_str_radix(&text, 16).ok()?)
     }
@@ -266,10 +259,8 @@ impl Parser {
         let start = self.pos;
         while let Some(c) = self.peek() {
             let hex = matches!(self.chars.get(start + 1), Some('x' | 'X'));
-            let exponent_sign = matches!(c, '+' | '-')
-                && !hex
-                && self.pos > start
-                && matches!(self.chars[self.pos - 1], 'e' | 'E');
+            let exponent_sign =
+                matches!(c, '+' | '-') && !hex && self.pos > start && matches!(self.chars[self.pos - 1], 'e' | 'E');
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') || exponent_sign {
                 self.pos += 1;
             } else {
@@ -301,9 +292,7 @@ fn number_token(token: &str) -> Option<Value> {
         }
         return clean.parse::<i64>().ok().map(Value::from);
     }
-    let float_like = clean
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    let float_like = clean.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && clean.bytes().any(|b| b.is_ascii_digit());
     if !float_like {
         return None;
@@ -341,29 +330,15 @@ mod tests {
         assert_eq!(literal(r#""a\tb""#), json!("a\tb"));
         assert_eq!(literal("[80, 443,]"), json!([80, 443]));
         assert_eq!(literal("(1, 'x')"), json!([1, "x"]));
-        assert_eq!(
-            literal("{'a': 1, 'b': [True]}"),
-            json!({"a": 1, "b": [true]})
-        );
+        assert_eq!(literal("{'a': 1, 'b': [True]}"), json!({"a": 1, "b": [true]}));
         assert_eq!(literal("1 # comment"), json!(1));
     }
 
     #[test]
     fn everything_else_stays_the_text_itself() {
-        for text in [
-            "yes",
-            "true",
-            "0644",
-            "web1",
-            "/etc/x",
-            "1.2.3.4",
-            "-o ProxyJump=x",
-            "{1, 2}",
-            "'open",
-            "1e",
-            "inf",
-            "",
-        ] {
+        for text in
+            ["yes", "true", "0644", "web1", "/etc/x", "1.2.3.4", "-o ProxyJump=x", "{1, 2}", "'open", "1e", "inf", ""]
+        {
             assert_eq!(literal(text), json!(text), "{text}");
         }
     }

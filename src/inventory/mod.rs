@@ -231,11 +231,8 @@ impl Inventory {
         vars.insert("inventory_hostname_short".into(), short_name(host).into());
         let group_names: Vec<Value> = match index {
             Some(h) => {
-                let mut names: Vec<&str> = self
-                    .host_groups(h)
-                    .into_iter()
-                    .map(|g| self.groups[g].name.as_str())
-                    .collect();
+                let mut names: Vec<&str> =
+                    self.host_groups(h).into_iter().map(|g| self.groups[g].name.as_str()).collect();
                 names.sort_unstable();
                 names.into_iter().map(Value::from).collect()
             }
@@ -290,8 +287,7 @@ impl Inventory {
     /// object with sorted keys (no magic variables, as Ansible prints it).
     /// `None` for an unknown host, except the implicit localhost names.
     pub fn host_json(&self, host: &str) -> Option<Value> {
-        self.merged_vars(host)
-            .map(|vars| output::sorted(Value::Object(vars)))
+        self.merged_vars(host).map(|vars| output::sorted(Value::Object(vars)))
     }
 
     // ---- building (used by the format readers) ----
@@ -339,12 +335,7 @@ impl Inventory {
     }
 
     /// Makes `child` a child of `parent`, refusing loops.
-    fn add_child(
-        &mut self,
-        parent: usize,
-        child: usize,
-        loc: &Location,
-    ) -> Result<(), InventoryError> {
+    fn add_child(&mut self, parent: usize, child: usize, loc: &Location) -> Result<(), InventoryError> {
         if child == ALL || child == parent || self.is_ancestor(child, parent) {
             return Err(InventoryError::Cycle {
                 loc: loc.clone(),
@@ -399,18 +390,13 @@ impl Inventory {
             let depth = self.depth(g, &mut depths);
             self.groups[g].depth = depth;
         }
-        self.members = (0..self.groups.len())
-            .map(|g| self.collect_members(g))
-            .collect();
+        self.members = (0..self.groups.len()).map(|g| self.collect_members(g)).collect();
         let groups_var: serde_json::Map<String, Value> = self
             .groups
             .iter()
             .enumerate()
             .map(|(g, group)| {
-                let hosts = self.members[g]
-                    .iter()
-                    .map(|&h| Value::from(self.hosts[h].name.as_str()))
-                    .collect();
+                let hosts = self.members[g].iter().map(|&h| Value::from(self.hosts[h].name.as_str())).collect();
                 (group.name.clone(), Value::Array(hosts))
             })
             .collect();
@@ -421,13 +407,7 @@ impl Inventory {
         if let Some(d) = memo[g] {
             return d;
         }
-        let d = self.groups[g]
-            .parents
-            .clone()
-            .into_iter()
-            .map(|p| self.depth(p, memo) + 1)
-            .max()
-            .unwrap_or(0);
+        let d = self.groups[g].parents.clone().into_iter().map(|p| self.depth(p, memo) + 1).max().unwrap_or(0);
         memo[g] = Some(d);
         d
     }

@@ -35,10 +35,7 @@ fn list_group(inv: &Inventory, g: usize, out: &mut BTreeMap<String, Value>, seen
     let mut entry = Map::new();
     let children = sorted_children(inv, g);
     if !children.is_empty() {
-        let names = children
-            .iter()
-            .map(|&c| Value::from(inv.groups[c].name.as_str()))
-            .collect();
+        let names = children.iter().map(|&c| Value::from(inv.groups[c].name.as_str())).collect();
         entry.insert("children".into(), Value::Array(names));
     }
     if g != ALL {
@@ -92,11 +89,7 @@ fn sorted_children(inv: &Inventory, g: usize) -> Vec<usize> {
 
 /// Hosts listed directly in the group, by name.
 fn sorted_hosts(inv: &Inventory, g: usize) -> Vec<&str> {
-    let mut hosts: Vec<&str> = inv.groups[g]
-        .hosts
-        .iter()
-        .map(|&h| inv.hosts[h].name.as_str())
-        .collect();
+    let mut hosts: Vec<&str> = inv.groups[g].hosts.iter().map(|&h| inv.hosts[h].name.as_str()).collect();
     hosts.sort_unstable();
     hosts
 }
@@ -105,8 +98,7 @@ fn sorted_hosts(inv: &Inventory, g: usize) -> Vec<&str> {
 pub(super) fn sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let sorted: BTreeMap<String, Value> =
-                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            let sorted: BTreeMap<String, Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
             Value::Object(sorted.into_iter().collect())
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),

@@ -72,11 +72,7 @@ pub(super) fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, Inve
         }
     }
     hosts.sort_unstable();
-    Ok(hosts
-        .into_iter()
-        .map(|h| inv.hosts[h].name.clone())
-        .chain(local)
-        .collect())
+    Ok(hosts.into_iter().map(|h| inv.hosts[h].name.clone()).chain(local).collect())
 }
 
 /// Splits a pattern into its parts, as Ansible's `split_host_pattern`:
@@ -115,16 +111,8 @@ fn split(pattern: &str) -> Vec<String> {
 
 /// The hosts one part (without its `&`/`!`) matches. With `strict`, a plain
 /// name that matches nothing is an error.
-fn match_one(
-    inv: &Inventory,
-    whole: &str,
-    part: &str,
-    strict: bool,
-) -> Result<Vec<Target>, InventoryError> {
-    let bad = |reason: String| InventoryError::BadPattern {
-        pattern: whole.to_owned(),
-        reason,
-    };
+fn match_one(inv: &Inventory, whole: &str, part: &str, strict: bool) -> Result<Vec<Target>, InventoryError> {
+    let bad = |reason: String| InventoryError::BadPattern { pattern: whole.to_owned(), reason };
     if let Some(&h) = inv.host_index.get(part) {
         return Ok(vec![Target::Host(h)]);
     }
@@ -137,11 +125,8 @@ fn match_one(
         let hosts = match_one(inv, whole, base, false)?;
         if !hosts.is_empty() {
             let count = hosts.len();
-            return apply_subscript(hosts, subscript).ok_or_else(|| {
-                bad(format!(
-                    "`{base}` matches {count} host(s), so `{part}` is past the end"
-                ))
-            });
+            return apply_subscript(hosts, subscript)
+                .ok_or_else(|| bad(format!("`{base}` matches {count} host(s), so `{part}` is past the end")));
         }
     }
     if range::has_range(part) {
@@ -156,8 +141,7 @@ fn match_one(
         return Ok(out);
     }
     if part.contains(['*', '?', '[']) {
-        let re = Regex::new(&glob_regex(part))
-            .map_err(|e| bad(format!("`{part}` is not a valid glob: {e}")))?;
+        let re = Regex::new(&glob_regex(part)).map_err(|e| bad(format!("`{part}` is not a valid glob: {e}")))?;
         return Ok(matching(inv, &re));
     }
     if let Some(&g) = inv.group_index.get(part) {
@@ -169,11 +153,7 @@ fn match_one(
     if !strict {
         return Ok(Vec::new());
     }
-    let names = inv
-        .groups
-        .iter()
-        .map(|g| g.name.as_str())
-        .chain(inv.hosts.iter().map(|h| h.name.as_str()));
+    let names = inv.groups.iter().map(|g| g.name.as_str()).chain(inv.hosts.iter().map(|h| h.name.as_str()));
     Err(InventoryError::UnknownPattern {
         pattern: whole.to_owned(),
         name: part.to_owned(),
@@ -196,10 +176,7 @@ fn matching(inv: &Inventory, re: &Regex) -> Vec<Target> {
             hit[h] = true;
         }
     }
-    (0..inv.hosts.len())
-        .filter(|&h| hit[h])
-        .map(Target::Host)
-        .collect()
+    (0..inv.hosts.len()).filter(|&h| hit[h]).map(Target::Host).collect()
 }
 
 /// Ansible's subscript: `[i]` (negative counts from the end), `[i:j]`
@@ -252,14 +229,7 @@ fn apply_subscript(hosts: Vec<Target>, subscript: Subscript) -> Option<Vec<Targe
                 Some(e) => e,
                 None => len.saturating_sub(1),
             };
-            Some(
-                hosts
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(n, _)| *n >= start && *n <= end)
-                    .map(|(_, t)| t)
-                    .collect(),
-            )
+            Some(hosts.into_iter().enumerate().filter(|(n, _)| *n >= start && *n <= end).map(|(_, t)| t).collect())
         }
     }
 }
@@ -330,14 +300,8 @@ mod tests {
     fn subscripts_parse_like_ansible() {
         assert_eq!(subscript("web[0]"), Some(("web", Subscript::Index(0))));
         assert_eq!(subscript("web[-1]"), Some(("web", Subscript::Index(-1))));
-        assert_eq!(
-            subscript("web[1:]"),
-            Some(("web", Subscript::Slice(1, None)))
-        );
-        assert_eq!(
-            subscript("web[0:2]"),
-            Some(("web", Subscript::Slice(0, Some(2))))
-        );
+        assert_eq!(subscript("web[1:]"), Some(("web", Subscript::Slice(1, None))));
+        assert_eq!(subscript("web[0:2]"), Some(("web", Subscript::Slice(0, Some(2)))));
         assert_eq!(subscript("web[a:c]"), None);
         assert_eq!(subscript("~web[0]"), None);
     }

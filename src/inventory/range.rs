@@ -10,11 +10,8 @@ const MAX_HOSTS: usize = 100_000;
 
 /// Whether `name` contains a range (`[x:y]`) to expand.
 pub(super) fn has_range(name: &str) -> bool {
-    name.find('[').is_some_and(|open| {
-        name[open..]
-            .find(']')
-            .is_some_and(|close| name[open..open + close].contains(':'))
-    })
+    name.find('[')
+        .is_some_and(|open| name[open..].find(']').is_some_and(|close| name[open..open + close].contains(':')))
 }
 
 /// Expands every `[begin:end]` / `[begin:end:step]` in `name`, left to right,
@@ -35,16 +32,10 @@ fn expand_into(name: &str, out: &mut Vec<String>) -> Result<(), String> {
     let Some(len) = name[open..].find(']') else {
         return Err(format!("`[` without a closing `]` in `{name}`"));
     };
-    let (head, inner, tail) = (
-        &name[..open],
-        &name[open + 1..open + len],
-        &name[open + len + 1..],
-    );
+    let (head, inner, tail) = (&name[..open], &name[open + 1..open + len], &name[open + len + 1..]);
     let bounds: Vec<&str> = inner.split(':').collect();
     if bounds.len() != 2 && bounds.len() != 3 {
-        return Err(format!(
-            "the range `[{inner}]` must be `[begin:end]` or `[begin:end:step]`"
-        ));
+        return Err(format!("the range `[{inner}]` must be `[begin:end]` or `[begin:end:step]`"));
     }
     let begin = if bounds[0].is_empty() { "0" } else { bounds[0] };
     let end = bounds[1];
@@ -55,11 +46,7 @@ fn expand_into(name: &str, out: &mut Vec<String>) -> Result<(), String> {
         None => 1,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if n > 0 => n,
-            _ => {
-                return Err(format!(
-                    "the step of `[{inner}]` must be a positive integer"
-                ))
-            }
+            _ => return Err(format!("the step of `[{inner}]` must be a positive integer")),
         },
     };
     let items = if let (Some(b), Some(e)) = (single_letter(begin), single_letter(end)) {
@@ -67,38 +54,26 @@ fn expand_into(name: &str, out: &mut Vec<String>) -> Result<(), String> {
         if b > e {
             return Err(format!("the range `[{inner}]` ends before it begins"));
         }
-        (b..=e)
-            .step_by(step)
-            .map(|i| LETTERS[i..=i].to_owned())
-            .collect::<Vec<_>>()
+        (b..=e).step_by(step).map(|i| LETTERS[i..=i].to_owned()).collect::<Vec<_>>()
     } else {
         let width = if begin.len() > 1 && begin.starts_with('0') {
             if begin.len() != end.len() {
-                return Err(format!(
-                    "the bounds of `[{inner}]` must have the same width (leading zeros)"
-                ));
+                return Err(format!("the bounds of `[{inner}]` must have the same width (leading zeros)"));
             }
             begin.len()
         } else {
             0
         };
         let (Ok(b), Ok(e)) = (begin.parse::<u64>(), end.parse::<u64>()) else {
-            return Err(format!(
-                "the range `[{inner}]` needs two numbers or two letters"
-            ));
+            return Err(format!("the range `[{inner}]` needs two numbers or two letters"));
         };
         if b > e {
             return Err(format!("the range `[{inner}]` ends before it begins"));
         }
         if (e - b) / step as u64 >= MAX_HOSTS as u64 {
-            return Err(format!(
-                "the range `[{inner}]` expands to more than {MAX_HOSTS} hosts"
-            ));
+            return Err(format!("the range `[{inner}]` expands to more than {MAX_HOSTS} hosts"));
         }
-        (b..=e)
-            .step_by(step)
-            .map(|i| format!("{i:0width$}"))
-            .collect()
+        (b..=e).step_by(step).map(|i| format!("{i:0width$}")).collect()
     };
     for item in items {
         expand_into(&format!("{head}{item}{tail}"), out)?;
@@ -171,11 +146,7 @@ mod tests {
     fn numeric_ranges_keep_leading_zeros() {
         assert_eq!(
             expand("web[01:03].example.com").unwrap(),
-            [
-                "web01.example.com",
-                "web02.example.com",
-                "web03.example.com"
-            ]
+            ["web01.example.com", "web02.example.com", "web03.example.com"]
         );
         assert_eq!(expand("h[8:10]").unwrap(), ["h8", "h9", "h10"]);
     }
@@ -188,10 +159,7 @@ mod tests {
 
     #[test]
     fn several_ranges_expand_as_a_product() {
-        assert_eq!(
-            expand("r[1:2]-[a:b]").unwrap(),
-            ["r1-a", "r1-b", "r2-a", "r2-b"]
-        );
+        assert_eq!(expand("r[1:2]-[a:b]").unwrap(), ["r1-a", "r1-b", "r2-a", "r2-b"]);
     }
 
     #[test]

@@ -15,22 +15,16 @@ use super::{ini, yaml_source, Inventory};
 use crate::yaml::{self, Location, NodeKind};
 
 /// Ansible's `INVENTORY_IGNORE_EXTS` (ansible-core 2.19+, which reads `.ini`).
-const IGNORED_ENDINGS: [&str; 12] = [
-    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
-];
+const IGNORED_ENDINGS: [&str; 12] =
+    [".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry"];
 
 /// Reads one `-i` source (a file or a directory) into `inv`.
 pub(super) fn load_source(inv: &mut Inventory, path: &Path) -> Result<(), InventoryError> {
     let meta = std::fs::metadata(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            InventoryError::NotFound {
-                path: path.to_path_buf(),
-            }
+            InventoryError::NotFound { path: path.to_path_buf() }
         } else {
-            InventoryError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
+            InventoryError::Read { path: path.to_path_buf(), source }
         }
     })?;
     if meta.is_dir() {
@@ -47,20 +41,14 @@ fn ignored(name: &str) -> bool {
 }
 
 fn load_dir(inv: &mut Inventory, dir: &Path) -> Result<(), InventoryError> {
-    let read_err = |source| InventoryError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let read_err = |source| InventoryError::Read { path: dir.to_path_buf(), source };
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         entries.push(entry.map_err(read_err)?.path());
     }
     entries.sort();
     for path in entries {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if ignored(&name) {
             continue;
         }
@@ -74,13 +62,9 @@ fn load_dir(inv: &mut Inventory, dir: &Path) -> Result<(), InventoryError> {
 }
 
 fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), InventoryError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let text =
+        std::fs::read_to_string(path).map_err(|source| InventoryError::Read { path: path.to_path_buf(), source })?;
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("yml" | "yaml" | "json") => {
             let loaded = yaml::load_str(&text, path)?;

@@ -29,11 +29,7 @@ fn load_err(name: &str, text: &str) -> String {
 }
 
 fn var(inv: &Inventory, host: &str, name: &str) -> Value {
-    inv.host_vars(host)
-        .unwrap()
-        .get(name)
-        .cloned()
-        .unwrap_or(Value::Null)
+    inv.host_vars(host).unwrap().get(name).cloned().unwrap_or(Value::Null)
 }
 
 const NESTED: &str = "\
@@ -128,10 +124,8 @@ db:
 
 #[test]
 fn yaml_inventory_values_follow_yaml_1_1() {
-    let (_d, inv) = inventory(
-        "hosts.yml",
-        "all:\n  hosts:\n    h:\n      flag: yes\n      mode: 0644\n      name: \"yes\"\n",
-    );
+    let (_d, inv) =
+        inventory("hosts.yml", "all:\n  hosts:\n    h:\n      flag: yes\n      mode: 0644\n      name: \"yes\"\n");
     assert_eq!(var(&inv, "h", "flag"), json!(true));
     assert_eq!(var(&inv, "h", "mode"), json!(0o644));
     assert_eq!(var(&inv, "h", "name"), json!("yes"));
@@ -139,20 +133,9 @@ fn yaml_inventory_values_follow_yaml_1_1() {
 
 #[test]
 fn host_ranges_and_ports_in_yaml_keys_expand() {
-    let (_d, inv) = inventory(
-        "hosts.yml",
-        "all:\n  hosts:\n    web[01:03].example.com:\n    db-[a:b]:2222:\n      role: db\n",
-    );
-    assert_eq!(
-        inv.hosts(),
-        [
-            "web01.example.com",
-            "web02.example.com",
-            "web03.example.com",
-            "db-a",
-            "db-b"
-        ]
-    );
+    let (_d, inv) =
+        inventory("hosts.yml", "all:\n  hosts:\n    web[01:03].example.com:\n    db-[a:b]:2222:\n      role: db\n");
+    assert_eq!(inv.hosts(), ["web01.example.com", "web02.example.com", "web03.example.com", "db-a", "db-b"]);
     assert_eq!(var(&inv, "db-b", "ansible_port"), json!(2222));
     assert_eq!(var(&inv, "db-b", "role"), json!("db"));
 }
@@ -160,38 +143,23 @@ fn host_ranges_and_ports_in_yaml_keys_expand() {
 #[test]
 fn unknown_key_in_a_group_is_located_with_a_did_you_mean() {
     let err = load_err("hosts.yml", "all:\n  hostz:\n    web1:\n");
-    assert!(
-        err.contains("hosts.yml:2:3: unknown key `hostz` in group `all`"),
-        "{err}"
-    );
+    assert!(err.contains("hosts.yml:2:3: unknown key `hostz` in group `all`"), "{err}");
     assert!(err.contains("hint: did you mean `hosts`?"), "{err}");
 }
 
 #[test]
 fn hosts_written_as_a_list_is_an_error_with_a_hint() {
     let err = load_err("hosts.yml", "all:\n  hosts:\n    - web1\n");
-    assert!(
-        err.contains("hosts.yml:3:5: `hosts` of group `all` must be a mapping"),
-        "{err}"
-    );
+    assert!(err.contains("hosts.yml:3:5: `hosts` of group `all` must be a mapping"), "{err}");
     assert!(err.contains("hint: write each host as `name:`"), "{err}");
 }
 
 #[test]
 fn bad_ranges_and_group_loops_are_located_errors() {
     let err = load_err("hosts.yml", "all:\n  hosts:\n    web[3:1]:\n");
-    assert!(
-        err.contains("hosts.yml:3:5: bad host range in `web[3:1]`"),
-        "{err}"
-    );
-    let err = load_err(
-        "hosts.yml",
-        "a:\n  children:\n    b:\n      children:\n        a:\n",
-    );
-    assert!(
-        err.contains("hosts.yml:5:9: group `a` cannot be a child of `b`"),
-        "{err}"
-    );
+    assert!(err.contains("hosts.yml:3:5: bad host range in `web[3:1]`"), "{err}");
+    let err = load_err("hosts.yml", "a:\n  children:\n    b:\n      children:\n        a:\n");
+    assert!(err.contains("hosts.yml:5:9: group `a` cannot be a child of `b`"), "{err}");
 }
 
 #[test]
@@ -225,16 +193,7 @@ timeout=30
 #[test]
 fn ini_inventory_reads_hosts_groups_children_and_typed_vars() {
     let (_d, inv) = inventory("hosts.ini", INI);
-    assert_eq!(
-        inv.hosts(),
-        [
-            "lonely",
-            "web1.example.com",
-            "web2.example.com",
-            "web3",
-            "db1"
-        ]
-    );
+    assert_eq!(inv.hosts(), ["lonely", "web1.example.com", "web2.example.com", "web3", "db1"]);
     assert_eq!(inv.select("ungrouped").unwrap(), ["lonely"]);
     assert_eq!(var(&inv, "lonely", "ansible_host"), json!("10.0.0.9"));
     assert_eq!(var(&inv, "web1.example.com", "http_port"), json!(8080));
@@ -248,19 +207,13 @@ fn ini_inventory_reads_hosts_groups_children_and_typed_vars() {
     assert_eq!(var(&inv, "db1", "ansible_user"), json!("deploy"));
     assert_eq!(var(&inv, "db1", "tier"), json!("True"));
     assert_eq!(var(&inv, "db1", "timeout"), json!(30));
-    assert_eq!(
-        inv.select("prod").unwrap(),
-        ["web1.example.com", "web2.example.com", "web3", "db1"]
-    );
+    assert_eq!(inv.select("prod").unwrap(), ["web1.example.com", "web2.example.com", "web3", "db1"]);
 }
 
 #[test]
 fn ini_children_must_name_a_declared_group() {
     let err = load_err("hosts.ini", "[web]\nw1\n[prod:children]\nweb\nwbe\n");
-    assert!(
-        err.contains("hosts.ini:5:1: group `wbe` is not defined"),
-        "{err}"
-    );
+    assert!(err.contains("hosts.ini:5:1: group `wbe` is not defined"), "{err}");
     assert!(err.contains("did you mean `web`?"), "{err}");
     // Declaring it later in the file (even empty) is enough.
     let (_d, inv) = inventory("hosts.ini", "[prod:children]\nweb\n[web]\nw1\n");
@@ -270,19 +223,13 @@ fn ini_children_must_name_a_declared_group() {
 #[test]
 fn ini_vars_of_an_undeclared_group_are_an_error() {
     let err = load_err("hosts.ini", "[web]\nw1\n[wbe:vars]\nx=1\n");
-    assert!(
-        err.contains("hosts.ini:3:1: group `wbe` is not defined"),
-        "{err}"
-    );
+    assert!(err.contains("hosts.ini:3:1: group `wbe` is not defined"), "{err}");
 }
 
 #[test]
 fn ini_host_vars_without_equals_sign_are_an_error() {
     let err = load_err("hosts.ini", "[web]\nw1 port 22\n");
-    assert!(
-        err.contains("hosts.ini:2:1: expected `name=value` after host `w1`, found `port`"),
-        "{err}"
-    );
+    assert!(err.contains("hosts.ini:2:1: expected `name=value` after host `w1`, found `port`"), "{err}");
 }
 
 #[test]
@@ -316,9 +263,7 @@ fn inventory_directory_reads_every_inventory_file_and_skips_the_rest() {
 fn missing_source_is_a_not_found_error_naming_the_path() {
     let err = Inventory::load(&[PathBuf::from("/nonexistent/stead/inv.yml")]).unwrap_err();
     assert!(matches!(err, InventoryError::NotFound { .. }));
-    assert!(err
-        .to_string()
-        .starts_with("/nonexistent/stead/inv.yml: inventory source not found"));
+    assert!(err.to_string().starts_with("/nonexistent/stead/inv.yml: inventory source not found"));
 }
 
 // ---- group_vars / host_vars ----
@@ -360,23 +305,11 @@ fn group_vars_all_file_overrides_inline_vars_of_every_group() {
 fn playbook_vars_dirs_override_inventory_ones_and_later_ones_win() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "inv/hosts.yml", SMALL);
-    write(
-        dir.path(),
-        "inv/group_vars/web.yml",
-        "x: inv_web\ny: inv_web\n",
-    );
+    write(dir.path(), "inv/group_vars/web.yml", "x: inv_web\ny: inv_web\n");
     write(dir.path(), "inv/host_vars/w1.yml", "z: inv_host\n");
     write(dir.path(), "play/group_vars/web.yml", "x: play_web\n");
-    write(
-        dir.path(),
-        "play/host_vars/w1.json",
-        "{\"z\": \"play_host\"}\n",
-    );
-    write(
-        dir.path(),
-        "play2/group_vars/web/10-x.yml",
-        "x: play2_web\n",
-    );
+    write(dir.path(), "play/host_vars/w1.json", "{\"z\": \"play_host\"}\n");
+    write(dir.path(), "play2/group_vars/web/10-x.yml", "x: play2_web\n");
     let mut inv = Inventory::load(&[path]).unwrap();
     assert_eq!(var(&inv, "w1", "x"), json!("inv_web"));
     inv.add_vars_dir(&dir.path().join("play")).unwrap();
@@ -406,10 +339,7 @@ fn a_vars_file_that_is_not_a_mapping_is_a_located_error() {
     let path = write(dir.path(), "hosts.yml", SMALL);
     write(dir.path(), "group_vars/web.yml", "- x\n");
     let err = Inventory::load(&[path]).unwrap_err().to_string();
-    assert!(
-        err.contains("web.yml:1:1: a vars file must be a mapping"),
-        "{err}"
-    );
+    assert!(err.contains("web.yml:1:1: a vars file must be a mapping"), "{err}");
 }
 
 #[test]
@@ -480,10 +410,7 @@ fn intersection_and_exclusion_apply_after_unions() {
     let (_d, inv) = patterns_inventory();
     assert_eq!(inv.select("web:&prod").unwrap(), ["web1.example.com"]);
     assert_eq!(inv.select("&prod:web").unwrap(), ["web1.example.com"]);
-    assert_eq!(
-        inv.select("web:!prod").unwrap(),
-        ["web2.example.com", "web3.example.org"]
-    );
+    assert_eq!(inv.select("web:!prod").unwrap(), ["web2.example.com", "web3.example.org"]);
     assert_eq!(inv.select("!web:!db").unwrap(), ["h1", "h2", "h3"]);
     assert_eq!(inv.select("all:!h3").unwrap().len(), 7);
 }
@@ -491,10 +418,7 @@ fn intersection_and_exclusion_apply_after_unions() {
 #[test]
 fn globs_match_host_and_group_names() {
     let (_d, inv) = patterns_inventory();
-    assert_eq!(
-        inv.select("*.example.com").unwrap(),
-        ["web1.example.com", "web2.example.com"]
-    );
+    assert_eq!(inv.select("*.example.com").unwrap(), ["web1.example.com", "web2.example.com"]);
     assert_eq!(inv.select("d*").unwrap(), ["db1", "db2"]);
     assert_eq!(inv.select("h?").unwrap(), ["h1", "h2", "h3"]);
     assert_eq!(inv.select("pro*:&db*").unwrap(), ["db1"]);
@@ -505,10 +429,7 @@ fn regexes_match_from_the_start_of_names() {
     let (_d, inv) = patterns_inventory();
     assert_eq!(inv.select(r"~web\d\.example\.(com|org)").unwrap().len(), 3);
     assert_eq!(inv.select("~b1").unwrap(), Vec::<String>::new());
-    assert!(matches!(
-        inv.select("~web(").unwrap_err(),
-        InventoryError::BadPattern { .. }
-    ));
+    assert!(matches!(inv.select("~web(").unwrap_err(), InventoryError::BadPattern { .. }));
 }
 
 #[test]
@@ -526,18 +447,9 @@ fn subscripts_of_a_group_pick_by_position() {
     let (_d, inv) = patterns_inventory();
     assert_eq!(inv.select("web[0]").unwrap(), ["web1.example.com"]);
     assert_eq!(inv.select("web[-1]").unwrap(), ["web3.example.org"]);
-    assert_eq!(
-        inv.select("web[1:]").unwrap(),
-        ["web2.example.com", "web3.example.org"]
-    );
-    assert_eq!(
-        inv.select("web[0:1]").unwrap(),
-        ["web1.example.com", "web2.example.com"]
-    );
-    assert!(matches!(
-        inv.select("web[7]").unwrap_err(),
-        InventoryError::BadPattern { .. }
-    ));
+    assert_eq!(inv.select("web[1:]").unwrap(), ["web2.example.com", "web3.example.org"]);
+    assert_eq!(inv.select("web[0:1]").unwrap(), ["web1.example.com", "web2.example.com"]);
+    assert!(matches!(inv.select("web[7]").unwrap_err(), InventoryError::BadPattern { .. }));
 }
 
 #[test]
@@ -568,26 +480,15 @@ fn localhost_is_implicit_and_local_when_the_inventory_lacks_it() {
     assert_eq!(vars["ansible_connection"], json!("local"));
     assert_eq!(vars["inventory_hostname"], json!("localhost"));
     assert_eq!(vars["group_names"], json!([]));
-    assert_eq!(
-        inv.host_json("localhost").unwrap(),
-        json!({"ansible_connection": "local"})
-    );
+    assert_eq!(inv.host_json("localhost").unwrap(), json!({"ansible_connection": "local"}));
     assert!(inv.host_vars("elsewhere").is_none());
 }
 
 #[test]
 fn implicit_localhost_gets_all_vars_and_its_host_vars_file_but_not_all() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "hosts.yml",
-        "all:\n  vars: {x: 1}\n  hosts:\n    h1:\n",
-    );
-    write(
-        dir.path(),
-        "host_vars/localhost.yml",
-        "ansible_connection: ssh\n",
-    );
+    let path = write(dir.path(), "hosts.yml", "all:\n  vars: {x: 1}\n  hosts:\n    h1:\n");
+    write(dir.path(), "host_vars/localhost.yml", "ansible_connection: ssh\n");
     let inv = Inventory::load(&[path]).unwrap();
     assert_eq!(inv.select("all").unwrap(), ["h1"]);
     assert_eq!(inv.select("all:localhost").unwrap(), ["h1", "localhost"]);
@@ -597,10 +498,7 @@ fn implicit_localhost_gets_all_vars_and_its_host_vars_file_but_not_all() {
 
 #[test]
 fn a_localhost_defined_in_the_inventory_is_a_normal_host() {
-    let (_d, inv) = inventory(
-        "hosts.yml",
-        "all:\n  hosts:\n    localhost:\n      ansible_host: 10.1.1.1\n",
-    );
+    let (_d, inv) = inventory("hosts.yml", "all:\n  hosts:\n    localhost:\n      ansible_host: 10.1.1.1\n");
     assert_eq!(inv.select("all").unwrap(), ["localhost"]);
     assert_eq!(var(&inv, "localhost", "ansible_connection"), Value::Null);
 }
@@ -623,23 +521,11 @@ fn magic_vars_describe_the_host_and_the_groups() {
             "db": ["db1"],
         })
     );
-    assert_eq!(
-        vars["inventory_file"],
-        json!(d.path().join("hosts.yml").display().to_string())
-    );
+    assert_eq!(vars["inventory_file"], json!(d.path().join("hosts.yml").display().to_string()));
     assert_eq!(var(&inv, "lonely", "group_names"), json!(["ungrouped"]));
-    let (_d, inv) = inventory(
-        "hosts.yml",
-        "all:\n  hosts:\n    web1.example.com:\n    10.0.0.1:\n",
-    );
-    assert_eq!(
-        var(&inv, "web1.example.com", "inventory_hostname_short"),
-        json!("web1")
-    );
-    assert_eq!(
-        var(&inv, "10.0.0.1", "inventory_hostname_short"),
-        json!("10.0.0.1")
-    );
+    let (_d, inv) = inventory("hosts.yml", "all:\n  hosts:\n    web1.example.com:\n    10.0.0.1:\n");
+    assert_eq!(var(&inv, "web1.example.com", "inventory_hostname_short"), json!("web1"));
+    assert_eq!(var(&inv, "10.0.0.1", "inventory_hostname_short"), json!("10.0.0.1"));
 }
 
 #[test]
@@ -677,10 +563,7 @@ fn list_json_has_the_shape_of_ansible_inventory_list() {
 #[test]
 fn list_json_of_an_empty_inventory_still_lists_ungrouped_under_all() {
     let inv = Inventory::load(&[]).unwrap();
-    assert_eq!(
-        inv.list_json(),
-        json!({"_meta": {"hostvars": {}}, "all": {"children": ["ungrouped"]}})
-    );
+    assert_eq!(inv.list_json(), json!({"_meta": {"hostvars": {}}, "all": {"children": ["ungrouped"]}}));
 }
 
 #[test]
@@ -699,19 +582,12 @@ fn graph_draws_the_group_tree_like_ansible_inventory() {
   |--@ungrouped:
   |  |--lonely"
     );
-    assert_eq!(
-        Inventory::load(&[]).unwrap().graph(),
-        "@all:\n  |--@ungrouped:"
-    );
+    assert_eq!(Inventory::load(&[]).unwrap().graph(), "@all:\n  |--@ungrouped:");
 }
 
 #[test]
 fn duplicate_yaml_keys_become_located_warnings() {
     let (_d, inv) = inventory("hosts.yml", "all:\n  hosts:\n    a:\n    a:\n");
     assert_eq!(inv.warnings().len(), 1);
-    assert!(
-        inv.warnings()[0].contains("hosts.yml:4:5"),
-        "{:?}",
-        inv.warnings()
-    );
+    assert!(inv.warnings()[0].contains("hosts.yml:4:5"), "{:?}", inv.warnings());
 }

@@ -35,17 +35,14 @@ const EXTENSIONS: [&str; 4] = ["", ".yml", ".yaml", ".json"];
 /// Reads `dir/group_vars` and `dir/host_vars` for the groups and hosts of
 /// `inv` (and the implicit localhost names).
 pub(super) fn load(dir: &Path, inv: &Inventory) -> Result<VarsDir, InventoryError> {
-    let mut out = VarsDir {
-        dir: dir.to_path_buf(),
-        ..VarsDir::default()
-    };
+    let mut out = VarsDir { dir: dir.to_path_buf(), ..VarsDir::default() };
     let group_names = inv.groups.iter().map(|g| g.name.as_str());
     out.groups = read_kind(&dir.join("group_vars"), group_names, &mut out.warnings)?;
-    let host_names = inv.hosts.iter().map(|h| h.name.as_str()).chain(
-        IMPLICIT_LOCAL
-            .into_iter()
-            .filter(|n| !inv.host_index.contains_key(*n)),
-    );
+    let host_names = inv
+        .hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .chain(IMPLICIT_LOCAL.into_iter().filter(|n| !inv.host_index.contains_key(*n)));
     out.hosts = read_kind(&dir.join("host_vars"), host_names, &mut out.warnings)?;
     Ok(out)
 }
@@ -70,11 +67,7 @@ fn read_kind<'a>(
                 continue;
             }
             let path = base.join(&file_name);
-            let files = if path.is_dir() {
-                dir_files(&path)?
-            } else {
-                vec![path]
-            };
+            let files = if path.is_dir() { dir_files(&path)? } else { vec![path] };
             let mut vars = Vars::new();
             for file in files {
                 for (k, v) in read_file(&file, warnings)? {
@@ -90,10 +83,7 @@ fn read_kind<'a>(
 
 /// Entry names of a directory.
 fn list(dir: &Path) -> Result<Vec<OsString>, InventoryError> {
-    let read_err = |source| InventoryError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let read_err = |source| InventoryError::Read { path: dir.to_path_buf(), source };
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         names.push(entry.map_err(read_err)?.file_name());
@@ -111,10 +101,7 @@ fn dir_files(dir: &Path) -> Result<Vec<PathBuf>, InventoryError> {
             continue;
         }
         let path = dir.join(&name);
-        let ext = path
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default();
+        let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         if path.is_dir() && ext.is_empty() {
             out.extend(dir_files(&path)?);
         } else if path.is_file() && EXTENSIONS.contains(&ext.as_str()) {
@@ -136,16 +123,12 @@ fn read_file(path: &Path, warnings: &mut Vec<String>) -> Result<Vars, InventoryE
         },
         NodeKind::Str(s) if s.starts_with("$ANSIBLE_VAULT") => Err(InventoryError::Invalid {
             loc: root.loc.clone(),
-            message: "this vars file is vault-encrypted, and stead does not decrypt vars files"
-                .into(),
+            message: "this vars file is vault-encrypted, and stead does not decrypt vars files".into(),
             hint: None,
         }),
         _ => Err(InventoryError::Invalid {
             loc: root.loc.clone(),
-            message: format!(
-                "a vars file must be a mapping of variable names to values, not {}",
-                root.type_name()
-            ),
+            message: format!("a vars file must be a mapping of variable names to values, not {}", root.type_name()),
             hint: None,
         }),
     }

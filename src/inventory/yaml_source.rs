@@ -26,10 +26,7 @@ pub(super) fn parse(inv: &mut Inventory, root: &Node, path: &Path) -> Result<(),
         _ => {
             return Err(InventoryError::Invalid {
                 loc: root.loc.clone(),
-                message: format!(
-                    "a YAML inventory must be a mapping of group names, not {}",
-                    root.type_name()
-                ),
+                message: format!("a YAML inventory must be a mapping of group names, not {}", root.type_name()),
                 hint: Some("start the file with `all:` and list hosts under `hosts:`".into()),
             })
         }
@@ -84,9 +81,7 @@ fn group(
                     group: key.name.clone(),
                     key: other.to_owned(),
                     hint: Some(did_you_mean(other, GROUP_KEYS).unwrap_or_else(|| {
-                        format!(
-                            "list a host `{other}` under `hosts:`, or a group `{other}` under `children:`"
-                        )
+                        format!("list a host `{other}` under `hosts:`, or a group `{other}` under `children:`")
                     })),
                 })
             }
@@ -95,20 +90,11 @@ fn group(
     Ok(())
 }
 
-fn hosts(
-    inv: &mut Inventory,
-    path: &Path,
-    group: &str,
-    g: usize,
-    node: &Node,
-) -> Result<(), InventoryError> {
+fn hosts(inv: &mut Inventory, path: &Path, group: &str, g: usize, node: &Node) -> Result<(), InventoryError> {
     match &node.kind {
         NodeKind::Null => Ok(()),
         NodeKind::Str(name) => {
-            let key = Key {
-                name: name.clone(),
-                loc: node.loc.clone(),
-            };
+            let key = Key { name: name.clone(), loc: node.loc.clone() };
             host(inv, path, g, &key, None)
         }
         NodeKind::Map(entries) => {
@@ -119,31 +105,18 @@ fn hosts(
         }
         _ => Err(InventoryError::Invalid {
             loc: node.loc.clone(),
-            message: format!(
-                "`hosts` of group `{group}` must be a mapping of host names, not {}",
-                node.type_name()
-            ),
+            message: format!("`hosts` of group `{group}` must be a mapping of host names, not {}", node.type_name()),
             hint: Some(
-                "write each host as `name:` on its own line (no `-`), with its variables indented below it"
-                    .into(),
+                "write each host as `name:` on its own line (no `-`), with its variables indented below it".into(),
             ),
         }),
     }
 }
 
-fn host(
-    inv: &mut Inventory,
-    path: &Path,
-    g: usize,
-    key: &Key,
-    vars: Option<&Node>,
-) -> Result<(), InventoryError> {
+fn host(inv: &mut Inventory, path: &Path, g: usize, key: &Key, vars: Option<&Node>) -> Result<(), InventoryError> {
     let vars = match vars.map(|n| (n, &n.kind)) {
         None | Some((_, NodeKind::Null)) => serde_json::Map::new(),
-        Some((_, NodeKind::Map(entries))) => entries
-            .iter()
-            .map(|(k, v)| (k.name.clone(), v.to_json()))
-            .collect(),
+        Some((_, NodeKind::Map(entries))) => entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
         Some((node, _)) => {
             return Err(InventoryError::Invalid {
                 loc: node.loc.clone(),
@@ -198,25 +171,12 @@ pub(super) fn add_hosts(
     Ok(())
 }
 
-fn children(
-    inv: &mut Inventory,
-    path: &Path,
-    group_name: &str,
-    g: usize,
-    node: &Node,
-) -> Result<(), InventoryError> {
+fn children(inv: &mut Inventory, path: &Path, group_name: &str, g: usize, node: &Node) -> Result<(), InventoryError> {
     match &node.kind {
         NodeKind::Null => Ok(()),
         NodeKind::Str(name) => {
-            let key = Key {
-                name: name.clone(),
-                loc: node.loc.clone(),
-            };
-            let null = Node {
-                kind: NodeKind::Null,
-                loc: node.loc.clone(),
-                raw: None,
-            };
+            let key = Key { name: name.clone(), loc: node.loc.clone() };
+            let null = Node { kind: NodeKind::Null, loc: node.loc.clone(), raw: None };
             group(inv, path, &key, &null, Some(g))
         }
         NodeKind::Map(entries) => {
@@ -236,12 +196,7 @@ fn children(
     }
 }
 
-fn vars(
-    inv: &mut Inventory,
-    group_name: &str,
-    g: usize,
-    node: &Node,
-) -> Result<(), InventoryError> {
+fn vars(inv: &mut Inventory, group_name: &str, g: usize, node: &Node) -> Result<(), InventoryError> {
     match &node.kind {
         NodeKind::Null => Ok(()),
         NodeKind::Map(entries) => {
@@ -252,10 +207,7 @@ fn vars(
         }
         _ => Err(InventoryError::Invalid {
             loc: node.loc.clone(),
-            message: format!(
-                "`vars` of group `{group_name}` must be a mapping, not {}",
-                node.type_name()
-            ),
+            message: format!("`vars` of group `{group_name}` must be a mapping, not {}", node.type_name()),
             hint: Some("write variables as `name: value` lines".into()),
         }),
     }

@@ -30,10 +30,7 @@ impl Args {
     }
 
     fn bad(arg: &str, message: impl Into<String>) -> ModuleError {
-        ModuleError::Arg {
-            arg: arg.to_owned(),
-            message: message.into(),
-        }
+        ModuleError::Arg { arg: arg.to_owned(), message: message.into() }
     }
 
     /// The raw value, if given and not null.
@@ -59,8 +56,7 @@ impl Args {
 
     /// A required string.
     pub fn str(&self, name: &str) -> Result<String, ModuleError> {
-        self.opt_str(name)?
-            .ok_or_else(|| Self::bad(name, "is required"))
+        self.opt_str(name)?.ok_or_else(|| Self::bad(name, "is required"))
     }
 
     /// A boolean with a default.
@@ -70,8 +66,9 @@ impl Args {
             Some(Value::Bool(b)) => Ok(*b),
             Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(false),
             Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(true),
-            Some(Value::String(s)) => parse_bool(s)
-                .ok_or_else(|| Self::bad(name, format!("expected a boolean, got `{s}`"))),
+            Some(Value::String(s)) => {
+                parse_bool(s).ok_or_else(|| Self::bad(name, format!("expected a boolean, got `{s}`")))
+            }
             Some(other) => Err(Self::bad(name, format!("expected a boolean, got {other}"))),
         }
     }
@@ -80,15 +77,10 @@ impl Args {
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>, ModuleError> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| Self::bad(name, "expected an integer")),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| Self::bad(name, format!("expected an integer, got `{s}`"))),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| Self::bad(name, "expected an integer")),
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| Self::bad(name, format!("expected an integer, got `{s}`")))
+            }
             Some(other) => Err(Self::bad(name, format!("expected an integer, got {other}"))),
         }
     }
@@ -98,16 +90,10 @@ impl Args {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Number(n)) => {
-                let i = n
-                    .as_i64()
-                    .ok_or_else(|| Self::bad(name, "expected a mode"))?;
-                Mode::from_int(i)
-                    .map(Some)
-                    .map_err(|e| Self::bad(name, e.to_string()))
+                let i = n.as_i64().ok_or_else(|| Self::bad(name, "expected a mode"))?;
+                Mode::from_int(i).map(Some).map_err(|e| Self::bad(name, e.to_string()))
             }
-            Some(Value::String(s)) => Mode::parse(s)
-                .map(Some)
-                .map_err(|e| Self::bad(name, e.to_string())),
+            Some(Value::String(s)) => Mode::parse(s).map(Some).map_err(|e| Self::bad(name, e.to_string())),
             Some(other) => Err(Self::bad(name, format!("expected a mode, got {other}"))),
         }
     }
@@ -123,30 +109,18 @@ impl Args {
                     other => Ok(other.to_string()),
                 })
                 .collect(),
-            Some(Value::String(s)) => Ok(s
-                .split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect()),
+            Some(Value::String(s)) => Ok(s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()),
             Some(other) => Err(Self::bad(name, format!("expected a list, got {other}"))),
         }
     }
 
     /// A choice among fixed values, with a default.
-    pub fn choice_or(
-        &self,
-        name: &str,
-        choices: &[&str],
-        default: &str,
-    ) -> Result<String, ModuleError> {
+    pub fn choice_or(&self, name: &str, choices: &[&str], default: &str) -> Result<String, ModuleError> {
         let value = self.opt_str(name)?.unwrap_or_else(|| default.to_owned());
         if choices.contains(&value.as_str()) {
             Ok(value)
         } else {
-            Err(Self::bad(
-                name,
-                format!("must be one of {}, not `{value}`", choices.join(", ")),
-            ))
+            Err(Self::bad(name, format!("must be one of {}, not `{value}`", choices.join(", "))))
         }
     }
 

@@ -25,9 +25,7 @@ use crate::transport::ExecOutput;
 pub struct BlockInFile;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("path", ArgKind::Str)
-        .required()
-        .aliases(&["dest", "destfile", "name"]),
+    ArgSpec::new("path", ArgKind::Str).required().aliases(&["dest", "destfile", "name"]),
     ArgSpec::new("state", ArgKind::Str).choices(&["present", "absent"]),
     ArgSpec::new("marker", ArgKind::Str),
     ArgSpec::new("block", ArgKind::Str).aliases(&["content"]),
@@ -90,11 +88,7 @@ pub fn splitlines(data: &[u8]) -> Vec<Vec<u8>> {
                 start = i + 1;
             }
             b'\r' => {
-                let end = if data.get(i + 1) == Some(&b'\n') {
-                    i + 1
-                } else {
-                    i
-                };
+                let end = if data.get(i + 1) == Some(&b'\n') { i + 1 } else { i };
                 lines.push(data[start..=end].to_vec());
                 i = end;
                 start = end + 1;
@@ -169,12 +163,7 @@ pub fn edit(original: Option<&[u8]>, block: &Block) -> Vec<u8> {
                 if is_multiline(re) {
                     if let Some(m) = re.find(original_bytes) {
                         let upto = if after { m.end() } else { m.start() };
-                        found = Some(
-                            original_bytes[..upto]
-                                .iter()
-                                .filter(|&&b| b == b'\n')
-                                .count(),
-                        );
+                        found = Some(original_bytes[..upto].iter().filter(|&&b| b == b'\n').count());
                     }
                 } else {
                     for (i, line) in lines.iter().enumerate() {
@@ -234,12 +223,8 @@ impl Module for BlockInFile {
 
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let present = args.choice_or("state", &["present", "absent"], "present")? == "present";
-        let marker = args
-            .opt_str("marker")?
-            .unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
-        let begin = args
-            .opt_str("marker_begin")?
-            .unwrap_or_else(|| "BEGIN".into());
+        let marker = args.opt_str("marker")?.unwrap_or_else(|| "# {mark} ANSIBLE MANAGED BLOCK".into());
+        let begin = args.opt_str("marker_begin")?.unwrap_or_else(|| "BEGIN".into());
         let end = args.opt_str("marker_end")?.unwrap_or_else(|| "END".into());
         let place = match (args.opt_str("insertafter")?, args.opt_str("insertbefore")?) {
             (Some(a), _) if a == "EOF" => Place::Eof,
@@ -271,11 +256,7 @@ impl Module for BlockInFile {
 
 impl Action for BlockInFileAction {
     fn probe(&self) -> Option<String> {
-        Some(
-            Probe::new(&self.path)
-                .content_limit(Some(EDIT_LIMIT))
-                .script(),
-        )
+        Some(Probe::new(&self.path).content_limit(Some(EDIT_LIMIT)).script())
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
@@ -288,8 +269,7 @@ impl Action for BlockInFileAction {
         if original.is_none() && !self.block.present {
             let mut plan = Plan::ok();
             plan.result.insert("changed".into(), false.into());
-            plan.result
-                .insert("msg".into(), format!("File {path} not present").into());
+            plan.result.insert("msg".into(), format!("File {path} not present").into());
             return Ok(plan);
         }
         let new = edit(original.as_deref(), &self.block);
@@ -394,22 +374,12 @@ mod tests {
     fn splitlines_like_python() {
         assert_eq!(
             splitlines(b"a\r\nb\rc\nd"),
-            vec![
-                b"a\r\n".to_vec(),
-                b"b\r".to_vec(),
-                b"c\n".to_vec(),
-                b"d".to_vec()
-            ]
+            vec![b"a\r\n".to_vec(), b"b\r".to_vec(), b"c\n".to_vec(), b"d".to_vec()]
         );
     }
 
     fn prepare(v: Value) -> Box<dyn Action> {
-        BlockInFile
-            .prepare(
-                &Args::new(&SPEC, v.as_object().unwrap().clone()),
-                &FakeCtx::default(),
-            )
-            .unwrap()
+        BlockInFile.prepare(&Args::new(&SPEC, v.as_object().unwrap().clone()), &FakeCtx::default()).unwrap()
     }
 
     #[test]
@@ -420,11 +390,7 @@ mod tests {
              sha256 bb\ncontent {}\n{content}\nend\n",
             content.len()
         );
-        let out = ExecOutput {
-            status: 0,
-            stdout: probe.into_bytes(),
-            stderr: vec![],
-        };
+        let out = ExecOutput { status: 0, stdout: probe.into_bytes(), stderr: vec![] };
         let mut a = prepare(json!({"path": "/f", "block": "x"}));
         let plan = a.compare(Some(&out)).unwrap();
         assert!(!plan.changed);
@@ -437,11 +403,8 @@ mod tests {
         let plan = a.compare(Some(&out)).unwrap();
         assert_eq!(plan.result["msg"], "Block removed");
         assert!(plan.diff.unwrap().unified().contains("-x\n"));
-        let missing = ExecOutput {
-            status: 0,
-            stdout: b"stead-file-state 1\nparent-dir\nend\n".to_vec(),
-            stderr: vec![],
-        };
+        let missing =
+            ExecOutput { status: 0, stdout: b"stead-file-state 1\nparent-dir\nend\n".to_vec(), stderr: vec![] };
         let mut a = prepare(json!({"path": "/f", "block": "x"}));
         assert!(a.compare(Some(&missing)).is_err());
     }
@@ -463,10 +426,7 @@ mod tests {
         let apply = plan.apply.clone().unwrap();
         let res = run(&apply.script, &apply.stdin);
         a.finish(plan, &res).unwrap();
-        assert_eq!(
-            s(std::fs::read(&path).unwrap()),
-            format!("{B}line 1\nline 2\n{E}")
-        );
+        assert_eq!(s(std::fs::read(&path).unwrap()), format!("{B}line 1\nline 2\n{E}"));
         let out = run(&a.probe().unwrap(), b"");
         assert!(!a.compare(Some(&out)).unwrap().changed);
     }

@@ -10,9 +10,7 @@
 use serde_json::Value as Json;
 
 use super::spec::{ArgKind, ArgSpec};
-use super::{
-    Action, ApplyScript, Args, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext,
-};
+use super::{Action, ApplyScript, Args, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext};
 use crate::transport::quote::quote;
 use crate::transport::ExecOutput;
 
@@ -33,9 +31,7 @@ static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
 .exclusive(&[("cmd", "argv")]);
 
 static SHELL_SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("cmd", ArgKind::Str)
-        .aliases(&["_raw_params"])
-        .required(),
+    ArgSpec::new("cmd", ArgKind::Str).aliases(&["_raw_params"]).required(),
     ArgSpec::new("creates", ArgKind::Str),
     ArgSpec::new("removes", ArgKind::Str),
     ArgSpec::new("chdir", ArgKind::Str),
@@ -59,7 +55,7 @@ impl Module for Command {
     fn spec(&self) -> &'static ModuleSpec {
         &COMMAND_SPEC
     }
-    fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
+    fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let words = match args.opt_str("cmd")? {
             Some(cmd) => shell_words::split(&cmd).map_err(|e| ModuleError::Arg {
                 arg: "cmd".into(),
@@ -68,18 +64,11 @@ impl Module for Command {
             None => args.str_list("argv")?,
         };
         if words.is_empty() {
-            return Err(ModuleError::Arg {
-                arg: "cmd".into(),
-                message: "no command given".into(),
-            });
+            return Err(ModuleError::Arg { arg: "cmd".into(), message: "no command given".into() });
         }
         let display = words.join(" ");
-        let line = words
-            .iter()
-            .map(|w| quote(w).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Ok(Box::new(RunCommand::new(args, line, Json::from(display))?))
+        let line = words.iter().map(|w| quote(w).into_owned()).collect::<Vec<_>>().join(" ");
+        Ok(Box::new(RunCommand::new(args, line, Json::from(display), ctx.check_mode())?))
     }
 }
 
@@ -90,13 +79,11 @@ impl Module for Shell {
     fn spec(&self) -> &'static ModuleSpec {
         &SHELL_SPEC
     }
-    fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
+    fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let cmd = args.str("cmd")?;
-        let shell = args
-            .opt_str("executable")?
-            .unwrap_or_else(|| "/bin/sh".into());
+        let shell = args.opt_str("executable")?.unwrap_or_else(|| "/bin/sh".into());
         let line = format!("{} -c {}", quote(&shell), quote(&cmd));
-        Ok(Box::new(RunCommand::new(args, line, Json::from(cmd))?))
+        Ok(Box::new(RunCommand::new(args, line, Json::from(cmd), ctx.check_mode())?))
     }
 }
 
@@ -109,14 +96,13 @@ struct RunCommand {
     chdir: Option<String>,
     stdin: Option<Vec<u8>>,
     strip_empty_ends: bool,
+    check: bool,
 }
 
 impl RunCommand {
-    fn new(args: &Args, line: String, shown: Json) -> Result<Self, ModuleError> {
+    fn new(args: &Args, line: String, shown: Json, check: bool) -> Result<Self, ModuleError> {
         let stdin = match args.opt_str("stdin")? {
-            Some(s) if args.bool_or("stdin_add_newline", true)? => {
-                Some(format!("{s}\n").into_bytes())
-            }
+            Some(s) if args.bool_or("stdin_add_newline", true)? => Some(format!("{s}\n").into_bytes()),
             Some(s) => Some(s.into_bytes()),
             None => None,
         };
@@ -128,6 +114,7 @@ impl RunCommand {
             chdir: args.opt_str("chdir")?,
             stdin,
             strip_empty_ends: args.bool_or("strip_empty_ends", true)?,
+            check,
         })
     }
 
@@ -139,22 +126,14 @@ impl RunCommand {
         result.insert("stdout_lines".into(), Json::Array(vec![]));
         result.insert("stderr".into(), "".into());
         result.insert("stderr_lines".into(), Json::Array(vec![]));
-        Plan {
-            msg: Some(msg),
-            result,
-            ..Plan::ok()
-        }
+        Plan { msg: Some(msg), result, ..Plan::ok() }
     }
 }
 
 /// Probe output: one line per guard, `1` when the path exists.
 fn guard_script(creates: Option<&str>, removes: Option<&str>) -> String {
     let test = |p: &str| format!("if [ -e {} ]; then echo 1; else echo 0; fi", quote(p));
-    [creates.map(test), removes.map(test)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("\n")
+    [creates.map(test), removes.map(test)].into_iter().flatten().collect::<Vec<_>>().join("\n")
 }
 
 impl Action for RunCommand {
@@ -162,10 +141,7 @@ impl Action for RunCommand {
         if self.creates.is_none() && self.removes.is_none() {
             return None;
         }
-        Some(guard_script(
-            self.creates.as_deref(),
-            self.removes.as_deref(),
-        ))
+        Some(guard_script(self.creates.as_deref(), self.removes.as_deref()))
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
@@ -179,11 +155,15 @@ impl Action for RunCommand {
             }
             if let Some(path) = &self.removes {
                 if answers.next() == Some("0") {
-                    return Ok(
-                        self.skipped(format!("Did not run command since '{path}' does not exist"))
-                    );
+                    return Ok(self.skipped(format!("Did not run command since '{path}' does not exist")));
                 }
             }
+        }
+        if self.check && self.creates.is_none() && self.removes.is_none() {
+            // Ansible: an unguarded command cannot be predicted, so check mode skips it.
+            let mut plan = self.skipped("Command would have run if not in check mode".into());
+            plan.skipped = true;
+            return Ok(plan);
         }
         let script = match &self.chdir {
             Some(dir) => format!("cd {} || exit 1\n{}", quote(dir), self.line),
@@ -212,10 +192,7 @@ impl Action for RunCommand {
         plan.result.insert("stdout".into(), stdout.into());
         plan.result.insert("stderr".into(), stderr.into());
         if out.status != 0 {
-            return Err(ModuleError::Failed {
-                msg: "non-zero return code".into(),
-                result: plan.result,
-            });
+            return Err(ModuleError::Failed { msg: "non-zero return code".into(), result: plan.result });
         }
         Ok(plan)
     }
@@ -226,11 +203,7 @@ mod tests {
     use super::*;
 
     fn out(stdout: &str) -> ExecOutput {
-        ExecOutput {
-            status: 0,
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: vec![],
-        }
+        ExecOutput { status: 0, stdout: stdout.as_bytes().to_vec(), stderr: vec![] }
     }
 
     fn run(creates: Option<&str>) -> RunCommand {
@@ -242,6 +215,7 @@ mod tests {
             chdir: Some("/tmp/a b".into()),
             stdin: None,
             strip_empty_ends: true,
+            check: false,
         }
     }
 
@@ -251,11 +225,7 @@ mod tests {
         assert!(r.probe().is_none());
         let plan = r.compare(None).unwrap();
         assert!(plan.changed);
-        assert!(plan
-            .apply
-            .unwrap()
-            .script
-            .starts_with("cd '/tmp/a b' || exit 1"));
+        assert!(plan.apply.unwrap().script.starts_with("cd '/tmp/a b' || exit 1"));
     }
 
     #[test]
@@ -270,16 +240,7 @@ mod tests {
     fn non_zero_exit_fails_with_rc_registered() {
         let mut r = run(None);
         let plan = r.compare(None).unwrap();
-        let err = r
-            .finish(
-                plan,
-                &ExecOutput {
-                    status: 3,
-                    stdout: b"o\n".to_vec(),
-                    stderr: vec![],
-                },
-            )
-            .unwrap_err();
+        let err = r.finish(plan, &ExecOutput { status: 3, stdout: b"o\n".to_vec(), stderr: vec![] }).unwrap_err();
         match err {
             ModuleError::Failed { result, .. } => {
                 assert_eq!(result["rc"], 3);

@@ -57,16 +57,10 @@ impl Module for Debug {
         let mut plan = Plan::ok();
         if let Some(var) = args.opt_str("var")? {
             let value = ctx.eval(&var)?;
-            plan.msg = Some(format!(
-                "{var}: {}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            ));
+            plan.msg = Some(format!("{var}: {}", serde_json::to_string_pretty(&value).unwrap_or_default()));
             plan.result.insert(var, value);
         } else {
-            let msg = args
-                .get("msg")
-                .cloned()
-                .unwrap_or_else(|| Json::from("Hello world!"));
+            let msg = args.get("msg").cloned().unwrap_or_else(|| Json::from("Hello world!"));
             plan.msg = Some(value_text(&msg));
             plan.result.insert("msg".into(), msg);
         }
@@ -74,8 +68,7 @@ impl Module for Debug {
     }
 }
 
-static SET_FACT_SPEC: ModuleSpec =
-    ModuleSpec::new(&[ArgSpec::new("cacheable", ArgKind::Bool)]).free_keys();
+static SET_FACT_SPEC: ModuleSpec = ModuleSpec::new(&[ArgSpec::new("cacheable", ArgKind::Bool)]).free_keys();
 
 /// `set_fact`: set host variables for the rest of the run.
 pub struct SetFact;
@@ -91,21 +84,13 @@ impl Module for SetFact {
         true
     }
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
-        let facts: ResultMap = args
-            .all()
-            .iter()
-            .filter(|(k, _)| *k != "cacheable")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let facts: ResultMap =
+            args.all().iter().filter(|(k, _)| *k != "cacheable").map(|(k, v)| (k.clone(), v.clone())).collect();
         if facts.is_empty() {
-            return Err(ModuleError::Arg {
-                arg: "set_fact".into(),
-                message: "no variables to set".into(),
-            });
+            return Err(ModuleError::Arg { arg: "set_fact".into(), message: "no variables to set".into() });
         }
         let mut plan = Plan::ok();
-        plan.result
-            .insert("ansible_facts".into(), Json::Object(facts));
+        plan.result.insert("ansible_facts".into(), Json::Object(facts));
         Ok(decided(plan))
     }
 }
@@ -139,10 +124,7 @@ impl Module for Assert {
         };
         for cond in &conditions {
             if !ctx.eval_condition(cond)? {
-                let msg = args
-                    .get("fail_msg")
-                    .map(value_text)
-                    .unwrap_or_else(|| "Assertion failed".into());
+                let msg = args.get("fail_msg").map(value_text).unwrap_or_else(|| "Assertion failed".into());
                 let mut result = ResultMap::new();
                 result.insert("assertion".into(), cond.clone().into());
                 result.insert("evaluated_to".into(), false.into());
@@ -150,10 +132,7 @@ impl Module for Assert {
             }
         }
         let mut plan = Plan::ok();
-        let msg = args
-            .get("success_msg")
-            .map(value_text)
-            .unwrap_or_else(|| "All assertions passed".into());
+        let msg = args.get("success_msg").map(value_text).unwrap_or_else(|| "All assertions passed".into());
         plan.msg = Some(msg.clone());
         plan.result.insert("msg".into(), msg.into());
         Ok(decided(plan))
@@ -176,10 +155,7 @@ impl Module for Fail {
         true
     }
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
-        let msg = args
-            .get("msg")
-            .map(value_text)
-            .unwrap_or_else(|| "Failed as requested from task".into());
+        let msg = args.get("msg").map(value_text).unwrap_or_else(|| "Failed as requested from task".into());
         Ok(Box::new(Decided(Some(Err(msg)))))
     }
 }
@@ -201,9 +177,7 @@ impl Module for Ping {
         &PING_SPEC
     }
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
-        Ok(Box::new(PingAction {
-            data: args.opt_str("data")?.unwrap_or_else(|| "pong".into()),
-        }))
+        Ok(Box::new(PingAction { data: args.opt_str("data")?.unwrap_or_else(|| "pong".into()) }))
     }
 }
 
@@ -221,10 +195,7 @@ impl Action for PingAction {
                 plan.result.insert("ping".into(), self.data.clone().into());
                 Ok(plan)
             }
-            Some(out) => Err(ModuleError::failed(format!(
-                "the host did not answer: {}",
-                out.stderr_text().trim()
-            ))),
+            Some(out) => Err(ModuleError::failed(format!("the host did not answer: {}", out.stderr_text().trim()))),
             None => Err(ModuleError::Probe("no probe output".into())),
         }
     }

@@ -17,10 +17,7 @@ use super::file_state::{
     self, basename_of, content_diff, new_path_attrs, parent_of, sha256_hex, Attrs, FileKind, Probe,
 };
 use super::file_write::{self, WriteFile};
-use super::{
-    Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan,
-    TaskContext,
-};
+use super::{Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, TaskContext};
 use crate::transport::ExecOutput;
 
 /// The `copy` module.
@@ -71,10 +68,8 @@ impl Module for Copy {
                         message: format!("`{name}` is a directory; stead copies single files only"),
                     });
                 }
-                let bytes = std::fs::read(&path).map_err(|e| ModuleError::LocalFile {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
                 (bytes, Some(name))
             }
         };
@@ -113,17 +108,9 @@ pub struct PutFile {
 impl PutFile {
     /// Prepares a write of `content` to `dest`; `src` is the local name the
     /// bytes came from (its basename is used when `dest` is a directory).
-    pub fn new(
-        args: &Args,
-        dest: String,
-        content: Vec<u8>,
-        src: Option<String>,
-    ) -> Result<Self, ModuleError> {
+    pub fn new(args: &Args, dest: String, content: Vec<u8>, src: Option<String>) -> Result<Self, ModuleError> {
         if dest.is_empty() {
-            return Err(ModuleError::Arg {
-                arg: "dest".into(),
-                message: "must not be empty".into(),
-            });
+            return Err(ModuleError::Arg { arg: "dest".into(), message: "must not be empty".into() });
         }
         let validate = args.opt_str("validate")?;
         file_write::check_validate(validate.as_deref())?;
@@ -151,11 +138,7 @@ impl PutFile {
 
 impl Action for PutFile {
     fn probe(&self) -> Option<String> {
-        Some(
-            Probe::new(&self.dest)
-                .into_dir(self.into_dir.clone())
-                .script(),
-        )
+        Some(Probe::new(&self.dest).into_dir(self.into_dir.clone()).script())
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
@@ -171,15 +154,10 @@ impl Action for PutFile {
             plan.result.insert("src".into(), src.as_str().into());
         }
         if st.exists && st.kind == FileKind::Dir {
-            return Err(ModuleError::failed(format!(
-                "dest `{path}` is a directory; give a file path"
-            )));
+            return Err(ModuleError::failed(format!("dest `{path}` is a directory; give a file path")));
         }
         if !st.parent_dir && !self.make_parents {
-            return Err(ModuleError::failed(format!(
-                "Destination directory {} does not exist",
-                parent_of(path)
-            )));
+            return Err(ModuleError::failed(format!("Destination directory {} does not exist", parent_of(path))));
         }
         if st.exists && !self.force {
             file_write::fill_state(&mut plan.result, &st);
@@ -205,21 +183,14 @@ impl Action for PutFile {
             }
             let (before, after) = changes.pairs();
             let script = file_write::attrs_script(path, true, &self.attrs, &changes, false, false);
-            let mut change = Plan::change(ApplyScript {
-                script,
-                stdin: Vec::new(),
-            })
-            .with_diff(Some(Diff::state(path, &before, &after)));
+            let mut change = Plan::change(ApplyScript { script, stdin: Vec::new() })
+                .with_diff(Some(Diff::state(path, &before, &after)));
             change.result = plan.result;
             change.result.insert("changed".into(), true.into());
             return Ok(change);
         }
         let writes_over_file = st.exists && st.kind == FileKind::File && !replace_link;
-        let changes = if writes_over_file {
-            self.attrs.changes(&st)
-        } else {
-            new_path_attrs(&self.attrs, false)
-        };
+        let changes = if writes_over_file { self.attrs.changes(&st) } else { new_path_attrs(&self.attrs, false) };
         let diff = content_diff(path, &st, &self.content, &self.sha256, &changes);
         let write = WriteFile {
             dest: path,
@@ -231,11 +202,8 @@ impl Action for PutFile {
             validate: self.validate.as_deref(),
             expect: None,
         };
-        let mut change = Plan::change(ApplyScript {
-            script: write.script(),
-            stdin: self.content.clone(),
-        })
-        .with_diff(Some(diff));
+        let mut change =
+            Plan::change(ApplyScript { script: write.script(), stdin: self.content.clone() }).with_diff(Some(diff));
         change.result = plan.result;
         if writes_over_file {
             file_write::fill_state(&mut change.result, &st);
@@ -264,11 +232,7 @@ mod tests {
     }
 
     fn canned(body: &[u8]) -> ExecOutput {
-        ExecOutput {
-            status: 0,
-            stdout: body.to_vec(),
-            stderr: Vec::new(),
-        }
+        ExecOutput { status: 0, stdout: body.to_vec(), stderr: Vec::new() }
     }
 
     fn prepare(v: Value) -> Box<dyn Action> {
@@ -277,14 +241,7 @@ mod tests {
 
     #[test]
     fn file_modules_are_registered_under_both_names() {
-        for name in [
-            "copy",
-            "template",
-            "file",
-            "lineinfile",
-            "blockinfile",
-            "stat",
-        ] {
+        for name in ["copy", "template", "file", "lineinfile", "blockinfile", "stat"] {
             assert_eq!(crate::modules::lookup(name).map(|m| m.name()), Some(name));
             let fq = format!("ansible.builtin.{name}");
             assert!(crate::modules::lookup(&fq).is_some(), "{fq}");
@@ -320,10 +277,7 @@ mod tests {
         assert!(apply.script.contains("chmod 00600 -- \"$d\""));
         assert!(apply.stdin.is_empty());
         let diff = plan.diff.unwrap();
-        assert_eq!(
-            (diff.before.as_str(), diff.after.as_str()),
-            ("mode: 0644\n", "mode: 0600\n")
-        );
+        assert_eq!((diff.before.as_str(), diff.after.as_str()), ("mode: 0644\n", "mode: 0600\n"));
     }
 
     #[test]
@@ -338,15 +292,8 @@ mod tests {
         assert!(diff.contains("-old\n+new\n"), "{diff}");
         let apply = plan.apply.unwrap();
         assert_eq!(apply.stdin, b"new\n");
-        assert!(
-            !apply.script.contains("new\n"),
-            "content is never in the script"
-        );
-        assert!(
-            apply.script.contains(r"d='/tmp/x y/$(rm -rf ~)'\''.conf'"),
-            "{}",
-            apply.script
-        );
+        assert!(!apply.script.contains("new\n"), "content is never in the script");
+        assert!(apply.script.contains(r"d='/tmp/x y/$(rm -rf ~)'\''.conf'"), "{}", apply.script);
         // The existing file's mode is kept.
         assert!(apply.script.contains("chmod 00644 -- \"$tmp\""));
     }
@@ -362,9 +309,7 @@ mod tests {
     #[test]
     fn missing_parent_directory_fails_in_check_mode_too() {
         let mut a = prepare(json!({"content": "x", "dest": "/nope/f"}));
-        let err = a
-            .compare(Some(&canned(b"stead-file-state 1\nend\n")))
-            .unwrap_err();
+        let err = a.compare(Some(&canned(b"stead-file-state 1\nend\n"))).unwrap_err();
         assert!(err.to_string().contains("/nope does not exist"), "{err}");
     }
 
@@ -391,13 +336,7 @@ mod tests {
 
     #[test]
     fn content_with_a_directory_dest_is_refused() {
-        let e = Copy
-            .prepare(
-                &args(json!({"content": "x", "dest": "/etc/"})),
-                &FakeCtx::default(),
-            )
-            .err()
-            .unwrap();
+        let e = Copy.prepare(&args(json!({"content": "x", "dest": "/etc/"})), &FakeCtx::default()).err().unwrap();
         assert!(e.to_string().contains("dir as dest"));
     }
 
@@ -425,24 +364,13 @@ mod tests {
         let dir = ctx.root().join(HOSTILE);
         std::fs::create_dir(&dir).unwrap();
         let dest = dir.to_str().unwrap().to_owned();
-        let mut a = Copy
-            .prepare(
-                &args(json!({"src": "app.conf", "dest": dest, "mode": "u=rw,g=r,o="})),
-                &ctx,
-            )
-            .unwrap();
+        let mut a = Copy.prepare(&args(json!({"src": "app.conf", "dest": dest, "mode": "u=rw,g=r,o="})), &ctx).unwrap();
         let (first, second) = converge(a.as_mut());
         assert!(first.changed);
         assert_eq!(first.result["mode"], "0640");
-        assert!(first.result["dest"]
-            .as_str()
-            .unwrap()
-            .ends_with("/app.conf"));
+        assert!(first.result["dest"].as_str().unwrap().ends_with("/app.conf"));
         assert!(!second.changed, "{:?}", second.diff);
-        assert_eq!(
-            std::fs::read(dir.join("app.conf")).unwrap(),
-            b"key = value\n"
-        );
+        assert_eq!(std::fs::read(dir.join("app.conf")).unwrap(), b"key = value\n");
     }
 
     #[test]
@@ -452,12 +380,7 @@ mod tests {
         ctx.add_file("files/blob", &big);
         let dest = ctx.root().join("out/");
         std::fs::create_dir(&dest).unwrap();
-        let mut a = Copy
-            .prepare(
-                &args(json!({"src": "blob", "dest": dest.to_str().unwrap()})),
-                &ctx,
-            )
-            .unwrap();
+        let mut a = Copy.prepare(&args(json!({"src": "blob", "dest": dest.to_str().unwrap()})), &ctx).unwrap();
         let (first, second) = converge(a.as_mut());
         assert!(first.changed);
         assert!(!second.changed);

@@ -28,12 +28,7 @@ impl Diff {
 
     /// A diff of some state (mode, owner, presence), one `key: value` per line.
     pub fn state(path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Self {
-        let lines = |pairs: &[(&str, String)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}\n"))
-                .collect::<String>()
-        };
+        let lines = |pairs: &[(&str, String)]| pairs.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>();
         Diff {
             before_header: format!("before: {path}"),
             after_header: format!("after: {path}"),

@@ -16,8 +16,7 @@
 use super::file_state::{self, new_path_attrs, parent_of, Attrs, FileKind, FileState};
 use super::file_write::{self, attr_commands, prelude, report_final_state};
 use super::{
-    Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan,
-    ResultMap, TaskContext,
+    Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext,
 };
 use crate::transport::quote::quote;
 use crate::transport::ExecOutput;
@@ -28,9 +27,7 @@ pub struct File;
 const STATES: &[&str] = &["file", "directory", "absent", "touch", "link"];
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("path", ArgKind::Str)
-        .required()
-        .aliases(&["dest", "name"]),
+    ArgSpec::new("path", ArgKind::Str).required().aliases(&["dest", "name"]),
     ArgSpec::new("state", ArgKind::Str).choices(STATES),
     ArgSpec::new("mode", ArgKind::Mode),
     ArgSpec::new("owner", ArgKind::Str),
@@ -39,6 +36,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("src", ArgKind::Str),
     ArgSpec::new("force", ArgKind::Bool),
     ArgSpec::new("follow", ArgKind::Bool),
+    ArgSpec::new("modification_time", ArgKind::Str),
+    ArgSpec::new("access_time", ArgKind::Str),
+    ArgSpec::new("modification_time_format", ArgKind::Str),
+    ArgSpec::new("access_time_format", ArgKind::Str),
 ]);
 
 /// The requested state.
@@ -78,12 +79,21 @@ impl Module for File {
                 message: "recurse option requires state to be 'directory'".into(),
             });
         }
+        let time = |name: &str| -> Result<Option<String>, ModuleError> {
+            let v = args.opt_str(name)?;
+            match v.as_deref() {
+                None | Some("preserve") | Some("now") => Ok(v),
+                Some(other) => Err(ModuleError::Arg {
+                    arg: name.into(),
+                    message: format!("only `preserve` and `now` are supported, not `{other}`"),
+                }),
+            }
+        };
+        let (mtime, atime) = (time("modification_time")?, time("access_time")?);
+        let preserve_times = mtime.as_deref() == Some("preserve") && atime.as_deref() == Some("preserve");
         let path = args.str("path")?;
         if path.is_empty() {
-            return Err(ModuleError::Arg {
-                arg: "path".into(),
-                message: "must not be empty".into(),
-            });
+            return Err(ModuleError::Arg { arg: "path".into(), message: "must not be empty".into() });
         }
         Ok(Box::new(FileAction {
             path,
@@ -93,6 +103,7 @@ impl Module for File {
             src: args.opt_str("src")?,
             force: args.bool_or("force", false)?,
             follow: args.bool_or("follow", true)?,
+            preserve_times,
         }))
     }
 }
@@ -107,6 +118,8 @@ pub struct FileAction {
     src: Option<String>,
     force: bool,
     follow: bool,
+    /// `touch` keeps the times of an existing file (both times `preserve`).
+    preserve_times: bool,
 }
 
 /// Every directory `mkdir` must create for `path`, outermost first, as
@@ -117,11 +130,7 @@ fn ancestors(path: &str) -> Vec<String> {
     let mut cur = String::new();
     for part in path.trim_matches('/').split('/') {
         cur = format!("{cur}/{part}");
-        out.push(if absolute {
-            cur.clone()
-        } else {
-            cur.trim_start_matches('/').to_owned()
-        });
+        out.push(if absolute { cur.clone() } else { cur.trim_start_matches('/').to_owned() });
     }
     out
 }
@@ -144,11 +153,7 @@ impl FileAction {
     }
 
     fn plan(&self, script: String, diff: Diff) -> Plan {
-        let mut plan = Plan::change(ApplyScript {
-            script,
-            stdin: Vec::new(),
-        })
-        .with_diff(Some(diff));
+        let mut plan = Plan::change(ApplyScript { script, stdin: Vec::new() }).with_diff(Some(diff));
         plan.result.insert("path".into(), self.path.as_str().into());
         plan.result.insert("changed".into(), true.into());
         plan
@@ -172,13 +177,7 @@ impl FileAction {
         let mut s = prelude(&self.path, false);
         // With a trailing slash, a symlink to the directory is followed.
         let target = if self.recurse { "\"$d/\"" } else { "\"$d\"" };
-        s.push_str(&attr_commands(
-            target,
-            &self.attrs,
-            &changes,
-            self.recurse,
-            no_deref,
-        ));
+        s.push_str(&attr_commands(target, &self.attrs, &changes, self.recurse, no_deref));
         s.push_str(&report_final_state(self.follow));
         let (mut before, mut after) = changes.pairs();
         if tree {
@@ -196,11 +195,7 @@ impl FileAction {
             return Ok(self.attrs_plan(st, false));
         }
         if st.exists || st.is_link() {
-            let kind = if st.is_link() && !st.exists {
-                "link"
-            } else {
-                st.kind.ansible_name()
-            };
+            let kind = if st.is_link() && !st.exists { "link" } else { st.kind.ansible_name() };
             return Err(fail(format!("{path} already exists as a {kind}"), path));
         }
         let mode = self.attrs.target_mode(None, true);
@@ -222,14 +217,7 @@ impl FileAction {
         }
         s.push_str(&report_final_state(true));
         let (_, after) = new_attrs.pairs();
-        Ok(self.plan(
-            s,
-            Diff::state(
-                path,
-                &state_pairs("absent", vec![]),
-                &state_pairs("directory", after),
-            ),
-        ))
+        Ok(self.plan(s, Diff::state(path, &state_pairs("absent", vec![]), &state_pairs("directory", after))))
     }
 
     fn absent(&self, st: &FileState) -> Result<Plan, ModuleError> {
@@ -240,65 +228,34 @@ impl FileAction {
         if path.trim_end_matches('/').is_empty() {
             return Err(fail("refusing to remove /".into(), path));
         }
-        let before = if st.is_link() {
-            "link"
-        } else {
-            st.kind.ansible_name()
-        };
+        let before = if st.is_link() { "link" } else { st.kind.ansible_name() };
         let mut s = prelude(path, false);
         s.push_str("rm -rf -- \"$d\"\n");
         s.push_str(&report_final_state(false));
-        Ok(self.plan(
-            s,
-            Diff::state(
-                path,
-                &state_pairs(before, vec![]),
-                &state_pairs("absent", vec![]),
-            ),
-        ))
+        Ok(self.plan(s, Diff::state(path, &state_pairs(before, vec![]), &state_pairs("absent", vec![]))))
     }
 
     fn touch(&self, st: &FileState) -> Result<Plan, ModuleError> {
         let path = &self.path;
         if !st.exists && !st.parent_dir {
             return Err(fail(
-                format!(
-                    "Error, could not touch target: directory {} does not exist",
-                    parent_of(path)
-                ),
+                format!("Error, could not touch target: directory {} does not exist", parent_of(path)),
                 path,
             ));
         }
-        let changes = if st.exists {
-            self.attrs.changes(st)
-        } else {
-            new_path_attrs(&self.attrs, false)
-        };
+        let changes = if st.exists { self.attrs.changes(st) } else { new_path_attrs(&self.attrs, false) };
+        if st.exists && self.preserve_times {
+            // Only attributes can change; with none to change, the file is as wanted.
+            return Ok(self.attrs_plan(st, false));
+        }
         let mut s = prelude(path, false);
         s.push_str("touch -- \"$d\"\n");
-        s.push_str(&attr_commands(
-            "\"$d\"",
-            &self.attrs,
-            &changes,
-            false,
-            false,
-        ));
+        s.push_str(&attr_commands("\"$d\"", &self.attrs, &changes, false, false));
         s.push_str(&report_final_state(self.follow));
-        let before = if st.exists {
-            st.kind.ansible_name()
-        } else {
-            "absent"
-        };
-        let (b, a) = if st.exists {
-            changes.pairs()
-        } else {
-            (Vec::new(), changes.pairs().1)
-        };
+        let before = if st.exists { st.kind.ansible_name() } else { "absent" };
+        let (b, a) = if st.exists { changes.pairs() } else { (Vec::new(), changes.pairs().1) };
         let after = if st.exists { "touched" } else { "file" };
-        Ok(self.plan(
-            s,
-            Diff::state(path, &state_pairs(before, b), &state_pairs(after, a)),
-        ))
+        Ok(self.plan(s, Diff::state(path, &state_pairs(before, b), &state_pairs(after, a))))
     }
 
     fn link(&self, st: &FileState) -> Result<Plan, ModuleError> {
@@ -306,23 +263,12 @@ impl FileAction {
         let src = match (&self.src, &st.link_target) {
             (Some(s), _) => s.clone(),
             (None, Some(t)) => t.clone(),
-            (None, None) => {
-                return Err(fail(
-                    "src option is required when state is 'link'".into(),
-                    path,
-                ))
-            }
+            (None, None) => return Err(fail("src option is required when state is 'link'".into(), path)),
         };
         if !self.force && !st.src_exists {
-            let absrc = if src.starts_with('/') {
-                src.clone()
-            } else {
-                format!("{}/{src}", parent_of(path))
-            };
+            let absrc = if src.starts_with('/') { src.clone() } else { format!("{}/{src}", parent_of(path)) };
             return Err(fail(
-                format!(
-                    "src file does not exist, use \"force=yes\" if you really want to create the link: {absrc}"
-                ),
+                format!("src file does not exist, use \"force=yes\" if you really want to create the link: {absrc}"),
                 path,
             ));
         }
@@ -340,18 +286,12 @@ impl FileAction {
                 "directory"
             }
             FileKind::Dir => {
-                return Err(fail(
-                    format!("refusing to convert from directory to symlink for {path}"),
-                    path,
-                ))
+                return Err(fail(format!("refusing to convert from directory to symlink for {path}"), path))
             }
             _ if self.force => st.kind.ansible_name(),
             other => {
                 return Err(fail(
-                    format!(
-                        "refusing to convert from {} to symlink for {path}",
-                        other.ansible_name()
-                    ),
+                    format!("refusing to convert from {} to symlink for {path}", other.ansible_name()),
                     path,
                 ))
             }
@@ -368,14 +308,7 @@ impl FileAction {
         if let Some(t) = &st.link_target {
             before_pairs.push(("src", t.clone()));
         }
-        let mut plan = self.plan(
-            s,
-            Diff::state(
-                path,
-                &before_pairs,
-                &state_pairs("link", vec![("src", src.clone())]),
-            ),
-        );
+        let mut plan = self.plan(s, Diff::state(path, &before_pairs, &state_pairs("link", vec![("src", src.clone())])));
         plan.result.insert("src".into(), src.into());
         Ok(plan)
     }
@@ -416,15 +349,8 @@ impl Action for FileAction {
                 if st.exists && st.kind == FileKind::File {
                     return Ok(self.attrs_plan(&st, false));
                 }
-                let kind = if st.kind == FileKind::Absent && st.is_link() {
-                    "absent"
-                } else {
-                    st.kind.ansible_name()
-                };
-                Err(fail(
-                    format!("file ({path}) is {kind}, cannot continue"),
-                    path,
-                ))
+                let kind = if st.kind == FileKind::Absent && st.is_link() { "absent" } else { st.kind.ansible_name() };
+                Err(fail(format!("file ({path}) is {kind}, cannot continue"), path))
             }
             Want::Directory => self.directory(&st),
             Want::Absent => self.absent(&st),
@@ -450,25 +376,15 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn prepare(v: Value) -> Box<dyn Action> {
-        File.prepare(
-            &Args::new(&SPEC, v.as_object().unwrap().clone()),
-            &FakeCtx::default(),
-        )
-        .unwrap()
+        File.prepare(&Args::new(&SPEC, v.as_object().unwrap().clone()), &FakeCtx::default()).unwrap()
     }
 
     fn canned(s: &str) -> ExecOutput {
-        ExecOutput {
-            status: 0,
-            stdout: s.as_bytes().to_vec(),
-            stderr: vec![],
-        }
+        ExecOutput { status: 0, stdout: s.as_bytes().to_vec(), stderr: vec![] }
     }
 
-    const DIR: &str =
-        "stead-file-state 1\nparent-dir\nstat 41ed 0 0 4096 1 1 1 1 1 1 root root\nend\n";
-    const FILE: &str =
-        "stead-file-state 1\nparent-dir\nstat 81a4 0 0 1 1 1 1 1 1 1 root root\nend\n";
+    const DIR: &str = "stead-file-state 1\nparent-dir\nstat 41ed 0 0 4096 1 1 1 1 1 1 root root\nend\n";
+    const FILE: &str = "stead-file-state 1\nparent-dir\nstat 81a4 0 0 1 1 1 1 1 1 1 root root\nend\n";
     const NONE: &str = "stead-file-state 1\nparent-dir\nend\n";
 
     #[test]
@@ -509,11 +425,7 @@ mod tests {
         let mut a = prepare(json!({"path": "/x y", "state": "absent"}));
         assert!(!a.compare(Some(&canned(NONE))).unwrap().changed);
         let plan = a.compare(Some(&canned(DIR))).unwrap();
-        assert!(plan
-            .apply
-            .unwrap()
-            .script
-            .contains("d='/x y'\nrm -rf -- \"$d\""));
+        assert!(plan.apply.unwrap().script.contains("d='/x y'\nrm -rf -- \"$d\""));
         let mut a = prepare(json!({"path": "/x", "state": "touch"}));
         assert!(a.compare(Some(&canned(FILE))).unwrap().changed);
     }
@@ -530,11 +442,7 @@ mod tests {
         assert!(e.to_string().contains("src file does not exist"));
         let mut a = prepare(json!({"path": "/l", "state": "link", "src": "/other", "force": true}));
         let plan = a.compare(Some(&canned(link))).unwrap();
-        assert!(plan
-            .apply
-            .unwrap()
-            .script
-            .contains("ln -sfn -- /other \"$d\""));
+        assert!(plan.apply.unwrap().script.contains("ln -sfn -- /other \"$d\""));
         let file = FILE.replace("parent-dir\n", "parent-dir\nsrc-exists\n");
         let mut a = prepare(json!({"path": "/l", "state": "link", "src": "/tgt"}));
         let e = a.compare(Some(&canned(&file))).unwrap_err();
@@ -545,18 +453,12 @@ mod tests {
     fn recurse_compares_the_tree() {
         let tree = "stead-file-state 1\nparent-dir\nstat 41ed 0 0 4096 1 1 1 1 1 1 root root\n\
                     tree\n41ed 0 0 root root\n81a4 0 0 root root\nend-tree\nend\n";
-        let mut a = prepare(
-            json!({"path": "/d", "state": "directory", "recurse": true, "mode": "u=rwX,go=rX"}),
-        );
+        let mut a = prepare(json!({"path": "/d", "state": "directory", "recurse": true, "mode": "u=rwX,go=rX"}));
         assert!(!a.compare(Some(&canned(tree))).unwrap().changed);
         let mut a = prepare(json!({"path": "/d", "recurse": true, "owner": "bob"}));
         let plan = a.compare(Some(&canned(tree))).unwrap();
         assert!(plan.changed);
-        assert!(plan
-            .apply
-            .unwrap()
-            .script
-            .contains("chown -R -h -- bob \"$d/\""));
+        assert!(plan.apply.unwrap().script.contains("chown -R -h -- bob \"$d/\""));
     }
 
     fn converge(v: Value) -> (Plan, Plan) {
@@ -581,8 +483,7 @@ mod tests {
         let base = ctx.root().join(HOSTILE);
         let dir = base.join("a b/c'd");
         let dir_s = dir.to_str().unwrap();
-        let (first, second) =
-            converge(json!({"path": dir_s, "state": "directory", "mode": "0750"}));
+        let (first, second) = converge(json!({"path": dir_s, "state": "directory", "mode": "0750"}));
         assert!(first.changed && !second.changed);
         assert_eq!(first.result["mode"], "0750");
         for d in [&base, &dir] {
@@ -590,15 +491,10 @@ mod tests {
             assert_eq!(mode, 0o750, "every created directory gets the mode");
         }
         std::fs::write(dir.join("f"), b"x").unwrap();
-        let (first, second) = converge(
-            json!({"path": base.to_str().unwrap(), "recurse": true, "mode": "u=rwX,g=rX,o="}),
-        );
+        let (first, second) =
+            converge(json!({"path": base.to_str().unwrap(), "recurse": true, "mode": "u=rwX,g=rX,o="}));
         assert!(first.changed && !second.changed);
-        let mode = std::fs::metadata(dir.join("f"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o7777;
+        let mode = std::fs::metadata(dir.join("f")).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o640);
 
         let link = base.join("li\nnk");

@@ -179,9 +179,7 @@ impl FileState {
 
     /// Content as text, when it was fetched and is UTF-8.
     pub fn text(&self) -> Option<&str> {
-        self.content
-            .as_deref()
-            .and_then(|c| std::str::from_utf8(c).ok())
+        self.content.as_deref().and_then(|c| std::str::from_utf8(c).ok())
     }
 }
 
@@ -281,9 +279,7 @@ impl Probe {
                  elif [ -d {parent} ]; then printf 'parent-dir\\n'; fi\n",
                 quote(base)
             )),
-            None => s.push_str(&format!(
-                "if [ -d {parent} ]; then printf 'parent-dir\\n'; fi\n"
-            )),
+            None => s.push_str(&format!("if [ -d {parent} ]; then printf 'parent-dir\\n'; fi\n")),
         }
         if let Some(src) = &self.link_src {
             s.push_str(&format!(
@@ -306,25 +302,13 @@ impl Probe {
         let (exists, stat, regular) = if self.follow {
             ("[ -e \"$p\" ]", "stat -L", "[ -f \"$p\" ]")
         } else {
-            (
-                "[ -e \"$p\" ] || [ -L \"$p\" ]",
-                "stat",
-                "[ -f \"$p\" ] && [ ! -L \"$p\" ]",
-            )
+            ("[ -e \"$p\" ] || [ -L \"$p\" ]", "stat", "[ -f \"$p\" ] && [ ! -L \"$p\" ]")
         };
         s.push_str(&format!("if {exists}; then\n"));
-        s.push_str(&format!(
-            "  printf 'stat '\n  {stat} -c '%f %u %g %s %Y %X %Z %i %h %d %U %G' -- \"$p\"\n"
-        ));
+        s.push_str(&format!("  printf 'stat '\n  {stat} -c '%f %u %g %s %Y %X %Z %i %h %d %U %G' -- \"$p\"\n"));
         if self.access {
-            for (test, word) in [
-                ("-r", "readable"),
-                ("-w", "writeable"),
-                ("-x", "executable"),
-            ] {
-                s.push_str(&format!(
-                    "  if [ {test} \"$p\" ]; then printf '{word}\\n'; fi\n"
-                ));
+            for (test, word) in [("-r", "readable"), ("-w", "writeable"), ("-x", "executable")] {
+                s.push_str(&format!("  if [ {test} \"$p\" ]; then printf '{word}\\n'; fi\n"));
             }
         }
         if self.tree {
@@ -373,11 +357,7 @@ fn quote_owned(s: &str) -> String {
 pub fn parent_of(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
-        return if path.is_empty() {
-            ".".into()
-        } else {
-            "/".into()
-        };
+        return if path.is_empty() { ".".into() } else { "/".into() };
     }
     match trimmed.rfind('/') {
         None => ".".into(),
@@ -396,11 +376,7 @@ pub fn parent_of(path: &str) -> String {
 pub fn basename_of(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
-        return if path.is_empty() {
-            String::new()
-        } else {
-            "/".into()
-        };
+        return if path.is_empty() { String::new() } else { "/".into() };
     }
     trimmed.rsplit('/').next().unwrap_or(trimmed).to_owned()
 }
@@ -426,10 +402,7 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn line(&mut self) -> Result<&'a str, ModuleError> {
         let rest = &self.data[self.pos..];
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| bad("output ends in the middle of a line"))?;
+        let end = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("output ends in the middle of a line"))?;
         self.pos += end + 1;
         std::str::from_utf8(&rest[..end]).map_err(|_| bad("a header line is not text"))
     }
@@ -449,17 +422,12 @@ fn bad(msg: &str) -> ModuleError {
 }
 
 fn num<T: std::str::FromStr>(field: Option<&str>, what: &str) -> Result<T, ModuleError> {
-    field
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| ModuleError::Probe(format!("bad {what} in the stat line")))
+    field.and_then(|f| f.parse().ok()).ok_or_else(|| ModuleError::Probe(format!("bad {what} in the stat line")))
 }
 
 /// Parses the probe's (or an apply script's) standard output.
 pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
-    let mut cur = Cursor {
-        data: stdout,
-        pos: 0,
-    };
+    let mut cur = Cursor { data: stdout, pos: 0 };
     let mut st = FileState::default();
     // An apply script reports its backup before the state.
     loop {
@@ -470,9 +438,7 @@ pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
         } else if line == "stead-file-state 1" {
             break;
         } else {
-            return Err(ModuleError::Probe(format!(
-                "expected the stead-file-state header, got `{line}`"
-            )));
+            return Err(ModuleError::Probe(format!("expected the stead-file-state header, got `{line}`")));
         }
     }
     loop {
@@ -520,8 +486,7 @@ pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
 
 fn parse_stat(value: &str, st: &mut FileState) -> Result<(), ModuleError> {
     let mut f = value.split(' ');
-    let raw = u32::from_str_radix(f.next().unwrap_or(""), 16)
-        .map_err(|_| bad("bad mode in the stat line"))?;
+    let raw = u32::from_str_radix(f.next().unwrap_or(""), 16).map_err(|_| bad("bad mode in the stat line"))?;
     st.exists = true;
     st.kind = FileKind::from_raw_mode(raw);
     st.mode = raw & 0o7777;
@@ -534,18 +499,14 @@ fn parse_stat(value: &str, st: &mut FileState) -> Result<(), ModuleError> {
     st.inode = num(f.next(), "inode")?;
     st.nlink = num(f.next(), "nlink")?;
     st.dev = num(f.next(), "device")?;
-    st.owner = f
-        .next()
-        .ok_or_else(|| bad("no owner in the stat line"))?
-        .to_owned();
+    st.owner = f.next().ok_or_else(|| bad("no owner in the stat line"))?.to_owned();
     st.group = f.collect::<Vec<_>>().join(" ");
     Ok(())
 }
 
 fn parse_tree_entry(line: &str) -> Result<TreeEntry, ModuleError> {
     let mut f = line.split(' ');
-    let raw = u32::from_str_radix(f.next().unwrap_or(""), 16)
-        .map_err(|_| bad("bad mode in a tree line"))?;
+    let raw = u32::from_str_radix(f.next().unwrap_or(""), 16).map_err(|_| bad("bad mode in a tree line"))?;
     Ok(TreeEntry {
         kind: FileKind::from_raw_mode(raw),
         mode: raw & 0o7777,
@@ -616,12 +577,8 @@ impl AttrChanges {
     /// A short summary for diff headers: `mode 0600, owner root`.
     pub fn summary(&self) -> (String, String) {
         let (before, after) = self.pairs();
-        let join = |v: Vec<(&str, String)>| {
-            v.into_iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let join =
+            |v: Vec<(&str, String)>| v.into_iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         (join(before), join(after))
     }
 }
@@ -680,17 +637,9 @@ impl Attrs {
     /// Whether any entry of a probed tree differs from the request.
     pub fn tree_differs(&self, tree: &[TreeEntry]) -> bool {
         tree.iter().any(|e| {
-            let mode_differs = self
-                .target_mode(Some(e.mode), e.kind == FileKind::Dir)
-                .is_some_and(|m| m != e.mode);
-            let owner_differs = self
-                .owner
-                .as_ref()
-                .is_some_and(|o| !account_matches(o, &e.owner, e.uid));
-            let group_differs = self
-                .group
-                .as_ref()
-                .is_some_and(|g| !account_matches(g, &e.group, e.gid));
+            let mode_differs = self.target_mode(Some(e.mode), e.kind == FileKind::Dir).is_some_and(|m| m != e.mode);
+            let owner_differs = self.owner.as_ref().is_some_and(|o| !account_matches(o, &e.owner, e.uid));
+            let group_differs = self.group.as_ref().is_some_and(|g| !account_matches(g, &e.group, e.gid));
             mode_differs || owner_differs || group_differs
         })
     }
@@ -699,13 +648,7 @@ impl Attrs {
 /// The `--diff` of a content change: a unified diff of text, or the
 /// SHA-256 sums when either side is binary or too large to fetch.
 /// Attribute changes are named in the headers.
-pub fn content_diff(
-    path: &str,
-    st: &FileState,
-    new: &[u8],
-    new_sha256: &str,
-    attrs: &AttrChanges,
-) -> super::Diff {
+pub fn content_diff(path: &str, st: &FileState, new: &[u8], new_sha256: &str, attrs: &AttrChanges) -> super::Diff {
     let before = if st.exists && st.kind == FileKind::File {
         st.content.as_deref().map(std::str::from_utf8)
     } else {
@@ -718,11 +661,7 @@ pub fn content_diff(
                 Some(sum) if st.exists => format!("sha256:{sum}"),
                 _ => "absent".to_owned(),
             };
-            super::Diff::state(
-                path,
-                &[("content", old)],
-                &[("content", format!("sha256:{new_sha256}"))],
-            )
+            super::Diff::state(path, &[("content", old)], &[("content", format!("sha256:{new_sha256}"))])
         }
     };
     if !attrs.is_empty() {
@@ -748,10 +687,7 @@ pub fn new_path_attrs(attrs: &Attrs, is_dir: bool) -> AttrChanges {
 /// The SHA-256 of bytes, as `sha256sum` prints it.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -759,11 +695,7 @@ mod tests {
     use super::*;
 
     fn out(stdout: &[u8]) -> ExecOutput {
-        ExecOutput {
-            status: 0,
-            stdout: stdout.to_vec(),
-            stderr: Vec::new(),
-        }
+        ExecOutput { status: 0, stdout: stdout.to_vec(), stderr: Vec::new() }
     }
 
     #[test]
@@ -778,10 +710,7 @@ mod tests {
         assert_eq!(st.kind, FileKind::File);
         assert_eq!(st.mode_string(), "0644");
         assert_eq!((st.owner.as_str(), st.group.as_str()), ("root", "wheel"));
-        assert_eq!(
-            (st.size, st.mtime, st.inode, st.dev),
-            (5, 1_700_000_000, 42, 2049)
-        );
+        assert_eq!((st.size, st.mtime, st.inode, st.dev), (5, 1_700_000_000, 42, 2049));
         assert_eq!(st.content.as_deref(), Some(&b"a\n\0\xffb"[..]));
         assert_eq!(st.sha256.as_deref(), Some("abc"));
     }
@@ -818,11 +747,7 @@ mod tests {
 
     #[test]
     fn failed_probe_reports_stderr() {
-        let o = ExecOutput {
-            status: 1,
-            stdout: vec![],
-            stderr: b"permission denied".to_vec(),
-        };
+        let o = ExecOutput { status: 1, stdout: vec![], stderr: b"permission denied".to_vec() };
         let e = parse_output(Some(&o)).unwrap_err().to_string();
         assert!(e.contains("permission denied"), "{e}");
     }
@@ -862,11 +787,7 @@ mod tests {
             group: Some("root".into()),
         };
         assert!(attrs.changes(&st).is_empty());
-        let attrs = Attrs {
-            mode: Some(Mode::parse("g+w").unwrap()),
-            owner: Some("bob".into()),
-            ..Attrs::default()
-        };
+        let attrs = Attrs { mode: Some(Mode::parse("g+w").unwrap()), owner: Some("bob".into()), ..Attrs::default() };
         let c = attrs.changes(&st);
         assert_eq!(c.mode, Some((0o644, 0o664)));
         assert_eq!(c.owner, Some(("root".into(), "bob".into())));

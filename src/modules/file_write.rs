@@ -70,13 +70,7 @@ pub(crate) fn prelude(dest: &str, follow: bool) -> String {
 /// Closing lines: report the final state of `$d` (of its target with `follow`).
 pub(crate) fn report_final_state(follow: bool) -> String {
     let mut s = String::from("p=$d\nprintf 'stead-file-state 1\\n'\n");
-    s.push_str(
-        &Probe::new("")
-            .follow(follow)
-            .sha256(false)
-            .content_limit(None)
-            .body(),
-    );
+    s.push_str(&Probe::new("").follow(follow).sha256(false).content_limit(None).body());
     s
 }
 
@@ -91,9 +85,9 @@ impl WriteFile<'_> {
         s.push_str("[ -d \"$dir\" ] || die \"Destination directory $dir does not exist\"\n");
         match &self.expect {
             None => {}
-            Some(Expect::Absent) => s.push_str(
-                "if [ -e \"$d\" ]; then die \"$d appeared since it was read; run again\"; fi\n",
-            ),
+            Some(Expect::Absent) => {
+                s.push_str("if [ -e \"$d\" ]; then die \"$d appeared since it was read; run again\"; fi\n")
+            }
             Some(Expect::Sha256(sum)) => s.push_str(&format!(
                 "h=$(sha256sum < \"$d\")\n[ \"${{h%% *}}\" = {} ] || \
                  die \"$d changed since it was read; run again\"\n",
@@ -109,9 +103,8 @@ impl WriteFile<'_> {
         // An existing file (seen through its link when following) keeps its
         // mode and owner unless the task sets them; a new one gets the
         // default mode a plain `open` would give it, not mktemp's 0600.
-        let keeps = self.current.exists
-            && self.current.kind == FileKind::File
-            && (self.follow || !self.current.is_link());
+        let keeps =
+            self.current.exists && self.current.kind == FileKind::File && (self.follow || !self.current.is_link());
         let current_mode = keeps.then_some(self.current.mode);
         match self.attrs.target_mode(current_mode, false).or(current_mode) {
             Some(m) => s.push_str(&format!("chmod 0{m:04o} -- \"$tmp\"\n")),
@@ -119,10 +112,7 @@ impl WriteFile<'_> {
         }
         if keeps && (self.attrs.owner.is_none() || self.attrs.group.is_none()) {
             let ids = format!("{}:{}", self.current.uid, self.current.gid);
-            s.push_str(&format!(
-                "chown -- {} \"$tmp\" 2>/dev/null || :\n",
-                quote(&ids)
-            ));
+            s.push_str(&format!("chown -- {} \"$tmp\" 2>/dev/null || :\n", quote(&ids)));
         }
         if let Some(o) = &self.attrs.owner {
             s.push_str(&format!("chown -- {} \"$tmp\"\n", quote(o)));
@@ -131,10 +121,7 @@ impl WriteFile<'_> {
             s.push_str(&format!("chgrp -- {} \"$tmp\"\n", quote(g)));
         }
         if let Some(v) = self.validate {
-            s.push_str(&format!(
-                "if ! {} >&2; then die \"failed to validate\"; fi\n",
-                validate_command(v)
-            ));
+            s.push_str(&format!("if ! {} >&2; then die \"failed to validate\"; fi\n", validate_command(v)));
         }
         if self.backup {
             s.push_str(
@@ -172,20 +159,11 @@ pub fn attrs_script(
 /// `chmod`/`chown`/`chgrp` lines for `target` (a fixed shell word such as
 /// `"$d"`). With `recurse`, every requested attribute is applied to the
 /// whole tree; otherwise only the ones in `changes`.
-pub fn attr_commands(
-    target: &str,
-    attrs: &Attrs,
-    changes: &AttrChanges,
-    recurse: bool,
-    no_deref: bool,
-) -> String {
+pub fn attr_commands(target: &str, attrs: &Attrs, changes: &AttrChanges, recurse: bool, no_deref: bool) -> String {
     let mut s = String::new();
     if recurse {
         if let Some(text) = &attrs.mode_text {
-            s.push_str(&format!(
-                "chmod -R {} -- {target}\n",
-                quote(&chmod_symbolic(text))
-            ));
+            s.push_str(&format!("chmod -R {} -- {target}\n", quote(&chmod_symbolic(text))));
         } else if let Some(m) = attrs.target_mode(None, true) {
             s.push_str(&format!("chmod -R 0{m:04o} -- {target}\n"));
         }
@@ -215,21 +193,15 @@ pub fn attr_commands(
 pub fn chmod_symbolic(text: &str) -> String {
     text.trim()
         .split(',')
-        .map(|clause| {
-            if clause.starts_with(['+', '-', '=']) {
-                format!("a{clause}")
-            } else {
-                clause.to_owned()
-            }
-        })
+        .map(|clause| if clause.starts_with(['+', '-', '=']) { format!("a{clause}") } else { clause.to_owned() })
         .collect::<Vec<_>>()
         .join(",")
 }
 
 /// The `validate` command as quoted words, `%s` standing for the temporary file.
 fn validate_command(template: &str) -> String {
-    let words = shell_words::split(template)
-        .unwrap_or_else(|_| template.split_whitespace().map(str::to_owned).collect());
+    let words =
+        shell_words::split(template).unwrap_or_else(|_| template.split_whitespace().map(str::to_owned).collect());
     words
         .iter()
         .map(|w| {
@@ -237,13 +209,7 @@ fn validate_command(template: &str) -> String {
                 return quote(w).into_owned();
             }
             w.split("%s")
-                .map(|piece| {
-                    if piece.is_empty() {
-                        String::new()
-                    } else {
-                        quote(piece).into_owned()
-                    }
-                })
+                .map(|piece| if piece.is_empty() { String::new() } else { quote(piece).into_owned() })
                 .collect::<Vec<_>>()
                 .join("\"$tmp\"")
         })
@@ -258,10 +224,9 @@ pub fn check_validate(validate: Option<&str>) -> Result<(), ModuleError> {
             arg: "validate".into(),
             message: format!("must contain %s (the file to check): `{v}`"),
         }),
-        Some(v) if shell_words::split(v).is_err() => Err(ModuleError::Arg {
-            arg: "validate".into(),
-            message: format!("unbalanced quotes in `{v}`"),
-        }),
+        Some(v) if shell_words::split(v).is_err() => {
+            Err(ModuleError::Arg { arg: "validate".into(), message: format!("unbalanced quotes in `{v}`") })
+        }
         _ => Ok(()),
     }
 }
@@ -276,11 +241,7 @@ pub fn finish(plan: Plan, out: &ExecOutput) -> Result<(Plan, Option<FileState>),
         let detail = out.stderr_text();
         let detail = detail.trim();
         return Err(ModuleError::Failed {
-            msg: if detail.is_empty() {
-                format!("apply failed (exit {})", out.status)
-            } else {
-                detail.to_owned()
-            },
+            msg: if detail.is_empty() { format!("apply failed (exit {})", out.status) } else { detail.to_owned() },
             result,
         });
     }
@@ -294,11 +255,7 @@ pub fn fill_state(result: &mut ResultMap, st: &FileState) {
         result.insert("state".into(), "absent".into());
         return;
     }
-    let kind = if st.is_link() && st.kind == FileKind::Link {
-        "link"
-    } else {
-        st.kind.ansible_name()
-    };
+    let kind = if st.is_link() && st.kind == FileKind::Link { "link" } else { st.kind.ansible_name() };
     result.insert("state".into(), kind.into());
     if st.exists {
         result.insert("mode".into(), mode_string(st.mode).into());
@@ -341,11 +298,7 @@ pub(crate) mod testing {
         });
         let out = child.wait_with_output().unwrap();
         writer.join().unwrap();
-        ExecOutput {
-            status: out.status.code().unwrap_or(128),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        }
+        ExecOutput { status: out.status.code().unwrap_or(128), stdout: out.stdout, stderr: out.stderr }
     }
 
     /// A directory name full of shell syntax: spaces, quotes, `$(x)`, a newline.
@@ -360,9 +313,7 @@ pub(crate) mod testing {
 
     impl Default for FakeCtx {
         fn default() -> Self {
-            FakeCtx {
-                dir: tempfile::tempdir().unwrap(),
-            }
+            FakeCtx { dir: tempfile::tempdir().unwrap() }
         }
     }
 
@@ -398,10 +349,7 @@ pub(crate) mod testing {
             if path.exists() {
                 Ok(path)
             } else {
-                Err(ModuleError::LocalFile {
-                    path,
-                    message: "not found".into(),
-                })
+                Err(ModuleError::LocalFile { path, message: "not found".into() })
             }
         }
     }
@@ -420,14 +368,8 @@ mod tests {
 
     #[test]
     fn validate_quotes_words_and_substitutes_the_temp_file() {
-        assert_eq!(
-            validate_command("visudo -cf %s"),
-            "visudo -cf \"$tmp\"".to_owned()
-        );
-        assert_eq!(
-            validate_command("sh -c 'test -s %s' x"),
-            "sh -c 'test -s '\"$tmp\" x".to_owned()
-        );
+        assert_eq!(validate_command("visudo -cf %s"), "visudo -cf \"$tmp\"".to_owned());
+        assert_eq!(validate_command("sh -c 'test -s %s' x"), "sh -c 'test -s '\"$tmp\" x".to_owned());
         assert!(check_validate(Some("true")).is_err());
         assert!(check_validate(Some("visudo -cf %s")).is_ok());
     }
@@ -440,16 +382,8 @@ mod tests {
         let dest = dir.join("f 'x'.conf");
         std::fs::write(&dest, b"old\n").unwrap();
         let dest_s = dest.to_str().unwrap();
-        let attrs = Attrs {
-            mode: Some(Mode::Octal(0o600)),
-            ..Attrs::default()
-        };
-        let current = FileState {
-            exists: true,
-            kind: FileKind::File,
-            mode: 0o644,
-            ..FileState::default()
-        };
+        let attrs = Attrs { mode: Some(Mode::Octal(0o600)), ..Attrs::default() };
+        let current = FileState { exists: true, kind: FileKind::File, mode: 0o644, ..FileState::default() };
         let w = WriteFile {
             dest: dest_s,
             follow: true,
@@ -467,10 +401,7 @@ mod tests {
         let st = st.unwrap();
         assert_eq!(st.mode, 0o600);
         let backup = st.backup_file.unwrap();
-        assert!(
-            backup.starts_with(dest_s) && backup.ends_with('~'),
-            "{backup}"
-        );
+        assert!(backup.starts_with(dest_s) && backup.ends_with('~'), "{backup}");
         assert_eq!(std::fs::read(&backup).unwrap(), b"old\n");
         // Nothing else left behind: no temp file, nothing from `$(touch pwned)`.
         let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
@@ -543,10 +474,7 @@ mod tests {
         };
         let out = run(&w.script(), b"x");
         assert!(out.stderr_text().contains("does not exist"));
-        let w = WriteFile {
-            make_parents: true,
-            ..w
-        };
+        let w = WriteFile { make_parents: true, ..w };
         let out = run(&w.script(), b"x");
         assert_eq!(out.status, 0, "{}", out.stderr_text());
         assert_eq!(std::fs::read(&dest).unwrap(), b"x");

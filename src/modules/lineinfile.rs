@@ -19,8 +19,7 @@ use regex::bytes::{Captures, Regex};
 use super::file_state::{self, content_diff, new_path_attrs, sha256_hex, Attrs, FileKind, Probe};
 use super::file_write::{self, Expect, WriteFile};
 use super::{
-    Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan,
-    ResultMap, TaskContext,
+    Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext,
 };
 use crate::transport::ExecOutput;
 
@@ -31,9 +30,7 @@ pub const EDIT_LIMIT: u64 = 64 * 1024 * 1024;
 pub struct LineInFile;
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("path", ArgKind::Str)
-        .required()
-        .aliases(&["dest", "destfile", "name"]),
+    ArgSpec::new("path", ArgKind::Str).required().aliases(&["dest", "destfile", "name"]),
     ArgSpec::new("state", ArgKind::Str).choices(&["present", "absent"]),
     ArgSpec::new("regexp", ArgKind::Str).aliases(&["regex"]),
     ArgSpec::new("search_string", ArgKind::Str),
@@ -49,11 +46,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("owner", ArgKind::Str),
     ArgSpec::new("group", ArgKind::Str),
 ])
-.exclusive(&[
-    ("insertbefore", "insertafter"),
-    ("regexp", "search_string"),
-    ("backrefs", "search_string"),
-]);
+.exclusive(&[("insertbefore", "insertafter"), ("regexp", "search_string"), ("backrefs", "search_string")]);
 
 /// Where a missing line goes.
 #[derive(Debug, Clone)]
@@ -137,16 +130,14 @@ pub fn python_template(template: &str) -> String {
                         }
                         out.push_str(&format!("${{{group}}}"));
                     }
-                    'g' if chars.get(i) == Some(&'<') => {
-                        match chars[i + 1..].iter().position(|&c| c == '>') {
-                            Some(len) => {
-                                let name: String = chars[i + 1..i + 1 + len].iter().collect();
-                                out.push_str(&format!("${{{name}}}"));
-                                i += len + 2;
-                            }
-                            None => out.push_str("\\g"),
+                    'g' if chars.get(i) == Some(&'<') => match chars[i + 1..].iter().position(|&c| c == '>') {
+                        Some(len) => {
+                            let name: String = chars[i + 1..i + 1 + len].iter().collect();
+                            out.push_str(&format!("${{{name}}}"));
+                            i += len + 2;
                         }
-                    }
+                        None => out.push_str("\\g"),
+                    },
                     'n' => out.push('\n'),
                     't' => out.push('\t'),
                     'r' => out.push('\r'),
@@ -165,10 +156,7 @@ pub fn python_template(template: &str) -> String {
 
 /// Splits content into lines, each keeping its `\n` (Python's `readlines`).
 pub fn readlines(content: &[u8]) -> Vec<Vec<u8>> {
-    content
-        .split_inclusive(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect()
+    content.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
 }
 
 /// A line without its trailing `\n` (what regular expressions see, so that
@@ -179,10 +167,7 @@ fn body(line: &[u8]) -> &[u8] {
 
 /// A line without any trailing `\r` and `\n` (Python's `rstrip(b'\r\n')`).
 fn rstrip(line: &[u8]) -> &[u8] {
-    let end = line
-        .iter()
-        .rposition(|&b| b != b'\r' && b != b'\n')
-        .map_or(0, |p| p + 1);
+    let end = line.iter().rposition(|&b| b != b'\r' && b != b'\n').map_or(0, |p| p + 1);
     &line[..end]
 }
 
@@ -301,11 +286,7 @@ pub fn present(
         lines.insert(i1, with_nl(line));
         msg = "line added".into();
     }
-    Edit {
-        lines,
-        msg,
-        found: 0,
-    }
+    Edit { lines, msg, found: 0 }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -327,15 +308,7 @@ pub fn absent(lines: Vec<Vec<u8>>, search: &Search, line: Option<&[u8]>) -> Edit
         })
         .collect();
     let found = before - kept.len();
-    Edit {
-        lines: kept,
-        msg: if found > 0 {
-            format!("{found} line(s) removed")
-        } else {
-            String::new()
-        },
-        found,
-    }
+    Edit { lines: kept, msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() }, found }
 }
 
 /// One `lineinfile` task on one host.
@@ -413,10 +386,7 @@ impl Module for LineInFile {
 
 /// Reads the probed file for an edit: its lines, or the reason it cannot be
 /// edited. `Ok(None)` means the file does not exist.
-pub(crate) fn editable(
-    path: &str,
-    st: &file_state::FileState,
-) -> Result<Option<Vec<u8>>, ModuleError> {
+pub(crate) fn editable(path: &str, st: &file_state::FileState) -> Result<Option<Vec<u8>>, ModuleError> {
     if st.exists && st.kind == FileKind::Dir {
         return Err(failed_rc(256, format!("Path {path} is a directory !")));
     }
@@ -458,11 +428,7 @@ pub(crate) fn edit_plan(
     create_parents: bool,
     validate: Option<&str>,
 ) -> Plan {
-    let changes = if st.exists {
-        attrs.changes(st)
-    } else {
-        new_path_attrs(attrs, false)
-    };
+    let changes = if st.exists { attrs.changes(st) } else { new_path_attrs(attrs, false) };
     if st.exists && !changes.is_empty() {
         if !msg.is_empty() {
             msg.push_str(" and ");
@@ -484,11 +450,8 @@ pub(crate) fn edit_plan(
                 _ => Expect::Absent,
             }),
         };
-        Plan::change(ApplyScript {
-            script: write.script(),
-            stdin: new.to_vec(),
-        })
-        .with_diff(Some(content_diff(path, st, new, &sha, &changes)))
+        Plan::change(ApplyScript { script: write.script(), stdin: new.to_vec() })
+            .with_diff(Some(content_diff(path, st, new, &sha, &changes)))
     } else if !changes.is_empty() {
         let (before, after) = changes.pairs();
         Plan::change(ApplyScript {
@@ -506,11 +469,7 @@ pub(crate) fn edit_plan(
 
 impl Action for LineInFileAction {
     fn probe(&self) -> Option<String> {
-        Some(
-            Probe::new(&self.path)
-                .content_limit(Some(EDIT_LIMIT))
-                .script(),
-        )
+        Some(Probe::new(&self.path).content_limit(Some(EDIT_LIMIT)).script())
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
@@ -519,10 +478,7 @@ impl Action for LineInFileAction {
         let original = editable(path, &st)?;
         let edit = if self.present {
             if original.is_none() && !self.create {
-                return Err(failed_rc(
-                    257,
-                    format!("Destination {path} does not exist !"),
-                ));
+                return Err(failed_rc(257, format!("Destination {path} does not exist !")));
             }
             let line = self.line.as_deref().unwrap_or_default();
             present(
@@ -540,11 +496,7 @@ impl Action for LineInFileAction {
                 plan.result.insert("msg".into(), "file not present".into());
                 return Ok(plan);
             };
-            absent(
-                readlines(content),
-                &self.search,
-                self.line.as_deref().map(str::as_bytes),
-            )
+            absent(readlines(content), &self.search, self.line.as_deref().map(str::as_bytes))
         };
         // Every edit that changes the text says so in its message.
         let content_changed = !edit.msg.is_empty();
@@ -591,38 +543,19 @@ mod tests {
     }
 
     fn add(content: &str, search: &Search, line: &str, insert: &Insert) -> Edit {
-        present(
-            readlines(content.as_bytes()),
-            search,
-            line.as_bytes(),
-            None,
-            insert,
-            false,
-        )
+        present(readlines(content.as_bytes()), search, line.as_bytes(), None, insert, false)
     }
 
     #[test]
     fn last_regexp_match_is_replaced() {
-        let e = add(
-            "a=1\nb=2\na=3\n",
-            &Search::Regexp(re("^a=")),
-            "a=9",
-            &Insert::Eof,
-        );
+        let e = add("a=1\nb=2\na=3\n", &Search::Regexp(re("^a=")), "a=9", &Insert::Eof);
         assert_eq!(text(&e.lines), "a=1\nb=2\na=9\n");
         assert_eq!(e.msg, "line replaced");
     }
 
     #[test]
     fn firstmatch_replaces_the_first() {
-        let e = present(
-            readlines(b"a=1\na=3\n"),
-            &Search::Regexp(re("^a=")),
-            b"a=9",
-            None,
-            &Insert::Eof,
-            true,
-        );
+        let e = present(readlines(b"a=1\na=3\n"), &Search::Regexp(re("^a=")), b"a=9", None, &Insert::Eof, true);
         assert_eq!(text(&e.lines), "a=9\na=3\n");
     }
 
@@ -651,12 +584,7 @@ mod tests {
         let content = "[a]\nx\n[b]\ny\n";
         let e = add(content, &Search::Line, "new", &Insert::After(re(r"^\[a\]")));
         assert_eq!(text(&e.lines), "[a]\nnew\nx\n[b]\ny\n");
-        let e = add(
-            content,
-            &Search::Line,
-            "new",
-            &Insert::Before(re(r"^\[b\]")),
-        );
+        let e = add(content, &Search::Line, "new", &Insert::Before(re(r"^\[b\]")));
         assert_eq!(text(&e.lines), "[a]\nx\nnew\n[b]\ny\n");
         let e = add(content, &Search::Line, "new", &Insert::Bof);
         assert_eq!(text(&e.lines), "new\n[a]\nx\n[b]\ny\n");
@@ -664,43 +592,19 @@ mod tests {
         let e = add(content, &Search::Line, "new", &Insert::After(re("^nope")));
         assert_eq!(text(&e.lines), "[a]\nx\n[b]\ny\nnew\n");
         // Already right after the anchor: nothing to do.
-        let e = add(
-            "[a]\nnew\n",
-            &Search::Line,
-            "new",
-            &Insert::After(re(r"^\[a\]")),
-        );
+        let e = add("[a]\nnew\n", &Search::Line, "new", &Insert::After(re(r"^\[a\]")));
         assert_eq!(e.msg, "");
         // A regexp that does not match falls back to insertafter.
-        let e = add(
-            content,
-            &Search::Regexp(re("^z=")),
-            "z=1",
-            &Insert::After(re(r"^\[a\]")),
-        );
+        let e = add(content, &Search::Regexp(re("^z=")), "z=1", &Insert::After(re(r"^\[a\]")));
         assert_eq!(text(&e.lines), "[a]\nz=1\nx\n[b]\ny\n");
     }
 
     #[test]
     fn backrefs_expand_python_groups_and_do_nothing_without_a_match() {
         let search = Search::Regexp(re(r"^(?P<key>\w+)=(\d+)$"));
-        let e = present(
-            readlines(b"port=22\n"),
-            &search,
-            br"\g<key>=\2$0",
-            Some(r"\g<key>=\2$0"),
-            &Insert::Eof,
-            false,
-        );
+        let e = present(readlines(b"port=22\n"), &search, br"\g<key>=\2$0", Some(r"\g<key>=\2$0"), &Insert::Eof, false);
         assert_eq!(text(&e.lines), "port=22$0\n");
-        let e = present(
-            readlines(b"nothing here\n"),
-            &search,
-            b"x",
-            Some(r"\1"),
-            &Insert::Eof,
-            false,
-        );
+        let e = present(readlines(b"nothing here\n"), &search, b"x", Some(r"\1"), &Insert::Eof, false);
         assert_eq!(text(&e.lines), "nothing here\n");
         assert_eq!(e.msg, "");
     }
@@ -727,20 +631,11 @@ mod tests {
     }
 
     fn prepare(v: Value) -> Box<dyn Action> {
-        LineInFile
-            .prepare(
-                &Args::new(&SPEC, v.as_object().unwrap().clone()),
-                &FakeCtx::default(),
-            )
-            .unwrap()
+        LineInFile.prepare(&Args::new(&SPEC, v.as_object().unwrap().clone()), &FakeCtx::default()).unwrap()
     }
 
     fn canned(body: &[u8]) -> ExecOutput {
-        ExecOutput {
-            status: 0,
-            stdout: body.to_vec(),
-            stderr: Vec::new(),
-        }
+        ExecOutput { status: 0, stdout: body.to_vec(), stderr: Vec::new() }
     }
 
     #[test]
@@ -760,18 +655,12 @@ mod tests {
         let apply = plan.apply.unwrap();
         assert_eq!(apply.stdin, b"a=2\n");
         assert!(apply.script.contains("d='/etc/$(x) y'"), "{}", apply.script);
-        assert!(
-            apply.script.contains("= aa ] ||"),
-            "checks the file is unchanged"
-        );
+        assert!(apply.script.contains("= aa ] ||"), "checks the file is unchanged");
 
         let mut a = prepare(json!({"path": "/etc/x", "line": "a=1", "mode": "0600"}));
         let plan = a.compare(Some(&canned(probe))).unwrap();
         assert!(plan.changed);
-        assert_eq!(
-            plan.result["msg"],
-            "ownership, perms or SE linux context changed"
-        );
+        assert_eq!(plan.result["msg"], "ownership, perms or SE linux context changed");
     }
 
     #[test]
@@ -792,8 +681,7 @@ mod tests {
 
     #[test]
     fn a_directory_is_refused() {
-        let probe =
-            b"stead-file-state 1\nparent-dir\nstat 41ed 0 0 4096 1 1 1 1 1 1 root root\nend\n";
+        let probe = b"stead-file-state 1\nparent-dir\nstat 41ed 0 0 4096 1 1 1 1 1 1 root root\nend\n";
         let mut a = prepare(json!({"path": "/etc", "line": "a"}));
         let e = a.compare(Some(&canned(probe))).unwrap_err();
         assert!(e.to_string().contains("is a directory !"));
@@ -807,14 +695,8 @@ mod tests {
         let link = ctx.root().join("link");
         let path = dir.join("sub dir/new'file");
         for (p, args) in [
-            (
-                path.to_str().unwrap(),
-                json!({"line": "x=1", "create": true, "mode": "0640"}),
-            ),
-            (
-                link.to_str().unwrap(),
-                json!({"regexp": "^b=", "line": "b=2", "backup": true}),
-            ),
+            (path.to_str().unwrap(), json!({"line": "x=1", "create": true, "mode": "0640"})),
+            (link.to_str().unwrap(), json!({"regexp": "^b=", "line": "b=2", "backup": true})),
         ] {
             if p.ends_with("link") {
                 std::fs::create_dir_all(&dir).unwrap();
@@ -835,10 +717,7 @@ mod tests {
             let again = a.compare(Some(&out)).unwrap();
             assert!(!again.changed, "{:?}", again.diff);
             if p.ends_with("link") {
-                assert!(std::fs::symlink_metadata(&link)
-                    .unwrap()
-                    .file_type()
-                    .is_symlink());
+                assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
                 assert_eq!(std::fs::read(&target).unwrap(), b"a=1\nb=2\n");
                 let b = plan.result["backup_file"].as_str().unwrap();
                 assert_eq!(std::fs::read(b).unwrap(), b"a=1\nb=1");

@@ -82,10 +82,7 @@ pub enum ModuleError {
 impl ModuleError {
     /// A failure with a message and no other result fields.
     pub fn failed(msg: impl Into<String>) -> Self {
-        ModuleError::Failed {
-            msg: msg.into(),
-            result: ResultMap::new(),
-        }
+        ModuleError::Failed { msg: msg.into(), result: ResultMap::new() }
     }
 }
 
@@ -137,10 +134,7 @@ pub trait Action: Send {
             result.insert("rc".into(), out.status.into());
             result.insert("stderr".into(), out.stderr_text().into());
             let detail = out.stderr_text();
-            Err(ModuleError::Failed {
-                msg: format!("apply failed (exit {}): {}", out.status, detail.trim()),
-                result,
-            })
+            Err(ModuleError::Failed { msg: format!("apply failed (exit {}): {}", out.status, detail.trim()), result })
         }
     }
 }
@@ -178,11 +172,7 @@ impl Plan {
     }
     /// A change, with the script that makes it.
     pub fn change(apply: ApplyScript) -> Self {
-        Plan {
-            changed: true,
-            apply: Some(apply),
-            ..Plan::default()
-        }
+        Plan { changed: true, apply: Some(apply), ..Plan::default() }
     }
     /// Adds a diff.
     pub fn with_diff(mut self, diff: Option<Diff>) -> Self {

@@ -39,9 +39,7 @@ impl Mode {
         }
         let mut clauses = Vec::new();
         for part in t.split(',') {
-            let op_at = part
-                .find(['+', '-', '='])
-                .ok_or_else(|| BadMode(text.to_owned()))?;
+            let op_at = part.find(['+', '-', '=']).ok_or_else(|| BadMode(text.to_owned()))?;
             let (who_text, rest) = part.split_at(op_at);
             let mut who = 0;
             for c in who_text.chars() {
@@ -68,11 +66,7 @@ impl Mode {
 
     /// Builds a mode from a YAML integer (already octal-decoded by the loader).
     pub fn from_int(value: i64) -> Result<Mode, BadMode> {
-        u32::try_from(value)
-            .ok()
-            .filter(|m| *m <= 0o7777)
-            .map(Mode::Octal)
-            .ok_or_else(|| BadMode(value.to_string()))
+        u32::try_from(value).ok().filter(|m| *m <= 0o7777).map(Mode::Octal).ok_or_else(|| BadMode(value.to_string()))
     }
 
     /// The resulting permission bits, given the current ones (if the file exists).
@@ -113,10 +107,7 @@ impl fmt::Display for Mode {
         match self {
             Mode::Octal(m) => write!(f, "{m:04o}"),
             Mode::Symbolic(c) => {
-                let parts: Vec<String> = c
-                    .iter()
-                    .map(|c| format!("{:o}{}{}", c.who, c.op, c.perms))
-                    .collect();
+                let parts: Vec<String> = c.iter().map(|c| format!("{:o}{}{}", c.who, c.op, c.perms)).collect();
                 write!(f, "{}", parts.join(","))
             }
         }
@@ -137,24 +128,10 @@ mod tests {
 
     #[test]
     fn symbolic_applies_to_current_mode() {
-        assert_eq!(
-            Mode::parse("u=rw,g=r,o=")
-                .unwrap()
-                .resolve(Some(0o777), false),
-            0o640
-        );
-        assert_eq!(
-            Mode::parse("a+x").unwrap().resolve(Some(0o644), false),
-            0o755
-        );
-        assert_eq!(
-            Mode::parse("go-w").unwrap().resolve(Some(0o666), false),
-            0o644
-        );
-        assert_eq!(
-            Mode::parse("u+X").unwrap().resolve(Some(0o600), true),
-            0o700
-        );
+        assert_eq!(Mode::parse("u=rw,g=r,o=").unwrap().resolve(Some(0o777), false), 0o640);
+        assert_eq!(Mode::parse("a+x").unwrap().resolve(Some(0o644), false), 0o755);
+        assert_eq!(Mode::parse("go-w").unwrap().resolve(Some(0o666), false), 0o644);
+        assert_eq!(Mode::parse("u+X").unwrap().resolve(Some(0o600), true), 0o700);
     }
 
     #[test]

@@ -20,19 +20,11 @@ static MODULES: &[&dyn Module] = &[
 ];
 
 /// Collection prefixes accepted before a module name.
-const PREFIXES: &[&str] = &[
-    "ansible.builtin.",
-    "ansible.legacy.",
-    "ansible.posix.",
-    "community.general.",
-];
+const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
 
 /// Finds a module by bare or fully qualified name.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
-    let bare = PREFIXES
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .unwrap_or(name);
+    let bare = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
     MODULES.iter().copied().find(|m| m.name() == bare)
 }
 

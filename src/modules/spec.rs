@@ -45,13 +45,7 @@ pub struct ArgSpec {
 impl ArgSpec {
     /// An optional argument of the given kind.
     pub const fn new(name: &'static str, kind: ArgKind) -> Self {
-        ArgSpec {
-            name,
-            aliases: &[],
-            kind,
-            required: false,
-            choices: &[],
-        }
+        ArgSpec { name, aliases: &[], kind, required: false, choices: &[] }
     }
     /// Marks the argument as required.
     pub const fn required(mut self) -> Self {
@@ -92,13 +86,7 @@ pub struct ModuleSpec {
 impl ModuleSpec {
     /// A spec with these arguments and nothing else.
     pub const fn new(args: &'static [ArgSpec]) -> Self {
-        ModuleSpec {
-            args,
-            free_form: None,
-            one_of: &[],
-            exclusive: &[],
-            free_keys: false,
-        }
+        ModuleSpec { args, free_form: None, one_of: &[], exclusive: &[], free_keys: false }
     }
     /// Names the argument a free-form string fills.
     pub const fn free_form(mut self, arg: &'static str) -> Self {
@@ -156,12 +144,10 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
             let names: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
             issues.push(ArgIssue {
                 message: format!("unknown argument `{}`", key.name),
-                hint: Some(
-                    match crate::suggest::closest(&key.name, names.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`? accepted: {}", names.join(", ")),
-                        None => format!("accepted: {}", names.join(", ")),
-                    },
-                ),
+                hint: Some(match crate::suggest::closest(&key.name, names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? accepted: {}", names.join(", ")),
+                    None => format!("accepted: {}", names.join(", ")),
+                }),
                 node: Some(key.loc.clone()),
             });
             continue;
@@ -180,19 +166,11 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
         }
     }
     for group in spec.one_of {
-        if !args.iter().any(|(k, _)| {
-            group
-                .iter()
-                .any(|g| spec.arg(g).is_some_and(|a| a.matches(&k.name)))
-        }) {
+        if !args.iter().any(|(k, _)| group.iter().any(|g| spec.arg(g).is_some_and(|a| a.matches(&k.name)))) {
             issues.push(ArgIssue {
                 message: format!(
                     "one of {} is required",
-                    group
-                        .iter()
-                        .map(|g| format!("`{g}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    group.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
                 ),
                 hint: None,
                 node: None,
@@ -200,10 +178,7 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
         }
     }
     for (a, b) in spec.exclusive {
-        let has = |n: &str| {
-            args.iter()
-                .any(|(k, _)| spec.arg(n).is_some_and(|s| s.matches(&k.name)))
-        };
+        let has = |n: &str| args.iter().any(|(k, _)| spec.arg(n).is_some_and(|s| s.matches(&k.name)));
         if has(a) && has(b) {
             issues.push(ArgIssue {
                 message: format!("`{a}` and `{b}` cannot be used together"),
@@ -216,13 +191,7 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
 }
 
 fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
-    let issue = |message: String, hint: Option<String>| {
-        Some(ArgIssue {
-            message,
-            hint,
-            node: Some(value.loc.clone()),
-        })
-    };
+    let issue = |message: String, hint: Option<String>| Some(ArgIssue { message, hint, node: Some(value.loc.clone()) });
     if let NodeKind::Str(s) = &value.kind {
         if is_templated(s) {
             return None;
@@ -234,10 +203,9 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
     match arg.kind {
         ArgKind::Any => None,
         ArgKind::Str => match &value.kind {
-            NodeKind::Seq(_) | NodeKind::Map(_) => issue(
-                format!("`{}` must be a string, not {}", arg.name, value.type_name()),
-                None,
-            ),
+            NodeKind::Seq(_) | NodeKind::Map(_) => {
+                issue(format!("`{}` must be a string, not {}", arg.name, value.type_name()), None)
+            }
             _ => check_choices(arg, value),
         },
         ArgKind::Bool => match &value.kind {
@@ -245,44 +213,23 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
             NodeKind::Str(s) if parse_bool(s).is_some() => None,
             NodeKind::Int(0 | 1) => None,
             _ => issue(
-                format!(
-                    "`{}` must be a boolean, not {}",
-                    arg.name,
-                    value.type_name()
-                ),
+                format!("`{}` must be a boolean, not {}", arg.name, value.type_name()),
                 Some("use true or false".into()),
             ),
         },
         ArgKind::Int => match &value.kind {
             NodeKind::Int(_) => None,
             NodeKind::Str(s) if s.trim().parse::<i64>().is_ok() => None,
-            _ => issue(
-                format!(
-                    "`{}` must be an integer, not {}",
-                    arg.name,
-                    value.type_name()
-                ),
-                None,
-            ),
+            _ => issue(format!("`{}` must be an integer, not {}", arg.name, value.type_name()), None),
         },
         ArgKind::Mode => check_mode(arg, value),
         ArgKind::List => match &value.kind {
-            NodeKind::Map(_) => issue(
-                format!("`{}` must be a list, not {}", arg.name, value.type_name()),
-                None,
-            ),
+            NodeKind::Map(_) => issue(format!("`{}` must be a list, not {}", arg.name, value.type_name()), None),
             _ => None,
         },
         ArgKind::Dict => match &value.kind {
             NodeKind::Map(_) => None,
-            _ => issue(
-                format!(
-                    "`{}` must be a mapping, not {}",
-                    arg.name,
-                    value.type_name()
-                ),
-                None,
-            ),
+            _ => issue(format!("`{}` must be a mapping, not {}", arg.name, value.type_name()), None),
         },
     }
 }
@@ -301,39 +248,23 @@ fn check_choices(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
         return None;
     }
     Some(ArgIssue {
-        message: format!(
-            "`{}` must be one of {}, not `{text}`",
-            arg.name,
-            arg.choices.join(", ")
-        ),
-        hint: crate::suggest::closest(&text, arg.choices.iter().copied())
-            .map(|s| format!("did you mean `{s}`?")),
+        message: format!("`{}` must be one of {}, not `{text}`", arg.name, arg.choices.join(", ")),
+        hint: crate::suggest::closest(&text, arg.choices.iter().copied()).map(|s| format!("did you mean `{s}`?")),
         node: Some(value.loc.clone()),
     })
 }
 
 fn check_mode(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
-    let issue = |message: String, hint: String| {
-        Some(ArgIssue {
-            message,
-            hint: Some(hint),
-            node: Some(value.loc.clone()),
-        })
-    };
+    let issue =
+        |message: String, hint: String| Some(ArgIssue { message, hint: Some(hint), node: Some(value.loc.clone()) });
     match &value.kind {
         NodeKind::Int(_) => {
             let raw = value.raw.as_deref().unwrap_or("");
             let is_octal_literal = raw.starts_with('0');
             if !is_octal_literal {
                 return issue(
-                    format!(
-                        "`{}: {raw}` is read as the decimal number {raw}, not as an octal mode",
-                        arg.name
-                    ),
-                    format!(
-                        "write `{}: '0{raw}'` (quoted, with a leading zero)",
-                        arg.name
-                    ),
+                    format!("`{}: {raw}` is read as the decimal number {raw}, not as an octal mode", arg.name),
+                    format!("write `{}: '0{raw}'` (quoted, with a leading zero)", arg.name),
                 );
             }
             None
@@ -345,10 +276,7 @@ fn check_mode(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
                 "use an octal mode such as '0644' or a symbolic one such as 'u=rw,g=r,o=r'".into(),
             ),
         },
-        _ => issue(
-            format!("`{}` must be a mode, not {}", arg.name, value.type_name()),
-            "use '0644'".into(),
-        ),
+        _ => issue(format!("`{}` must be a mode, not {}", arg.name, value.type_name()), "use '0644'".into()),
     }
 }
 

@@ -21,14 +21,10 @@ pub struct Stat;
 const ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
-    ArgSpec::new("path", ArgKind::Str)
-        .required()
-        .aliases(&["dest", "name"]),
+    ArgSpec::new("path", ArgKind::Str).required().aliases(&["dest", "name"]),
     ArgSpec::new("follow", ArgKind::Bool),
     ArgSpec::new("get_checksum", ArgKind::Bool),
-    ArgSpec::new("checksum_algorithm", ArgKind::Str)
-        .aliases(&["checksum", "checksum_algo"])
-        .choices(ALGORITHMS),
+    ArgSpec::new("checksum_algorithm", ArgKind::Str).aliases(&["checksum", "checksum_algo"]).choices(ALGORITHMS),
     ArgSpec::new("get_mime", ArgKind::Bool).aliases(&["mime", "mime_type", "mime-type"]),
     ArgSpec::new("get_attributes", ArgKind::Bool).aliases(&["attr", "attributes"]),
 ]);
@@ -44,11 +40,7 @@ impl Module for Stat {
 
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let algorithm = args.choice_or("checksum_algorithm", ALGORITHMS, "sha1")?;
-        let algorithm = ALGORITHMS
-            .iter()
-            .copied()
-            .find(|a| *a == algorithm)
-            .unwrap_or("sha1");
+        let algorithm = ALGORITHMS.iter().copied().find(|a| *a == algorithm).unwrap_or("sha1");
         Ok(Box::new(StatAction {
             path: args.str("path")?,
             follow: args.bool_or("follow", false)?,
@@ -140,8 +132,7 @@ impl Action for StatAction {
         let st = file_state::parse_output(probe)?;
         let mut plan = Plan::ok();
         plan.result.insert("changed".into(), false.into());
-        plan.result
-            .insert("stat".into(), Value::Object(stat_dict(&self.path, &st)));
+        plan.result.insert("stat".into(), Value::Object(stat_dict(&self.path, &st)));
         Ok(plan)
     }
 }
@@ -152,11 +143,7 @@ mod tests {
     use crate::modules::file_write::testing::{run, FakeCtx, HOSTILE};
 
     fn prepare(v: Value) -> Box<dyn Action> {
-        Stat.prepare(
-            &Args::new(&SPEC, v.as_object().unwrap().clone()),
-            &FakeCtx::default(),
-        )
-        .unwrap()
+        Stat.prepare(&Args::new(&SPEC, v.as_object().unwrap().clone()), &FakeCtx::default()).unwrap()
     }
 
     #[test]
@@ -164,13 +151,7 @@ mod tests {
         let mut a = prepare(json!({"path": "/etc/passwd"}));
         let probe = b"stead-file-state 1\nparent-dir\n\
             stat 81a4 0 0 10 100 200 300 7 1 2049 root root\nreadable\nchecksum abc\nend\n";
-        let plan = a
-            .compare(Some(&ExecOutput {
-                status: 0,
-                stdout: probe.to_vec(),
-                stderr: vec![],
-            }))
-            .unwrap();
+        let plan = a.compare(Some(&ExecOutput { status: 0, stdout: probe.to_vec(), stderr: vec![] })).unwrap();
         assert!(!plan.changed && plan.apply.is_none());
         let stat = &plan.result["stat"];
         assert_eq!(stat["mode"], "0644");
@@ -180,11 +161,7 @@ mod tests {
         assert_eq!(stat["readable"], true);
         assert_eq!(stat["writeable"], false);
         let plan = a
-            .compare(Some(&ExecOutput {
-                status: 0,
-                stdout: b"stead-file-state 1\nend\n".to_vec(),
-                stderr: vec![],
-            }))
+            .compare(Some(&ExecOutput { status: 0, stdout: b"stead-file-state 1\nend\n".to_vec(), stderr: vec![] }))
             .unwrap();
         assert_eq!(plan.result["stat"], json!({"exists": false}));
     }
@@ -223,9 +200,6 @@ mod tests {
         let stat = a.compare(Some(&out)).unwrap().result["stat"].clone();
         assert_eq!(stat["isreg"], true);
         assert_eq!(stat["size"], 3);
-        assert_eq!(
-            stat["checksum"], "a9993e364706816aba3e25717850c26c9cd0d89d",
-            "sha1 of abc"
-        );
+        assert_eq!(stat["checksum"], "a9993e364706816aba3e25717850c26c9cd0d89d", "sha1 of abc");
     }
 }

@@ -41,17 +41,10 @@ impl Module for Template {
         let name = args.str("src")?;
         let dest = args.str("dest")?;
         let path = ctx.find_file(&name, "templates")?;
-        let source = std::fs::read_to_string(&path).map_err(|e| ModuleError::LocalFile {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
         let text = ctx.render(&source, &name)?;
-        Ok(Box::new(PutFile::new(
-            args,
-            dest,
-            text.into_bytes(),
-            Some(name),
-        )?))
+        Ok(Box::new(PutFile::new(args, dest, text.into_bytes(), Some(name))?))
     }
 }
 
@@ -70,40 +63,22 @@ mod tests {
     fn renders_and_diffs_against_the_remote_file() {
         let ctx = FakeCtx::default();
         ctx.add_file("templates/motd.j2", b"hello {{ who }}\n");
-        let mut a = Template
-            .prepare(&args(json!({"src": "motd.j2", "dest": "/etc/motd"})), &ctx)
-            .unwrap();
+        let mut a = Template.prepare(&args(json!({"src": "motd.j2", "dest": "/etc/motd"})), &ctx).unwrap();
         let probe = b"stead-file-state 1\nparent-dir\nstat 81a4 0 0 6 1 1 1 1 1 1 root root\n\
              sha256 00\ncontent 6\nhello\n\nend\n";
-        let plan = a
-            .compare(Some(&ExecOutput {
-                status: 0,
-                stdout: probe.to_vec(),
-                stderr: vec![],
-            }))
-            .unwrap();
+        let plan = a.compare(Some(&ExecOutput { status: 0, stdout: probe.to_vec(), stderr: vec![] })).unwrap();
         assert!(plan.changed);
         assert_eq!(plan.apply.unwrap().stdin, b"hello world\n");
-        assert!(plan
-            .diff
-            .unwrap()
-            .unified()
-            .contains("-hello\n+hello world\n"));
+        assert!(plan.diff.unwrap().unified().contains("-hello\n+hello world\n"));
     }
 
     #[test]
     fn render_errors_and_missing_templates_fail_prepare() {
         let ctx = FakeCtx::default();
         ctx.add_file("templates/bad.j2", b"{{ missing }}");
-        let e = Template
-            .prepare(&args(json!({"src": "bad.j2", "dest": "/x"})), &ctx)
-            .err()
-            .unwrap();
+        let e = Template.prepare(&args(json!({"src": "bad.j2", "dest": "/x"})), &ctx).err().unwrap();
         assert!(matches!(e, ModuleError::Template(_)));
-        let e = Template
-            .prepare(&args(json!({"src": "nope.j2", "dest": "/x"})), &ctx)
-            .err()
-            .unwrap();
+        let e = Template.prepare(&args(json!({"src": "nope.j2", "dest": "/x"})), &ctx).err().unwrap();
         assert!(matches!(e, ModuleError::LocalFile { .. }));
     }
 
@@ -115,10 +90,7 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         let dest = dir.join("out $(x).conf");
         let mut a = Template
-            .prepare(
-                &args(json!({"src": "t.j2", "dest": dest.to_str().unwrap(), "mode": "0600"})),
-                &ctx,
-            )
+            .prepare(&args(json!({"src": "t.j2", "dest": dest.to_str().unwrap(), "mode": "0600"})), &ctx)
             .unwrap();
         let out = run(&a.probe().unwrap(), b"");
         let plan = a.compare(Some(&out)).unwrap();

@@ -41,6 +41,16 @@ pub struct TaskGraph {
     pub runs: Vec<Range<usize>>,
 }
 
+/// Every string inside a JSON value.
+pub fn strings_in(v: &Json) -> Vec<String> {
+    match v {
+        Json::String(s) => vec![s.clone()],
+        Json::Array(a) => a.iter().flat_map(strings_in).collect(),
+        Json::Object(m) => m.values().flat_map(strings_in).collect(),
+        _ => vec![],
+    }
+}
+
 /// Every template string a task evaluates.
 pub fn task_templates(task: &Task) -> Vec<String> {
     let mut out = Vec::new();
@@ -70,9 +80,7 @@ pub fn task_expressions(task: &Task) -> Vec<String> {
     out.extend(task.failed_when.iter().flatten().cloned());
     if task.module.name() == "assert" {
         match task.args.get("that") {
-            Some(Json::Array(items)) => {
-                out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned)))
-            }
+            Some(Json::Array(items)) => out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned))),
             Some(Json::String(s)) => out.push(s.clone()),
             _ => {}
         }
@@ -114,11 +122,7 @@ pub fn task_defines(task: &Task) -> Vec<(String, EdgeKind)> {
 impl TaskGraph {
     /// Builds the graph of a play.
     pub fn build(play: &Play, templates: &Templates) -> TaskGraph {
-        let uses: Vec<BTreeSet<String>> = play
-            .tasks
-            .iter()
-            .map(|t| task_variables(t, templates))
-            .collect();
+        let uses: Vec<BTreeSet<String>> = play.tasks.iter().map(|t| task_variables(t, templates)).collect();
         let mut edges = Vec::new();
         for (to, used) in uses.iter().enumerate() {
             for (from, task) in play.tasks.iter().enumerate().take(to) {
@@ -141,17 +145,10 @@ impl TaskGraph {
         }
         let mut runs = Vec::new();
         let mut start = 0;
-        let incoming: Vec<HashSet<usize>> = (0..play.tasks.len())
-            .map(|to| {
-                edges
-                    .iter()
-                    .filter(|e| e.to == to)
-                    .map(|e| e.from)
-                    .collect()
-            })
-            .collect();
-        for i in 0..play.tasks.len() {
-            let depends_inside = incoming[i].iter().any(|from| *from >= start);
+        let incoming: Vec<HashSet<usize>> =
+            (0..play.tasks.len()).map(|to| edges.iter().filter(|e| e.to == to).map(|e| e.from).collect()).collect();
+        for (i, from_set) in incoming.iter().enumerate() {
+            let depends_inside = from_set.iter().any(|from| *from >= start);
             if depends_inside && i > start {
                 runs.push(start..i);
                 start = i;
@@ -160,10 +157,6 @@ impl TaskGraph {
         if start < play.tasks.len() {
             runs.push(start..play.tasks.len());
         }
-        TaskGraph {
-            edges,
-            notifies,
-            runs,
-        }
+        TaskGraph { edges, notifies, runs }
     }
 }

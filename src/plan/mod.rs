@@ -96,20 +96,12 @@ impl RunPlan {
     /// Every host of every play, deduplicated, in first-seen order.
     pub fn all_hosts(&self) -> Vec<String> {
         let mut seen = HashSet::new();
-        self.plays
-            .iter()
-            .flat_map(|p| p.hosts.iter())
-            .filter(|h| seen.insert((*h).clone()))
-            .cloned()
-            .collect()
+        self.plays.iter().flat_map(|p| p.hosts.iter()).filter(|h| seen.insert((*h).clone())).cloned().collect()
     }
 }
 
 /// Loads the inventory (with `group_vars`/`host_vars` beside the playbooks).
-pub fn load_inventory(
-    sources: &[PathBuf],
-    playbook_dirs: &[&Path],
-) -> Result<Inventory, InventoryError> {
+pub fn load_inventory(sources: &[PathBuf], playbook_dirs: &[&Path]) -> Result<Inventory, InventoryError> {
     let mut inventory = Inventory::load(sources)?;
     for dir in playbook_dirs {
         inventory.add_vars_dir(dir)?;
@@ -118,11 +110,7 @@ pub fn load_inventory(
 }
 
 /// Loads and checks everything; contacts no host.
-pub fn compile(
-    playbook_paths: &[PathBuf],
-    inventory: Inventory,
-    options: RunOptions,
-) -> Result<RunPlan, PlanError> {
+pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOptions) -> Result<RunPlan, PlanError> {
     let templates = Arc::new(Templates::new());
     let mut diags = Vec::new();
     let mut warnings: Vec<String> = inventory.warnings().to_vec();
@@ -143,13 +131,9 @@ pub fn compile(
         Some(pattern) => Some(inventory.select(pattern)?.into_iter().collect()),
         None => None,
     };
-    let shard_hosts: Option<HashSet<String>> = options.shard.map(|(k, n)| {
-        inventory
-            .hosts()
-            .into_iter()
-            .filter(|h| (fnv1a(h) % n as u64) as usize == k - 1)
-            .collect()
-    });
+    let shard_hosts: Option<HashSet<String>> = options
+        .shard
+        .map(|(k, n)| inventory.hosts().into_iter().filter(|h| (fnv1a(h) % n as u64) as usize == k - 1).collect());
     let mut plays = Vec::new();
     for book in &books {
         for play in &book.plays {
@@ -159,11 +143,7 @@ pub fn compile(
                     diags.push(
                         Diagnostic::new(
                             &play.hosts_loc,
-                            format!(
-                                "host pattern `{}`: {}",
-                                play.hosts,
-                                first_line(&e.to_string())
-                            ),
+                            format!("host pattern `{}`: {}", play.hosts, first_line(&e.to_string())),
                         )
                         .maybe_hint(hint_of(&e.to_string())),
                     );
@@ -173,26 +153,15 @@ pub fn compile(
             let hosts: Vec<String> = hosts
                 .into_iter()
                 .filter(|h| limit.as_ref().is_none_or(|l| l.contains(h)))
-                .filter(|h| {
-                    shard_hosts
-                        .as_ref()
-                        .is_none_or(|s| s.contains(h) || !inventory.hosts().contains(h))
-                })
+                .filter(|h| shard_hosts.as_ref().is_none_or(|s| s.contains(h) || !inventory.hosts().contains(h)))
                 .collect();
             if hosts.is_empty() {
-                warnings.push(format!(
-                    "{}: play `{}` matches no hosts; skipping it",
-                    play.hosts_loc, play.name
-                ));
+                warnings.push(format!("{}: play `{}` matches no hosts; skipping it", play.hosts_loc, play.name));
             }
             check_variables(play, &hosts, &inventory, &options, &templates, &mut diags);
-            check_local_files(play, &book.dir, &mut diags);
+            check_local_files(play, &book.dir, &templates, &mut diags);
             let graph = TaskGraph::build(play, &templates);
-            let selected = play
-                .tasks
-                .iter()
-                .map(|t| tag_selected(t, &options))
-                .collect();
+            let selected = play.tasks.iter().map(|t| tag_selected(t, &options)).collect();
             plays.push(PlayPlan {
                 play: Arc::new(play.clone()),
                 playbook_dir: book.dir.clone(),
@@ -220,18 +189,13 @@ fn first_line(s: &str) -> String {
 }
 
 fn hint_of(s: &str) -> Option<String> {
-    s.lines()
-        .find_map(|l| l.trim().strip_prefix("hint:").map(|h| h.trim().to_owned()))
+    s.lines().find_map(|l| l.trim().strip_prefix("hint:").map(|h| h.trim().to_owned()))
 }
 
 /// Whether `--tags` / `--skip-tags` keep a task (Ansible's rules for `always` and `never`).
 pub fn tag_selected(task: &Task, options: &RunOptions) -> bool {
     let tags: HashSet<&str> = task.tags.iter().map(String::as_str).collect();
-    if options
-        .skip_tags
-        .iter()
-        .any(|s| tags.contains(s.as_str()) || (s == "all"))
-    {
+    if options.skip_tags.iter().any(|s| tags.contains(s.as_str()) || (s == "all")) {
         return false;
     }
     if tags.contains("never") && !options.tags.iter().any(|t| tags.contains(t.as_str())) {
@@ -244,9 +208,7 @@ pub fn tag_selected(task: &Task, options: &RunOptions) -> bool {
         return true;
     }
     options.tags.iter().any(|t| {
-        tags.contains(t.as_str())
-            || (t == "tagged" && !tags.is_empty())
-            || (t == "untagged" && tags.is_empty())
+        tags.contains(t.as_str()) || (t == "tagged" && !tags.is_empty()) || (t == "untagged" && tags.is_empty())
     })
 }
 
@@ -326,70 +288,52 @@ fn check_variables(
         let mut reported = HashSet::new();
         let check = |src: &str,
                      vars: HashSet<String>,
+                     loc: &Location,
                      diags: &mut Vec<Diagnostic>,
                      reported: &mut HashSet<String>| {
             if guards_undefined(src) {
                 return;
             }
-            let mut missing: Vec<_> = vars
-                .into_iter()
-                .filter(|v| !local.contains(v) && !v.starts_with("ansible_"))
-                .collect();
+            let mut missing: Vec<_> =
+                vars.into_iter().filter(|v| !local.contains(v) && !v.starts_with("ansible_")).collect();
             missing.sort();
             for name in missing {
                 if reported.insert(name.clone()) {
                     let candidates: Vec<&str> = local.iter().map(String::as_str).collect();
                     let hint = crate::suggest::closest(&name, candidates.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| {
-                            "define it in vars, group_vars/host_vars, or with -e".into()
-                        });
+                        .unwrap_or_else(|| "define it in vars, group_vars/host_vars, or with -e".into());
                     diags.push(
-                        Diagnostic::new(
-                            &task.module_loc,
-                            format!(
-                                "undefined variable `{name}` in task `{}`",
-                                task.display_name()
-                            ),
-                        )
-                        .hint(hint),
+                        Diagnostic::new(loc, format!("undefined variable `{name}` in task `{}`", task.display_name()))
+                            .hint(hint),
                     );
                 }
             }
         };
+        for (arg, value) in &task.args {
+            for src in graph::strings_in(value) {
+                check(&src, templates.variables(&src), task.arg_loc(arg), diags, &mut reported);
+            }
+        }
         for src in task_templates(task) {
-            check(&src, templates.variables(&src), diags, &mut reported);
+            check(&src, templates.variables(&src), &task.module_loc, diags, &mut reported);
         }
         for expr in graph::task_expressions(task) {
-            check(
-                &expr,
-                templates.expression_variables(&expr),
-                diags,
-                &mut reported,
-            );
+            check(&expr, templates.expression_variables(&expr), &task.loc, diags, &mut reported);
         }
     }
 }
 
 /// Templates that test for definedness or supply a default are not checked statically.
 fn guards_undefined(src: &str) -> bool {
-    [
-        "defined",
-        "default(",
-        "d(",
-        "| d",
-        "|d",
-        "omit",
-        "undefined",
-        "is none",
-        "mandatory",
-    ]
-    .iter()
-    .any(|g| src.contains(g))
+    let compact: String = src.split_whitespace().collect::<Vec<_>>().join(" ");
+    ["is defined", "is not defined", "is undefined", "default(", "|d(", "| d(", "omit", "mandatory"]
+        .iter()
+        .any(|g| compact.contains(g))
 }
 
 /// Literal `src:` files of copy/template must exist before any host is contacted.
-fn check_local_files(play: &Play, playbook_dir: &Path, diags: &mut Vec<Diagnostic>) {
+fn check_local_files(play: &Play, playbook_dir: &Path, templates: &Templates, diags: &mut Vec<Diagnostic>) {
     for task in play.tasks.iter().chain(&play.handlers) {
         let subdir = match task.module.name() {
             "template" => "templates",
@@ -402,28 +346,35 @@ fn check_local_files(play: &Play, playbook_dir: &Path, diags: &mut Vec<Diagnosti
         if crate::template::is_template(src) {
             continue;
         }
-        if playbook::find_local_file(playbook_dir, task.role_dir.as_deref(), src, subdir).is_none()
-        {
-            diags.push(
-                Diagnostic::new(
-                    &task.module_loc,
-                    format!("{} source `{src}` not found", task.module.name()),
-                )
-                .hint(format!(
-                    "looked in {}/{subdir}/ and {}",
-                    playbook_dir.display(),
-                    playbook_dir.display()
-                )),
-            );
+        match playbook::find_local_file(playbook_dir, task.role_dir.as_deref(), src, subdir) {
+            None => diags.push(
+                Diagnostic::new(task.arg_loc("src"), format!("{} source `{src}` not found", task.module.name()))
+                    .hint(format!("looked in {}/{subdir}/ and {}/", playbook_dir.display(), playbook_dir.display())),
+            ),
+            Some(path) if subdir == "templates" => {
+                if let Err(d) = check_template_file(&path, templates) {
+                    diags.push(d);
+                }
+            }
+            Some(_) => {}
         }
     }
 }
 
+/// Compiles a template file once, reporting a syntax error at its line.
+fn check_template_file(path: &Path, templates: &Templates) -> Result<(), Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(&Location::synthetic(&path.display().to_string()), format!("cannot read template: {e}"))
+    })?;
+    templates.compile_file(&path.display().to_string(), &text).map_err(|(line, msg)| {
+        let loc = Location { file: Arc::new(path.to_path_buf()), line: line.max(1), column: 1 };
+        Diagnostic::new(&loc, format!("template syntax error: {msg}"))
+    })
+}
+
 /// A stable hash for sharding (FNV-1a, 64-bit).
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A placeholder location for values from the command line.

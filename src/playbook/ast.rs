@@ -102,6 +102,15 @@ pub struct Task {
     pub loc: Location,
     /// Where the module key is written.
     pub module_loc: Location,
+    /// Where each argument's value is written (by name as written).
+    pub arg_locs: Vec<(String, Location)>,
+}
+
+impl Task {
+    /// Where an argument is written, else where the module is.
+    pub fn arg_loc(&self, name: &str) -> &Location {
+        self.arg_locs.iter().find(|(n, _)| n == name).map_or(&self.module_loc, |(_, l)| l)
+    }
 }
 
 impl Task {

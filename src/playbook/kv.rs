@@ -70,19 +70,13 @@ pub fn parse_kv(s: &str) -> (Vec<(String, String)>, Option<String>) {
     let mut free = Vec::new();
     for word in split_words(s) {
         match word.split_once('=') {
-            Some((k, v))
-                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
+            Some((k, v)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                 pairs.push((k.to_owned(), v.to_owned()))
             }
             _ => free.push(word),
         }
     }
-    let free = if free.is_empty() {
-        None
-    } else {
-        Some(free.join(" "))
-    };
+    let free = if free.is_empty() { None } else { Some(free.join(" ")) };
     (pairs, free)
 }
 
@@ -95,10 +89,7 @@ pub fn split_free_form(s: &str, known: &[&str]) -> (Vec<(String, String)>, Strin
     for raw in s.split(' ') {
         if let Some((k, v)) = raw.split_once('=') {
             if known.contains(&k) && rest.iter().all(|w| w.is_empty() || w.contains('=')) {
-                pairs.push((
-                    k.to_owned(),
-                    v.trim_matches(|c| c == '"' || c == '\'').to_owned(),
-                ));
+                pairs.push((k.to_owned(), v.trim_matches(|c| c == '"' || c == '\'').to_owned()));
                 continue;
             }
         }
@@ -108,10 +99,7 @@ pub fn split_free_form(s: &str, known: &[&str]) -> (Vec<(String, String)>, Strin
     while let Some(last) = rest.last() {
         match last.split_once('=') {
             Some((k, v)) if known.contains(&k) => {
-                pairs.push((
-                    k.to_owned(),
-                    v.trim_matches(|c| c == '"' || c == '\'').to_owned(),
-                ));
+                pairs.push((k.to_owned(), v.trim_matches(|c| c == '"' || c == '\'').to_owned()));
                 rest.pop();
             }
             _ => break,
@@ -126,14 +114,10 @@ mod tests {
 
     #[test]
     fn kv_with_quotes_and_jinja() {
-        let (pairs, free) =
-            parse_kv(r#"src=a.txt dest="/tmp/my file" mode={{ m | default('0644') }}"#);
+        let (pairs, free) = parse_kv(r#"src=a.txt dest="/tmp/my file" mode={{ m | default('0644') }}"#);
         assert_eq!(pairs[0], ("src".into(), "a.txt".into()));
         assert_eq!(pairs[1], ("dest".into(), "/tmp/my file".into()));
-        assert_eq!(
-            pairs[2],
-            ("mode".into(), "{{ m | default('0644') }}".into())
-        );
+        assert_eq!(pairs[2], ("mode".into(), "{{ m | default('0644') }}".into()));
         assert_eq!(free, None);
     }
 

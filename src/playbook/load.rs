@@ -73,25 +73,11 @@ const TASK_KEYWORDS: &[&str] = &[
 /// Loads and validates a playbook file. Warnings (duplicate keys) are
 /// returned beside it.
 pub fn load(path: &Path, templates: &Templates) -> Result<(Playbook, Vec<String>), Diagnostics> {
-    let mut loader = Loader {
-        templates,
-        diags: Vec::new(),
-        warnings: Vec::new(),
-        next_id: 0,
-    };
-    let dir = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let mut loader = Loader { templates, diags: Vec::new(), warnings: Vec::new(), next_id: 0 };
+    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let plays = loader.playbook_file(path, 0);
     if loader.diags.is_empty() {
-        Ok((
-            Playbook {
-                path: path.to_path_buf(),
-                dir,
-                plays,
-            },
-            loader.warnings,
-        ))
+        Ok((Playbook { path: path.to_path_buf(), dir, plays }, loader.warnings))
     } else {
         Err(Diagnostics(loader.diags))
     }
@@ -106,26 +92,12 @@ struct Loader<'t> {
 
 fn yaml_diag(err: &yaml::YamlError) -> Diagnostic {
     match err {
-        yaml::YamlError::Read { path, source } => Diagnostic::new(
-            &Location::synthetic(&path.display().to_string()),
-            format!("cannot read file: {source}"),
-        ),
-        yaml::YamlError::Syntax {
-            path,
-            line,
-            column,
-            detail,
-        } => {
-            let loc = Location {
-                file: std::sync::Arc::new(path.clone()),
-                line: *line,
-                column: *column,
-            };
-            let first = detail
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
+        yaml::YamlError::Read { path, source } => {
+            Diagnostic::new(&Location::synthetic(&path.display().to_string()), format!("cannot read file: {source}"))
+        }
+        yaml::YamlError::Syntax { path, line, column, detail } => {
+            let loc = Location { file: std::sync::Arc::new(path.clone()), line: *line, column: *column };
+            let first = detail.lines().next().unwrap_or("").trim_start_matches("error: ");
             Diagnostic::new(&loc, format!("YAML syntax error: {first}"))
                 .hint("check the indentation and quoting on this line and the one above")
         }
@@ -157,28 +129,17 @@ impl Loader<'_> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let Some(items) = root.as_seq() else {
             self.err(
-                Diagnostic::new(
-                    &root.loc,
-                    format!("a playbook is a list of plays, not {}", root.type_name()),
-                )
-                .hint("start each play with `- hosts: ...`"),
+                Diagnostic::new(&root.loc, format!("a playbook is a list of plays, not {}", root.type_name()))
+                    .hint("start each play with `- hosts: ...`"),
             );
             return Vec::new();
         };
         let mut plays = Vec::new();
         for item in items {
-            if let Some(target) = item
-                .get("import_playbook")
-                .or_else(|| item.get("ansible.builtin.import_playbook"))
-            {
+            if let Some(target) = item.get("import_playbook").or_else(|| item.get("ansible.builtin.import_playbook")) {
                 match target.as_str() {
-                    Some(p) if depth < 16 => {
-                        plays.extend(self.playbook_file(&dir.join(p), depth + 1))
-                    }
-                    _ => self.err(Diagnostic::new(
-                        &target.loc,
-                        "import_playbook takes a file name",
-                    )),
+                    Some(p) if depth < 16 => plays.extend(self.playbook_file(&dir.join(p), depth + 1)),
+                    _ => self.err(Diagnostic::new(&target.loc, "import_playbook takes a file name")),
                 }
                 continue;
             }
@@ -191,46 +152,28 @@ impl Loader<'_> {
 
     fn play(&mut self, node: &Node, dir: &Path) -> Option<Play> {
         let Some(map) = node.as_map() else {
-            self.err(Diagnostic::new(
-                &node.loc,
-                format!("a play is a mapping, not {}", node.type_name()),
-            ));
+            self.err(Diagnostic::new(&node.loc, format!("a play is a mapping, not {}", node.type_name())));
             return None;
         };
         self.next_id = 0;
         for (k, _) in map {
             if !PLAY_KEYWORDS.contains(&k.name.as_str()) {
-                let hint = closest(&k.name, PLAY_KEYWORDS.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"));
+                let hint = closest(&k.name, PLAY_KEYWORDS.iter().copied()).map(|s| format!("did you mean `{s}`?"));
                 let hint = hint.or_else(|| {
-                    modules::lookup(&k.name)
-                        .map(|_| "module calls belong in `tasks:`, not directly in the play".into())
+                    modules::lookup(&k.name).map(|_| "module calls belong in `tasks:`, not directly in the play".into())
                 });
-                self.err(
-                    Diagnostic::new(&k.loc, format!("unknown play keyword `{}`", k.name))
-                        .maybe_hint(hint),
-                );
+                self.err(Diagnostic::new(&k.loc, format!("unknown play keyword `{}`", k.name)).maybe_hint(hint));
             }
         }
         let Some(hosts_node) = node.get("hosts") else {
-            self.err(
-                Diagnostic::new(&node.loc, "this play has no `hosts:`")
-                    .hint("add `hosts: all` or a group name"),
-            );
+            self.err(Diagnostic::new(&node.loc, "this play has no `hosts:`").hint("add `hosts: all` or a group name"));
             return None;
         };
         let hosts = match &hosts_node.kind {
             NodeKind::Str(s) => s.clone(),
-            NodeKind::Seq(items) => items
-                .iter()
-                .filter_map(|i| self.scalar_text(i))
-                .collect::<Vec<_>>()
-                .join(","),
+            NodeKind::Seq(items) => items.iter().filter_map(|i| self.scalar_text(i)).collect::<Vec<_>>().join(","),
             _ => {
-                self.err(Diagnostic::new(
-                    &hosts_node.loc,
-                    "`hosts` must be a pattern string or a list",
-                ));
+                self.err(Diagnostic::new(&hosts_node.loc, "`hosts` must be a pattern string or a list"));
                 String::new()
             }
         };
@@ -241,8 +184,7 @@ impl Loader<'_> {
                 let (name, loc) = f;
                 if is_template(&name) {
                     self.err(
-                        Diagnostic::new(&loc, "templated vars_files are not supported")
-                            .hint("name the file literally"),
+                        Diagnostic::new(&loc, "templated vars_files are not supported").hint("name the file literally"),
                     );
                     continue;
                 }
@@ -271,15 +213,7 @@ impl Loader<'_> {
         }
         if let Some(roles) = node.get("roles") {
             for role in roles.as_seq().unwrap_or_default() {
-                self.role(
-                    role,
-                    dir,
-                    &tags,
-                    &mut tasks,
-                    &mut handlers,
-                    &mut vars,
-                    &mut role_defaults,
-                );
+                self.role(role, dir, &tags, &mut tasks, &mut handlers, &mut vars, &mut role_defaults);
             }
         }
         for key in ["tasks", "post_tasks"] {
@@ -298,10 +232,7 @@ impl Loader<'_> {
             Some(n) => self.bool_value(n).unwrap_or(true),
             None => true,
         };
-        let name = node
-            .get("name")
-            .and_then(Node::as_str)
-            .map_or_else(|| hosts.clone(), str::to_owned);
+        let name = node.get("name").and_then(Node::as_str).map_or_else(|| hosts.clone(), str::to_owned);
         Some(Play {
             name,
             hosts,
@@ -333,15 +264,8 @@ impl Loader<'_> {
         let (name, extra_tags, role_vars) = match &node.kind {
             NodeKind::Str(s) => (s.clone(), Vec::new(), serde_json::Map::new()),
             NodeKind::Map(_) => {
-                let Some(name) = node
-                    .get("role")
-                    .or_else(|| node.get("name"))
-                    .and_then(Node::as_str)
-                else {
-                    self.err(Diagnostic::new(
-                        &node.loc,
-                        "a role entry needs `role: NAME`",
-                    ));
+                let Some(name) = node.get("role").or_else(|| node.get("name")).and_then(Node::as_str) else {
+                    self.err(Diagnostic::new(&node.loc, "a role entry needs `role: NAME`"));
                     return;
                 };
                 let mut rv = serde_json::Map::new();
@@ -357,24 +281,15 @@ impl Loader<'_> {
                 (name.to_owned(), self.string_list(node.get("tags")), rv)
             }
             _ => {
-                self.err(Diagnostic::new(
-                    &node.loc,
-                    "a role entry is a name or a mapping",
-                ));
+                self.err(Diagnostic::new(&node.loc, "a role entry is a name or a mapping"));
                 return;
             }
         };
-        let candidates = [
-            dir.join("roles").join(&name),
-            PathBuf::from("roles").join(&name),
-        ];
+        let candidates = [dir.join("roles").join(&name), PathBuf::from("roles").join(&name)];
         let Some(role_dir) = candidates.iter().find(|p| p.is_dir()).cloned() else {
             self.err(Diagnostic::new(
                 &node.loc,
-                format!(
-                    "role `{name}` not found (looked in {})",
-                    dir.join("roles").display()
-                ),
+                format!("role `{name}` not found (looked in {})", dir.join("roles").display()),
             ));
             return;
         };
@@ -392,68 +307,36 @@ impl Loader<'_> {
         vars.extend(role_vars);
         if let Some(file) = main_file(&role_dir.join("tasks")) {
             if let Some(root) = self.read(&file) {
-                tasks.extend(self.task_list(
-                    &root,
-                    &role_dir.join("tasks"),
-                    &all_tags,
-                    Some(&role_dir),
-                    0,
-                ));
+                tasks.extend(self.task_list(&root, &role_dir.join("tasks"), &all_tags, Some(&role_dir), 0));
             }
         }
         if let Some(file) = main_file(&role_dir.join("handlers")) {
             if let Some(root) = self.read(&file) {
-                handlers.extend(self.task_list(
-                    &root,
-                    &role_dir.join("handlers"),
-                    &all_tags,
-                    Some(&role_dir),
-                    0,
-                ));
+                handlers.extend(self.task_list(&root, &role_dir.join("handlers"), &all_tags, Some(&role_dir), 0));
             }
         }
     }
 
-    fn task_list(
-        &mut self,
-        node: &Node,
-        dir: &Path,
-        tags: &[String],
-        role: Option<&Path>,
-        depth: usize,
-    ) -> Vec<Task> {
+    fn task_list(&mut self, node: &Node, dir: &Path, tags: &[String], role: Option<&Path>, depth: usize) -> Vec<Task> {
         if matches!(node.kind, NodeKind::Null) {
             return Vec::new();
         }
         let Some(items) = node.as_seq() else {
             self.err(
-                Diagnostic::new(
-                    &node.loc,
-                    format!("a task list is a list, not {}", node.type_name()),
-                )
-                .hint("start each task with `- name: ...`"),
+                Diagnostic::new(&node.loc, format!("a task list is a list, not {}", node.type_name()))
+                    .hint("start each task with `- name: ...`"),
             );
             return Vec::new();
         };
         let mut tasks = Vec::new();
         for item in items {
-            let import = [
-                "import_tasks",
-                "include_tasks",
-                "ansible.builtin.import_tasks",
-                "ansible.builtin.include_tasks",
-            ]
-            .iter()
-            .find_map(|k| item.get(k));
+            let import =
+                ["import_tasks", "include_tasks", "ansible.builtin.import_tasks", "ansible.builtin.include_tasks"]
+                    .iter()
+                    .find_map(|k| item.get(k));
             if let Some(target) = import {
-                let Some(file) = target
-                    .as_str()
-                    .or_else(|| target.get("file").and_then(Node::as_str))
-                else {
-                    self.err(Diagnostic::new(
-                        &target.loc,
-                        "import_tasks takes a file name",
-                    ));
+                let Some(file) = target.as_str().or_else(|| target.get("file").and_then(Node::as_str)) else {
+                    self.err(Diagnostic::new(&target.loc, "import_tasks takes a file name"));
                     continue;
                 };
                 if is_template(file) || depth > 16 {
@@ -515,10 +398,7 @@ impl Loader<'_> {
 
     fn task(&mut self, node: &Node, tags: &[String], role: Option<&Path>) -> Option<Task> {
         let Some(map) = node.as_map() else {
-            self.err(Diagnostic::new(
-                &node.loc,
-                format!("a task is a mapping, not {}", node.type_name()),
-            ));
+            self.err(Diagnostic::new(&node.loc, format!("a task is a mapping, not {}", node.type_name())));
             return None;
         };
         let mut module: Option<(&Key, &Node)> = None;
@@ -532,10 +412,7 @@ impl Loader<'_> {
                     self.err(
                         Diagnostic::new(
                             &k.loc,
-                            format!(
-                                "a task runs one module; `{}` and `{}` are both modules",
-                                first.name, k.name
-                            ),
+                            format!("a task runs one module; `{}` and `{}` are both modules", first.name, k.name),
                         )
                         .hint("split them into two tasks"),
                     );
@@ -546,14 +423,8 @@ impl Loader<'_> {
             }
             let candidates = modules::module_names().chain(TASK_KEYWORDS.iter().copied());
             let hint = closest(&k.name, candidates).map(|s| format!("did you mean `{s}`?"));
-            let what = if k.name.contains('.') {
-                "module"
-            } else {
-                "module or task keyword"
-            };
-            self.err(
-                Diagnostic::new(&k.loc, format!("unknown {what} `{}`", k.name)).maybe_hint(hint),
-            );
+            let what = if k.name.contains('.') { "module" } else { "module or task keyword" };
+            self.err(Diagnostic::new(&k.loc, format!("unknown {what} `{}`", k.name)).maybe_hint(hint));
         }
         let Some((module_key, module_node)) = module else {
             if self.diags.len() == before {
@@ -565,7 +436,7 @@ impl Loader<'_> {
             return None;
         };
         let m = modules::lookup(&module_key.name).expect("checked above");
-        let args = self.module_args(m, module_key, module_node, node.get("args"));
+        let (args, arg_locs) = self.module_args(m, module_key, module_node, node.get("args"));
         let name = node.get("name").and_then(|n| self.scalar_text(n));
         if let Some(n) = &name {
             self.compile(n, &node.get("name").expect("present").loc);
@@ -586,9 +457,7 @@ impl Loader<'_> {
             loop_items,
             loop_var,
             loop_label,
-            register: node
-                .get("register")
-                .and_then(|n| self.identifier(n, "register")),
+            register: node.get("register").and_then(|n| self.identifier(n, "register")),
             notify: self.string_list(node.get("notify")),
             listen: self.string_list(node.get("listen")),
             become_: flag(self, "become"),
@@ -604,6 +473,7 @@ impl Loader<'_> {
             role_dir: role.map(Path::to_path_buf),
             loc: node.loc.clone(),
             module_loc: module_key.loc.clone(),
+            arg_locs,
         })
     }
 
@@ -614,20 +484,13 @@ impl Loader<'_> {
         key: &Key,
         value: &Node,
         extra: Option<&Node>,
-    ) -> serde_json::Map<String, Json> {
+    ) -> (serde_json::Map<String, Json>, Vec<(String, Location)>) {
         let spec = m.spec();
         let mut entries: Vec<(Key, Node)> = Vec::new();
         let synth = |name: &str, text: &str, loc: &Location| {
             (
-                Key {
-                    name: name.to_owned(),
-                    loc: loc.clone(),
-                },
-                Node {
-                    kind: NodeKind::Str(text.to_owned()),
-                    loc: loc.clone(),
-                    raw: None,
-                },
+                Key { name: name.to_owned(), loc: loc.clone() },
+                Node { kind: NodeKind::Str(text.to_owned()), loc: loc.clone(), raw: None },
             )
         };
         match &value.kind {
@@ -635,12 +498,7 @@ impl Loader<'_> {
             NodeKind::Null => {}
             NodeKind::Str(s) => {
                 if let Some(free) = spec.free_form {
-                    let known: Vec<&str> = spec
-                        .args
-                        .iter()
-                        .map(|a| a.name)
-                        .filter(|n| *n != free)
-                        .collect();
+                    let known: Vec<&str> = spec.args.iter().map(|a| a.name).filter(|n| *n != free).collect();
                     let (pairs, cmd) = kv::split_free_form(s, &known);
                     for (k, v) in pairs {
                         entries.push(synth(&k, &v, &value.loc));
@@ -654,10 +512,7 @@ impl Loader<'_> {
                         self.err(
                             Diagnostic::new(
                                 &value.loc,
-                                format!(
-                                    "`{}` takes `key=value` arguments; cannot read `{free}`",
-                                    key.name
-                                ),
+                                format!("`{}` takes `key=value` arguments; cannot read `{free}`", key.name),
                             )
                             .hint("write the arguments as a mapping, one per line"),
                         );
@@ -669,21 +524,11 @@ impl Loader<'_> {
             }
             NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Seq(_) => {
                 if let Some(free) = spec.free_form {
-                    entries.push((
-                        Key {
-                            name: free.to_owned(),
-                            loc: value.loc.clone(),
-                        },
-                        value.clone(),
-                    ));
+                    entries.push((Key { name: free.to_owned(), loc: value.loc.clone() }, value.clone()));
                 } else {
                     self.err(Diagnostic::new(
                         &value.loc,
-                        format!(
-                            "the arguments of `{}` must be a mapping, not {}",
-                            key.name,
-                            value.type_name()
-                        ),
+                        format!("the arguments of `{}` must be a mapping, not {}", key.name, value.type_name()),
                     ));
                 }
             }
@@ -696,29 +541,26 @@ impl Loader<'_> {
         }
         for issue in spec::check_node(spec, &entries) {
             let loc = issue.node.clone().unwrap_or_else(|| key.loc.clone());
-            self.err(Diagnostic {
-                loc,
-                message: format!("{}: {}", key.name, issue.message),
-                hint: issue.hint,
-            });
+            self.err(Diagnostic { loc, message: format!("{}: {}", key.name, issue.message), hint: issue.hint });
         }
         let mut out = serde_json::Map::new();
+        let mut locs = Vec::new();
         for (k, v) in &entries {
             self.compile_node(v);
             out.insert(k.name.clone(), v.to_json());
+            locs.push((k.name.clone(), v.loc.clone()));
         }
-        out
+        (out, locs)
     }
 
     fn loop_spec(&mut self, node: &Node) -> (Option<Json>, String, Option<String>) {
-        let items = node
-            .get("loop")
-            .or_else(|| node.get("with_items"))
-            .or_else(|| node.get("with_list"));
+        let items = node.get("loop").or_else(|| node.get("with_items")).or_else(|| node.get("with_list"));
         let loop_items = items.map(|n| {
             if matches!(n.kind, NodeKind::Map(_)) {
-                self.err(Diagnostic::new(&n.loc, "`loop` takes a list or an expression, not a mapping")
-                    .hint("to loop over a dict use `loop: \"{{ d | dict2items }}\"`; a bare {{ }} must be quoted"));
+                self.err(
+                    Diagnostic::new(&n.loc, "`loop` takes a list or an expression, not a mapping")
+                        .hint("to loop over a dict use `loop: \"{{ d | dict2items }}\"`; a bare {{ }} must be quoted"),
+                );
             }
             self.compile_node(n);
             if node.get("with_items").is_some() {
@@ -735,10 +577,7 @@ impl Loader<'_> {
                     "loop_var" => var = self.scalar_text(v).unwrap_or(var),
                     "label" => label = self.scalar_text(v),
                     "index_var" | "pause" | "extended" => {}
-                    other => self.err(Diagnostic::new(
-                        &k.loc,
-                        format!("unknown loop_control key `{other}`"),
-                    )),
+                    other => self.err(Diagnostic::new(&k.loc, format!("unknown loop_control key `{other}`"))),
                 }
             }
         }
@@ -762,8 +601,11 @@ impl Loader<'_> {
                 }
                 NodeKind::Bool(b) => out.push(if *b { "true".into() } else { "false".into() }),
                 NodeKind::Map(_) => self.err(
-                    Diagnostic::new(&item.loc, "this condition was read as a mapping: a value that starts with `{` is YAML, not Jinja")
-                        .hint("conditions are bare expressions: write `when: x` (or quote it: `when: \"{{ x }}\"`)"),
+                    Diagnostic::new(
+                        &item.loc,
+                        "this condition was read as a mapping: a value that starts with `{` is YAML, not Jinja",
+                    )
+                    .hint("conditions are bare expressions: write `when: x` (or quote it: `when: \"{{ x }}\"`)"),
                 ),
                 _ => out.push(self.scalar_text(item).unwrap_or_default()),
             }
@@ -793,17 +635,11 @@ impl Loader<'_> {
         match &node.kind {
             NodeKind::Map(entries) => {
                 entries.iter().for_each(|(_, v)| self.compile_node(v));
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
-                    .collect()
+                entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()
             }
             NodeKind::Null => serde_json::Map::new(),
             _ => {
-                self.err(Diagnostic::new(
-                    &node.loc,
-                    format!("`vars` must be a mapping, not {}", node.type_name()),
-                ));
+                self.err(Diagnostic::new(&node.loc, format!("`vars` must be a mapping, not {}", node.type_name())));
                 serde_json::Map::new()
             }
         }
@@ -817,10 +653,7 @@ impl Loader<'_> {
             NodeKind::Bool(b) => Some(b.to_string()),
             NodeKind::Null => None,
             _ => {
-                self.err(Diagnostic::new(
-                    &node.loc,
-                    format!("expected a single value, not {}", node.type_name()),
-                ));
+                self.err(Diagnostic::new(&node.loc, format!("expected a single value, not {}", node.type_name())));
                 None
             }
         }
@@ -828,16 +661,10 @@ impl Loader<'_> {
 
     fn identifier(&mut self, node: &Node, what: &str) -> Option<String> {
         let text = self.scalar_text(node)?;
-        let ok = text
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let ok = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            self.err(Diagnostic::new(
-                &node.loc,
-                format!("`{what}` needs a variable name, not `{text}`"),
-            ));
+            self.err(Diagnostic::new(&node.loc, format!("`{what}` needs a variable name, not `{text}`")));
             return None;
         }
         Some(text)
@@ -849,10 +676,7 @@ impl Loader<'_> {
             NodeKind::Str(s) if spec::parse_bool(s).is_some() => spec::parse_bool(s),
             NodeKind::Int(i @ (0 | 1)) => Some(*i == 1),
             _ => {
-                self.err(Diagnostic::new(
-                    &node.loc,
-                    format!("expected true or false, not {}", node.type_name()),
-                ));
+                self.err(Diagnostic::new(&node.loc, format!("expected true or false, not {}", node.type_name())));
                 None
             }
         }
@@ -860,16 +684,11 @@ impl Loader<'_> {
 
     fn string_list_nodes(&mut self, node: &Node) -> Vec<(String, Location)> {
         match &node.kind {
-            NodeKind::Seq(items) => items
-                .iter()
-                .filter_map(|i| self.scalar_text(i).map(|s| (s, i.loc.clone())))
-                .collect(),
+            NodeKind::Seq(items) => {
+                items.iter().filter_map(|i| self.scalar_text(i).map(|s| (s, i.loc.clone()))).collect()
+            }
             NodeKind::Null => Vec::new(),
-            _ => self
-                .scalar_text(node)
-                .map(|s| (s, node.loc.clone()))
-                .into_iter()
-                .collect(),
+            _ => self.scalar_text(node).map(|s| (s, node.loc.clone())).into_iter().collect(),
         }
     }
 
@@ -878,11 +697,7 @@ impl Loader<'_> {
         let items = self.string_list_nodes(node);
         items
             .into_iter()
-            .flat_map(|(s, _)| {
-                s.split(',')
-                    .map(|p| p.trim().to_owned())
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|(s, _)| s.split(',').map(|p| p.trim().to_owned()).collect::<Vec<_>>())
             .filter(|s| !s.is_empty())
             .collect()
     }
@@ -894,12 +709,7 @@ pub const ROLE_DEFAULTS_KEY: &str = "__stead_role_defaults__";
 /// Finds a local file a task names (`copy: src`, `template: src`), as
 /// Ansible searches: the role's `SUBDIR/` and folder, then the playbook's
 /// `SUBDIR/` and folder. Absolute paths are taken as they are.
-pub fn find_local_file(
-    playbook_dir: &Path,
-    role_dir: Option<&Path>,
-    name: &str,
-    subdir: &str,
-) -> Option<PathBuf> {
+pub fn find_local_file(playbook_dir: &Path, role_dir: Option<&Path>, name: &str, subdir: &str) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
@@ -915,8 +725,5 @@ pub fn find_local_file(
 }
 
 fn main_file(dir: &Path) -> Option<PathBuf> {
-    ["main.yml", "main.yaml", "main"]
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
+    ["main.yml", "main.yaml", "main"].iter().map(|f| dir.join(f)).find(|p| p.is_file())
 }

@@ -161,10 +161,7 @@ impl Collector {
         remote_execs: &std::collections::HashMap<String, u64>,
     ) -> Report {
         let mut hosts = self.hosts();
-        let mut summary = Summary {
-            hosts: hosts.len(),
-            ..Summary::default()
-        };
+        let mut summary = Summary { hosts: hosts.len(), ..Summary::default() };
         for (name, h) in hosts.iter_mut() {
             h.remote_execs = remote_execs.get(name).copied().unwrap_or(0);
             summary.ok += h.ok;

@@ -20,11 +20,7 @@ fn escape(s: &str) -> String {
 /// Renders a report as JUnit XML.
 pub fn to_junit(report: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let total: usize = report
-        .hosts
-        .values()
-        .map(|h| h.tasks.len() + usize::from(h.unreachable))
-        .sum();
+    let total: usize = report.hosts.values().map(|h| h.tasks.len() + usize::from(h.unreachable)).sum();
     out.push_str(&format!(
         "<testsuites name=\"stead\" tests=\"{total}\" failures=\"{}\" time=\"{:.3}\">\n",
         report.summary.failed + report.summary.unreachable,
@@ -56,14 +52,7 @@ pub fn to_junit(report: &Report) -> String {
             match t.status {
                 Status::Failed if !t.ignored => out.push_str(&format!(
                     "<failure message=\"{}\">{}</failure>",
-                    escape(
-                        t.msg
-                            .as_deref()
-                            .unwrap_or("failed")
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                    ),
+                    escape(t.msg.as_deref().unwrap_or("failed").lines().next().unwrap_or("")),
                     escape(t.msg.as_deref().unwrap_or(""))
                 )),
                 Status::Skipped => out.push_str("<skipped/>"),

@@ -18,17 +18,13 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_search", regex_search);
     env.add_filter("b64encode", b64encode);
     env.add_filter("b64decode", b64decode);
-    env.add_filter("basename", |p: String| {
-        p.rsplit('/').next().unwrap_or("").to_owned()
-    });
+    env.add_filter("basename", |p: String| p.rsplit('/').next().unwrap_or("").to_owned());
     env.add_filter("dirname", |p: String| match p.rfind('/') {
         Some(0) => "/".to_owned(),
         Some(i) => p[..i].to_owned(),
         None => String::new(),
     });
-    env.add_filter("quote", |s: String| {
-        crate::transport::quote::quote(&s).into_owned()
-    });
+    env.add_filter("quote", |s: String| crate::transport::quote::quote(&s).into_owned());
     env.add_filter("mandatory", mandatory);
     env.add_filter("ternary", ternary);
     env.add_filter("combine", combine);
@@ -46,9 +42,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("match", |v: String, pat: String| {
         regex::Regex::new(&format!("^(?:{pat})")).is_ok_and(|r| r.is_match(&v))
     });
-    env.add_test("search", |v: String, pat: String| {
-        regex::Regex::new(&pat).is_ok_and(|r| r.is_match(&v))
-    });
+    env.add_test("search", |v: String, pat: String| regex::Regex::new(&pat).is_ok_and(|r| r.is_match(&v)));
     for (name, field, want) in [
         ("failed", "failed", true),
         ("failure", "failed", true),
@@ -82,12 +76,7 @@ fn to_bool(value: Value) -> bool {
         ValueKind::Number => value.as_i64() == Some(1),
         _ => value
             .as_str()
-            .map(|s| {
-                matches!(
-                    s.trim().to_ascii_lowercase().as_str(),
-                    "yes" | "on" | "1" | "true" | "y" | "t"
-                )
-            })
+            .map(|s| matches!(s.trim().to_ascii_lowercase().as_str(), "yes" | "on" | "1" | "true" | "y" | "t"))
             .unwrap_or(false),
     }
 }
@@ -123,16 +112,12 @@ fn regex_replace(s: String, pat: String, rep: Option<String>, kw: Kwargs) -> Res
         .multi_line(multiline.unwrap_or(false))
         .build()
         .map_err(|e| invalid(e.to_string()))?;
-    Ok(re
-        .replace_all(&s, python_replacement(&rep.unwrap_or_default()).as_str())
-        .into_owned())
+    Ok(re.replace_all(&s, python_replacement(&rep.unwrap_or_default()).as_str()).into_owned())
 }
 
 fn regex_search(s: String, pat: String, _groups: Rest<String>) -> Result<Value, Error> {
     let re = regex::Regex::new(&pat).map_err(|e| invalid(e.to_string()))?;
-    Ok(re
-        .find(&s)
-        .map_or(Value::from(()), |m| Value::from(m.as_str())))
+    Ok(re.find(&s).map_or(Value::from(()), |m| Value::from(m.as_str())))
 }
 
 fn b64encode(s: String) -> String {
@@ -142,19 +127,14 @@ fn b64encode(s: String) -> String {
 
 fn b64decode(s: String) -> Result<String, Error> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .map_err(|e| invalid(e.to_string()))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| invalid(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| invalid(e.to_string()))
 }
 
 fn mandatory(state: &State, value: Value, msg: Option<String>) -> Result<Value, Error> {
     let _ = state;
     if value.is_undefined() {
-        Err(Error::new(
-            ErrorKind::UndefinedError,
-            msg.unwrap_or_else(|| "mandatory variable not defined".into()),
-        ))
+        Err(Error::new(ErrorKind::UndefinedError, msg.unwrap_or_else(|| "mandatory variable not defined".into())))
     } else {
         Ok(value)
     }
@@ -182,9 +162,7 @@ fn merge(into: &mut serde_json::Value, from: serde_json::Value, recursive: bool)
         (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
             for (k, v) in b {
                 match a.get_mut(&k) {
-                    Some(existing) if recursive && existing.is_object() && v.is_object() => {
-                        merge(existing, v, true)
-                    }
+                    Some(existing) if recursive && existing.is_object() && v.is_object() => merge(existing, v, true),
                     _ => {
                         a.insert(k, v);
                     }
@@ -210,18 +188,11 @@ fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
     let key_name: Option<String> = kw.get("key_name")?;
     let value_name: Option<String> = kw.get("value_name")?;
     kw.assert_all_used()?;
-    let (kn, vn) = (
-        key_name.unwrap_or_else(|| "key".into()),
-        value_name.unwrap_or_else(|| "value".into()),
-    );
+    let (kn, vn) = (key_name.unwrap_or_else(|| "key".into()), value_name.unwrap_or_else(|| "value".into()));
     let json = to_json_value(&v)?;
-    let obj = json
-        .as_object()
-        .ok_or_else(|| invalid("dict2items expects a dictionary"))?;
-    let items: Vec<serde_json::Value> = obj
-        .iter()
-        .map(|(k, val)| serde_json::json!({ kn.clone(): k, vn.clone(): val }))
-        .collect();
+    let obj = json.as_object().ok_or_else(|| invalid("dict2items expects a dictionary"))?;
+    let items: Vec<serde_json::Value> =
+        obj.iter().map(|(k, val)| serde_json::json!({ kn.clone(): k, vn.clone(): val })).collect();
     Ok(Value::from(minijinja::value::Serde(&items)))
 }
 
@@ -229,24 +200,13 @@ fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
     let key_name: Option<String> = kw.get("key_name")?;
     let value_name: Option<String> = kw.get("value_name")?;
     kw.assert_all_used()?;
-    let (kn, vn) = (
-        key_name.unwrap_or_else(|| "key".into()),
-        value_name.unwrap_or_else(|| "value".into()),
-    );
+    let (kn, vn) = (key_name.unwrap_or_else(|| "key".into()), value_name.unwrap_or_else(|| "value".into()));
     let json = to_json_value(&v)?;
     let mut out = serde_json::Map::new();
-    for item in json
-        .as_array()
-        .ok_or_else(|| invalid("items2dict expects a list"))?
-    {
-        let k = item
-            .get(&kn)
-            .ok_or_else(|| invalid(format!("item has no `{kn}`")))?;
+    for item in json.as_array().ok_or_else(|| invalid("items2dict expects a list"))? {
+        let k = item.get(&kn).ok_or_else(|| invalid(format!("item has no `{kn}`")))?;
         let key = k.as_str().map_or_else(|| k.to_string(), str::to_owned);
-        out.insert(
-            key,
-            item.get(&vn).cloned().unwrap_or(serde_json::Value::Null),
-        );
+        out.insert(key, item.get(&vn).cloned().unwrap_or(serde_json::Value::Null));
     }
     Ok(Value::from(minijinja::value::Serde(&out)))
 }
@@ -277,9 +237,7 @@ fn hash(s: String, algo: Option<String>) -> Result<String, Error> {
     match algo.as_deref().unwrap_or("sha1") {
         "sha256" => Ok(format!("{:x}", sha2::Sha256::digest(s.as_bytes()))),
         "sha512" => Ok(format!("{:x}", sha2::Sha512::digest(s.as_bytes()))),
-        other => Err(invalid(format!(
-            "hash algorithm `{other}` is not supported (use sha256 or sha512)"
-        ))),
+        other => Err(invalid(format!("hash algorithm `{other}` is not supported (use sha256 or sha512)"))),
     }
 }
 

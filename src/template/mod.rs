@@ -76,8 +76,7 @@ pub fn is_template(s: &str) -> bool {
 
 /// If the whole string is one `{{ expr }}`, the expression.
 fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
         return None;
     }
@@ -99,10 +98,7 @@ impl Templates {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
-        Templates {
-            env: Box::leak(Box::new(env)),
-            cache: RwLock::new(HashMap::new()),
-        }
+        Templates { env: Box::leak(Box::new(env)), cache: RwLock::new(HashMap::new()) }
     }
 
     fn compiled(&self, src: &str) -> Result<&'static Compiled, TemplateError> {
@@ -111,19 +107,13 @@ impl Templates {
             return Ok(c);
         }
         let leaked: &'static str = Box::leak(src.to_owned().into_boxed_str());
-        let syntax = |e: minijinja::Error| TemplateError::Syntax {
-            source_text: src.to_owned(),
-            detail: detail(&e),
-        };
+        let syntax = |e: minijinja::Error| TemplateError::Syntax { source_text: src.to_owned(), detail: detail(&e) };
         let compiled = match single_expression(leaked) {
             Some(expr) => Compiled::Expr(self.env.compile_expression(expr).map_err(syntax)?),
             None => Compiled::Text(self.env.template_from_str(leaked).map_err(syntax)?),
         };
         let compiled: &'static Compiled = Box::leak(Box::new(compiled));
-        self.cache
-            .write()
-            .expect("cache lock")
-            .insert(src.to_owned(), compiled);
+        self.cache.write().expect("cache lock").insert(src.to_owned(), compiled);
         Ok(compiled)
     }
 
@@ -171,12 +161,9 @@ impl Templates {
     pub fn render_value(&self, value: &Json, ctx: &Value) -> Result<Json, TemplateError> {
         Ok(match value {
             Json::String(s) => self.render_str(s, ctx)?,
-            Json::Array(items) => Json::Array(
-                items
-                    .iter()
-                    .map(|i| self.render_value(i, ctx))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Json::Array(items) => {
+                Json::Array(items.iter().map(|i| self.render_value(i, ctx)).collect::<Result<_, _>>()?)
+            }
             Json::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, v) in map {
@@ -201,43 +188,37 @@ impl Templates {
     pub fn condition(&self, expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
         let v = self.eval(expr, ctx)?;
         Ok(match &v {
-            Json::String(s) => !matches!(
-                s.trim().to_ascii_lowercase().as_str(),
-                "" | "false" | "no" | "off" | "0"
-            ),
+            Json::String(s) => !matches!(s.trim().to_ascii_lowercase().as_str(), "" | "false" | "no" | "off" | "0"),
             other => truthy(other),
         })
     }
 
-    /// Renders a template file (the `template` module), compiled once per text.
-    pub fn render_file(
-        &self,
-        name: &str,
-        source: &str,
-        ctx: &Value,
-    ) -> Result<String, TemplateError> {
+    /// Compiles a template file without rendering it; on a syntax error,
+    /// returns the line and message.
+    pub fn compile_file(&self, name: &str, source: &str) -> Result<(), (usize, String)> {
+        self.compiled_file(name, source).map(|_| ()).map_err(|e| (e.line().unwrap_or(1), detail(&e)))
+    }
+
+    fn compiled_file(&self, name: &str, source: &str) -> Result<&'static Compiled, minijinja::Error> {
         let key = format!("{{# file:{name} #}}{source}");
         let cached = self.cache.read().expect("cache lock").get(&key).copied();
-        let compiled = match cached {
-            Some(c) => c,
-            None => {
-                let leaked: &'static str = Box::leak(source.to_owned().into_boxed_str());
-                let t = self
-                    .env
-                    .template_from_named_str(Box::leak(name.to_owned().into_boxed_str()), leaked)
-                    .map_err(|e| TemplateError::Syntax {
-                        source_text: name.to_owned(),
-                        detail: detail(&e),
-                    })?;
-                let c: &'static Compiled = Box::leak(Box::new(Compiled::Text(t)));
-                self.cache.write().expect("cache lock").insert(key, c);
-                c
-            }
-        };
+        if let Some(c) = cached {
+            return Ok(c);
+        }
+        let leaked: &'static str = Box::leak(source.to_owned().into_boxed_str());
+        let t = self.env.template_from_named_str(Box::leak(name.to_owned().into_boxed_str()), leaked)?;
+        let c: &'static Compiled = Box::leak(Box::new(Compiled::Text(t)));
+        self.cache.write().expect("cache lock").insert(key, c);
+        Ok(c)
+    }
+
+    /// Renders a template file (the `template` module), compiled once per text.
+    pub fn render_file(&self, name: &str, source: &str, ctx: &Value) -> Result<String, TemplateError> {
+        let compiled = self
+            .compiled_file(name, source)
+            .map_err(|e| TemplateError::Syntax { source_text: name.to_owned(), detail: detail(&e) })?;
         match compiled {
-            Compiled::Text(t) => t
-                .render(ctx.clone())
-                .map_err(|e| self.render_error(name, &e, ctx)),
+            Compiled::Text(t) => t.render(ctx.clone()).map_err(|e| self.render_error(name, &e, ctx)),
             Compiled::Expr(_) => unreachable!("files are compiled as templates"),
         }
     }
@@ -250,26 +231,16 @@ impl Templates {
                 .filter(|name| ctx.get_attr(name).map_or(true, |v| v.is_undefined()))
                 .min();
             if let Some(name) = missing {
-                return TemplateError::Undefined {
-                    name,
-                    source_text: src.to_owned(),
-                };
+                return TemplateError::Undefined { name, source_text: src.to_owned() };
             }
-            return TemplateError::Undefined {
-                name: undefined_detail(err),
-                source_text: src.to_owned(),
-            };
+            return TemplateError::Undefined { name: undefined_detail(err), source_text: src.to_owned() };
         }
-        TemplateError::Render {
-            source_text: src.to_owned(),
-            detail: detail(err),
-        }
+        TemplateError::Render { source_text: src.to_owned(), detail: detail(err) }
     }
 }
 
 fn undefined_detail(err: &minijinja::Error) -> String {
-    err.detail()
-        .map_or_else(|| "an attribute".to_owned(), str::to_owned)
+    err.detail().map_or_else(|| "an attribute".to_owned(), str::to_owned)
 }
 
 fn detail(err: &minijinja::Error) -> String {
@@ -292,13 +263,9 @@ fn wrap_expression(expr: &str) -> String {
 /// Converts a minijinja value to JSON (undefined is an error).
 fn to_json(v: &Value) -> Result<Json, minijinja::Error> {
     if v.is_undefined() {
-        return Err(minijinja::Error::new(
-            minijinja::ErrorKind::UndefinedError,
-            "value is undefined",
-        ));
+        return Err(minijinja::Error::new(minijinja::ErrorKind::UndefinedError, "value is undefined"));
     }
-    serde_json::to_value(v)
-        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+    serde_json::to_value(v).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
 /// Builds a template context from variables.
@@ -332,22 +299,21 @@ mod tests {
         let t = Templates::new();
         let c = ctx(json!({"xs": [1, 2]}));
         assert_eq!(t.render_str("{{ xs }}", &c).unwrap(), json!([1, 2]));
-        assert_eq!(
-            t.render_str("n={{ xs | length }}", &c).unwrap(),
-            json!("n=2")
-        );
+        assert_eq!(t.render_str("n={{ xs | length }}", &c).unwrap(), json!("n=2"));
+    }
+
+    #[test]
+    fn text_around_one_expression_stays_text() {
+        let t = Templates::new();
+        let c = ctx(json!({"x": "a"}));
+        assert_eq!(t.render_str("{{ x }}\n", &c).unwrap(), json!("a\n"));
     }
 
     #[test]
     fn undefined_variable_is_named() {
         let t = Templates::new();
-        let err = t
-            .render_str("hello {{ who }}", &ctx(json!({})))
-            .unwrap_err();
-        assert!(
-            matches!(&err, TemplateError::Undefined { name, .. } if name == "who"),
-            "{err}"
-        );
+        let err = t.render_str("hello {{ who }}", &ctx(json!({}))).unwrap_err();
+        assert!(matches!(&err, TemplateError::Undefined { name, .. } if name == "who"), "{err}");
     }
 
     #[test]
@@ -363,9 +329,7 @@ mod tests {
     #[test]
     fn trailing_newline_is_kept_and_nothing_is_escaped() {
         let t = Templates::new();
-        let out = t
-            .render_file("x.html.j2", "<b>{{ v }}</b>\n", &ctx(json!({"v": "&"})))
-            .unwrap();
+        let out = t.render_file("x.html.j2", "<b>{{ v }}</b>\n", &ctx(json!({"v": "&"}))).unwrap();
         assert_eq!(out, "<b>&</b>\n");
     }
 
@@ -373,9 +337,7 @@ mod tests {
     fn omit_drops_the_argument() {
         let t = Templates::new();
         let c = ctx(json!({"omit": OMIT}));
-        let v = t
-            .render_value(&json!({"a": "{{ omit }}", "b": 1}), &c)
-            .unwrap();
+        let v = t.render_value(&json!({"a": "{{ omit }}", "b": 1}), &c).unwrap();
         assert_eq!(v, json!({"b": 1}));
     }
 }

@@ -19,11 +19,7 @@ impl LocalConnection {
         Self::default()
     }
 
-    pub(super) async fn exec(
-        &self,
-        line: &str,
-        stdin: &[u8],
-    ) -> Result<ExecOutput, TransportError> {
+    pub(super) async fn exec(&self, line: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
         self.counter.bump();
         let mut child = Command::new("sh")
             .arg("-c")
@@ -40,30 +36,18 @@ impl LocalConnection {
             // A script that does not read its stdin closes the pipe early: not an error.
             let _ = pipe.write_all(&input).await;
         });
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| exec_error(e.to_string()))?;
+        let out = child.wait_with_output().await.map_err(|e| exec_error(e.to_string()))?;
         let _ = writer.await;
-        Ok(ExecOutput {
-            status: exit_code(&out.status),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        Ok(ExecOutput { status: exit_code(&out.status), stdout: out.stdout, stderr: out.stderr })
     }
 }
 
 fn exec_error(detail: String) -> TransportError {
-    TransportError::Exec {
-        host: "localhost".into(),
-        detail,
-    }
+    TransportError::Exec { host: "localhost".into(), detail }
 }
 
 /// Exit code, or 128 + signal number as a shell reports it.
 pub(super) fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }

@@ -119,9 +119,7 @@ impl Connection {
             Connection::Local(c) => c.exec(&line, &cmd.stdin).await?,
         };
         if cmd.become_user.is_some() && out.status == 1 && is_sudo_password_prompt(&out.stderr) {
-            return Err(TransportError::BecomeNeedsPassword {
-                host: self.host().to_owned(),
-            });
+            return Err(TransportError::BecomeNeedsPassword { host: self.host().to_owned() });
         }
         Ok(out)
     }

@@ -55,11 +55,7 @@ pub fn join<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 fn is_plain(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'_' | b'-' | b'.' | b'/' | b',' | b':' | b'=' | b'@' | b'+' | b'%'
-        )
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b',' | b':' | b'=' | b'@' | b'+' | b'%')
 }
 
 #[cfg(test)]

@@ -51,10 +51,7 @@ impl SshConnection {
     /// Starts the master connection and checks that it answers.
     pub async fn connect(params: &SshParams) -> Result<Self, TransportError> {
         let destination = params.host.clone();
-        let connect_error = |detail: String| TransportError::Connect {
-            host: destination.clone(),
-            detail,
-        };
+        let connect_error = |detail: String| TransportError::Connect { host: destination.clone(), detail };
         // Socket paths must stay under 108 bytes: keep the directory short.
         let control_dir = tempfile::Builder::new()
             .prefix("stead-")
@@ -63,31 +60,13 @@ impl SshConnection {
         let socket = control_dir.path().join("s");
         let log = control_dir.path().join("log");
         let mut cmd = tokio::process::Command::new("ssh");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd.arg("-E")
-            .arg(&log)
-            .arg("-S")
-            .arg(&socket)
-            .args(["-M", "-f", "-N"]);
-        let strict = if params.accept_new_host_keys {
-            "accept-new"
-        } else {
-            "yes"
-        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg("-E").arg(&log).arg("-S").arg(&socket).args(["-M", "-f", "-N"]);
+        let strict = if params.accept_new_host_keys { "accept-new" } else { "yes" };
         cmd.arg("-o").arg(format!("StrictHostKeyChecking={strict}"));
         cmd.args(["-o", "BatchMode=yes", "-o", "ControlPersist=30"]);
-        cmd.arg("-o").arg(format!(
-            "ConnectTimeout={}",
-            params.connect_timeout.as_secs().max(1)
-        ));
-        cmd.args([
-            "-o",
-            "ServerAliveInterval=15",
-            "-o",
-            "ServerAliveCountMax=3",
-        ]);
+        cmd.arg("-o").arg(format!("ConnectTimeout={}", params.connect_timeout.as_secs().max(1)));
+        cmd.args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"]);
         if let Some(port) = params.port {
             cmd.arg("-p").arg(port.to_string());
         }
@@ -100,21 +79,13 @@ impl SshConnection {
         cmd.args(&params.extra_args);
         cmd.arg("--").arg(&params.host);
         cmd.kill_on_drop(true);
-        let status = tokio::time::timeout(
-            params.connect_timeout + Duration::from_secs(5),
-            cmd.status(),
-        )
-        .await
-        .map_err(|_| connect_error("timed out".into()))?
-        .map_err(|e| connect_error(format!("cannot run ssh: {e}")))?;
+        let status = tokio::time::timeout(params.connect_timeout + Duration::from_secs(5), cmd.status())
+            .await
+            .map_err(|_| connect_error("timed out".into()))?
+            .map_err(|e| connect_error(format!("cannot run ssh: {e}")))?;
         if !status.success() {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let detail = text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
-                .unwrap_or("ssh failed")
-                .to_owned();
+            let detail = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("ssh failed").to_owned();
             return Err(connect_error(detail));
         }
         let session = Session::resume_mux(socket.into_boxed_path(), Some(log.into_boxed_path()));
@@ -126,16 +97,9 @@ impl SshConnection {
         })
     }
 
-    pub(super) async fn exec(
-        &self,
-        line: &str,
-        stdin: &[u8],
-    ) -> Result<ExecOutput, TransportError> {
+    pub(super) async fn exec(&self, line: &str, stdin: &[u8]) -> Result<ExecOutput, TransportError> {
         self.counter.bump();
-        let exec_error = |detail: String| TransportError::Exec {
-            host: self.destination.clone(),
-            detail,
-        };
+        let exec_error = |detail: String| TransportError::Exec { host: self.destination.clone(), detail };
         let session = self.session.as_ref().expect("session is open until close");
         let mut child = session
             .raw_command(line)
@@ -153,10 +117,7 @@ impl SshConnection {
                 let _ = pipe.shutdown().await;
             });
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| exec_error(e.to_string()))?;
+        let out = child.wait_with_output().await.map_err(|e| exec_error(e.to_string()))?;
         let status = exit_code(&out.status);
         if status == 255 && out.stdout.is_empty() {
             // ssh's own failure code: check whether the master is gone.
@@ -164,11 +125,7 @@ impl SshConnection {
                 return Err(exec_error(e.to_string()));
             }
         }
-        Ok(ExecOutput {
-            status,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        Ok(ExecOutput { status, stdout: out.stdout, stderr: out.stderr })
     }
 
     /// Stops the master connection.

@@ -52,10 +52,7 @@ pub struct Loaded {
 
 /// Reads and parses a YAML file.
 pub fn load_file(path: &Path) -> Result<Loaded, YamlError> {
-    let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read { path: path.to_path_buf(), source })?;
     load_str(&text, path)
 }
 
@@ -66,45 +63,17 @@ pub fn load_str(text: &str, path: &Path) -> Result<Loaded, YamlError> {
     options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
     let file = Arc::new(path.to_path_buf());
     if text.trim().is_empty() {
-        let loc = Location {
-            file,
-            line: 1,
-            column: 1,
-        };
-        return Ok(Loaded {
-            root: Node {
-                kind: NodeKind::Null,
-                loc,
-                raw: None,
-            },
-            warnings: Vec::new(),
-        });
+        let loc = Location { file, line: 1, column: 1 };
+        return Ok(Loaded { root: Node { kind: NodeKind::Null, loc, raw: None }, warnings: Vec::new() });
     }
     let raw: Spanned<Raw> = serde_saphyr::from_str_with_options(text, options).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line() as usize, l.column() as usize))
-            .unwrap_or((0, 0));
-        let detail = err
-            .to_string()
-            .replace("<input>", &path.display().to_string());
-        YamlError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column,
-            detail,
-        }
+        let (line, column) = err.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((0, 0));
+        let detail = err.to_string().replace("<input>", &path.display().to_string());
+        YamlError::Syntax { path: path.to_path_buf(), line, column, detail }
     })?;
-    let mut builder = Builder {
-        text,
-        file,
-        warnings: Vec::new(),
-    };
+    let mut builder = Builder { text, file, warnings: Vec::new() };
     let root = builder.node(raw);
-    Ok(Loaded {
-        root,
-        warnings: builder.warnings,
-    })
+    Ok(Loaded { root, warnings: builder.warnings })
 }
 
 /// The parser's view of a node, before source-text fixups.
@@ -270,11 +239,7 @@ mod tests {
         let loaded = parse("a: 1\nb: 2\na: 3\n");
         assert_eq!(loaded.root.get("a").unwrap().kind, NodeKind::Int(3));
         assert_eq!(loaded.warnings.len(), 1);
-        assert!(
-            loaded.warnings[0].starts_with("t.yml:3:1"),
-            "{}",
-            loaded.warnings[0]
-        );
+        assert!(loaded.warnings[0].starts_with("t.yml:3:1"), "{}", loaded.warnings[0]);
     }
 
     #[test]

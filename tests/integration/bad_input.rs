@@ -12,24 +12,15 @@ use crate::support::{Outcome, Test};
 
 /// A project whose only host sits behind a tripwire.
 fn project(wire: &Tripwire, playbook: &str) -> Test {
-    Test::new()
-        .host_with("web1", wire.host_vars())
-        .file("site.yml", playbook)
+    Test::new().host_with("web1", wire.host_vars()).file("site.yml", playbook)
 }
 
 /// Asserts the error names `file` at `line` (any column).
 #[track_caller]
 fn assert_location(out: &Outcome, file: &str, line: usize) {
     let re = Regex::new(&format!(r"{}:(\d+):(\d+)", regex::escape(file))).unwrap();
-    let found: Vec<usize> = re
-        .captures_iter(&out.stderr)
-        .map(|c| c[1].parse().unwrap())
-        .collect();
-    assert!(
-        found.contains(&line),
-        "expected {file}:{line}:COL in stderr, found lines {found:?}\n{}",
-        out.stderr
-    );
+    let found: Vec<usize> = re.captures_iter(&out.stderr).map(|c| c[1].parse().unwrap()).collect();
+    assert!(found.contains(&line), "expected {file}:{line}:COL in stderr, found lines {found:?}\n{}", out.stderr);
 }
 
 /// Runs `apply` and `validate`; both must refuse with exit 1 at `line`,
@@ -43,13 +34,8 @@ fn assert_rejected(test: &Test, wire: &Tripwire, file: &str, line: usize, needle
         for needle in needles {
             out.assert_stderr_contains(needle);
         }
-        out.assert_stderr_lacks("unreachable")
-            .assert_stderr_lacks("cannot connect");
-        assert!(
-            !wire.was_touched(),
-            "`stead {command}` connected to the host despite bad input\n{}",
-            out.stderr
-        );
+        out.assert_stderr_lacks("unreachable").assert_stderr_lacks("cannot connect");
+        assert!(!wire.was_touched(), "`stead {command}` connected to the host despite bad input\n{}", out.stderr);
     }
 }
 
@@ -84,13 +70,7 @@ fn unknown_module_is_reported_with_a_suggestion() {
         dest: "{{ root }}/motd"
 "#,
     );
-    assert_rejected(
-        &test,
-        &wire,
-        "site.yml",
-        5,
-        &["copyy", "did you mean", "copy"],
-    );
+    assert_rejected(&test, &wire, "site.yml", 5, &["copyy", "did you mean", "copy"]);
 }
 
 #[test]
@@ -176,10 +156,7 @@ fn template_syntax_error_is_reported_in_the_template() {
         dest: "{{ root }}/motd"
 "#,
     )
-    .file(
-        "templates/motd.j2",
-        "line one\n{% for x in %}\n{% endfor %}\n",
-    );
+    .file("templates/motd.j2", "line one\n{% for x in %}\n{% endfor %}\n");
     assert_rejected(&test, &wire, "motd.j2", 2, &[]);
 }
 
@@ -256,9 +233,7 @@ fn valid_playbook_validates_without_connecting() {
 fn unknown_flag_is_a_usage_error_with_status_1() {
     let wire = Tripwire::new();
     let test = project(&wire, "- hosts: all\n  tasks: []\n");
-    test.run_args(["apply", "site.yml", "--no-such-flag"])
-        .assert_status(1)
-        .assert_stderr_contains("--no-such-flag");
+    test.run_args(["apply", "site.yml", "--no-such-flag"]).assert_status(1).assert_stderr_contains("--no-such-flag");
     assert!(!wire.was_touched());
 }
 
@@ -266,8 +241,6 @@ fn unknown_flag_is_a_usage_error_with_status_1() {
 fn missing_playbook_file_is_named_in_the_error() {
     let wire = Tripwire::new();
     let test = project(&wire, "- hosts: all\n  tasks: []\n");
-    test.run_args(["apply", "nosuch.yml"])
-        .assert_status(1)
-        .assert_stderr_contains("nosuch.yml");
+    test.run_args(["apply", "nosuch.yml"]).assert_status(1).assert_stderr_contains("nosuch.yml");
     assert!(!wire.was_touched());
 }

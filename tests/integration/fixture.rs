@@ -29,10 +29,7 @@ fn sshd_fixture_rejects_an_unknown_key() {
     assert!(status.success());
     let out = std::process::Command::new("ssh")
         .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o"])
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            sshd.known_hosts().display()
-        ))
+        .arg(format!("UserKnownHostsFile={}", sshd.known_hosts().display()))
         .args(["-o", "IdentitiesOnly=yes", "-i"])
         .arg(&key)
         .args(["-p", &sshd.port().to_string(), "127.0.0.1", "true"])
@@ -91,20 +88,11 @@ fn tree_hash_sees_content_mode_and_links() {
 #[test]
 fn builder_writes_an_inventory_with_every_host_and_its_root() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .host("web2", &sshd)
-        .group("web", &["web1", "web2"]);
+    let test = Test::new().host("web1", &sshd).host("web2", &sshd).group("web", &["web1", "web2"]);
     let yaml = test.inventory_yaml();
     assert!(yaml.contains("web1:"), "{yaml}");
-    assert!(
-        yaml.contains(&format!("ansible_port: {}", sshd.port())),
-        "{yaml}"
-    );
-    assert!(
-        yaml.contains(&format!("root: \"{}\"", test.root("web2").display())),
-        "{yaml}"
-    );
+    assert!(yaml.contains(&format!("ansible_port: {}", sshd.port())), "{yaml}");
+    assert!(yaml.contains(&format!("root: \"{}\"", test.root("web2").display())), "{yaml}");
     assert_ne!(test.root("web1"), test.root("web2"));
 }
 
@@ -115,18 +103,11 @@ fn sshd_fixture_drop_ends_open_sessions_too() {
     // remote shells would outlive the test.
     let sshd = Sshd::start();
     let marker = format!("stead-fixture-{}", sshd.port());
-    let mut client = sshd
-        .ssh()
-        .arg(format!("exec -a {marker} sleep 60"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client =
+        sshd.ssh().arg(format!("exec -a {marker} sleep 60")).stderr(std::process::Stdio::null()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !process_with_arg0(&marker) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "remote sleep never started"
-        );
+        assert!(std::time::Instant::now() < deadline, "remote sleep never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     drop(sshd);
@@ -134,10 +115,7 @@ fn sshd_fixture_drop_ends_open_sessions_too() {
     assert!(!status.success(), "the session was cut");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while process_with_arg0(&marker) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "remote process survived the fixture"
-        );
+        assert!(std::time::Instant::now() < deadline, "remote process survived the fixture");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

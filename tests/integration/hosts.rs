@@ -16,11 +16,8 @@ const HELLO: &str = r#"
 #[test]
 fn reachable_hosts_complete_when_one_host_is_unreachable() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .host("web2", &sshd)
-        .unreachable_host("down")
-        .file("site.yml", play(HELLO));
+    let test =
+        Test::new().host("web1", &sshd).host("web2", &sshd).unreachable_host("down").file("site.yml", play(HELLO));
     let out = test.run_args(["apply", "site.yml"]);
     out.assert_status(8);
     assert_eq!(test.read("web1", "hello"), "hello web1\n");
@@ -40,14 +37,10 @@ fn reachable_hosts_complete_when_one_host_is_unreachable() {
 #[test]
 fn failures_and_unreachable_hosts_combine_their_exit_bits() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .host("web2", &sshd)
-        .unreachable_host("down")
-        .file(
-            "site.yml",
-            play(
-                r#"
+    let test = Test::new().host("web1", &sshd).host("web2", &sshd).unreachable_host("down").file(
+        "site.yml",
+        play(
+            r#"
                 - name: fail on web2
                   fail:
                     msg: planned failure
@@ -57,8 +50,8 @@ fn failures_and_unreachable_hosts_combine_their_exit_bits() {
                     content: "hello\n"
                     dest: "{{ root }}/hello"
                 "#,
-            ),
-        );
+        ),
+    );
     let out = test.run_args(["apply", "site.yml", "--detailed-exitcode"]);
     // changed (2) | failed (4) | unreachable (8)
     out.assert_status(14);
@@ -135,10 +128,7 @@ fn forks_one_runs_hosts_one_after_the_other() {
 #[test]
 fn plan_reports_drift_only_for_the_host_whose_file_was_edited() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .host("web2", &sshd)
-        .file("site.yml", play(HELLO));
+    let test = Test::new().host("web1", &sshd).host("web2", &sshd).file("site.yml", play(HELLO));
     test.run_args(["apply", "site.yml"]).assert_status(0);
 
     let clean = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
@@ -148,11 +138,7 @@ fn plan_reports_drift_only_for_the_host_whose_file_was_edited() {
     let before = (test.tree_hash("web1"), test.tree_hash("web2"));
     let drift = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
     drift.assert_status(2).assert_changed(1);
-    assert_eq!(
-        before,
-        (test.tree_hash("web1"), test.tree_hash("web2")),
-        "plan modified a host"
-    );
+    assert_eq!(before, (test.tree_hash("web1"), test.tree_hash("web2")), "plan modified a host");
     crate::support::assert_has_line(&drift, "-edited by hand");
     crate::support::assert_has_line(&drift, "+hello web2");
     drift.assert_stdout_lacks("+hello web1");
@@ -160,17 +146,9 @@ fn plan_reports_drift_only_for_the_host_whose_file_was_edited() {
     let web1 = drift.task("web1", "hello");
     let web2 = drift.task("web2", "hello");
     assert_eq!(web1["status"], "ok", "{web1:#}");
-    assert!(
-        web1["diff"].is_null() || web1["diff"] == "",
-        "web1 has no drift: {web1:#}"
-    );
+    assert!(web1["diff"].is_null() || web1["diff"] == "", "web1 has no drift: {web1:#}");
     assert_eq!(web2["status"], "changed", "{web2:#}");
-    assert!(
-        web2["diff"]
-            .as_str()
-            .is_some_and(|d| d.contains("-edited by hand")),
-        "{web2:#}"
-    );
+    assert!(web2["diff"].as_str().is_some_and(|d| d.contains("-edited by hand")), "{web2:#}");
 }
 
 #[test]
@@ -182,9 +160,7 @@ fn limit_selects_hosts_by_pattern() {
         .host("db1", &sshd)
         .group("web", &["web1", "web2"])
         .file("site.yml", play(HELLO));
-    test.run_args(["apply", "site.yml", "--limit", "web:!web2"])
-        .assert_status(0)
-        .assert_changed(1);
+    test.run_args(["apply", "site.yml", "--limit", "web:!web2"]).assert_status(0).assert_changed(1);
     assert!(test.exists("web1", "hello"));
     assert!(!test.exists("web2", "hello"));
     assert!(!test.exists("db1", "hello"));
@@ -193,21 +169,13 @@ fn limit_selects_hosts_by_pattern() {
 #[test]
 fn play_hosts_pattern_selects_a_group() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .host("db1", &sshd)
-        .group("web", &["web1"])
-        .file(
-            "site.yml",
-            format!(
-                "- hosts: web\n  gather_facts: false\n  tasks:\n{}",
-                HELLO
-                    .trim_start_matches('\n')
-                    .lines()
-                    .map(|l| format!("    {l}\n"))
-                    .collect::<String>()
-            ),
-        );
+    let test = Test::new().host("web1", &sshd).host("db1", &sshd).group("web", &["web1"]).file(
+        "site.yml",
+        format!(
+            "- hosts: web\n  gather_facts: false\n  tasks:\n{}",
+            HELLO.trim_start_matches('\n').lines().map(|l| format!("    {l}\n")).collect::<String>()
+        ),
+    );
     test.run_args(["apply", "site.yml"]).assert_status(0);
     assert!(test.exists("web1", "hello"));
     assert!(!test.exists("db1", "hello"));
@@ -216,10 +184,7 @@ fn play_hosts_pattern_selects_a_group() {
 #[test]
 fn inventory_list_shows_hosts_groups_and_vars_without_connecting() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .unreachable_host("down")
-        .group("web", &["web1"]);
+    let test = Test::new().host("web1", &sshd).unreachable_host("down").group("web", &["web1"]);
     let out = test.run_args(["inventory", "--list"]);
     out.assert_status(0);
     let json: serde_json::Value = serde_json::from_str(&out.stdout)
@@ -227,46 +192,25 @@ fn inventory_list_shows_hosts_groups_and_vars_without_connecting() {
     let text = json.to_string();
     assert!(text.contains("web1") && text.contains("down"), "{json:#}");
     assert!(
-        json["web"]["hosts"]
-            .as_array()
-            .is_some_and(|h| h.iter().any(|x| x == "web1")),
+        json["web"]["hosts"].as_array().is_some_and(|h| h.iter().any(|x| x == "web1")),
         "group web lists web1 (Ansible's --list shape): {json:#}"
     );
-    assert_eq!(
-        json["_meta"]["hostvars"]["web1"]["ansible_port"],
-        sshd.port(),
-        "{json:#}"
-    );
+    assert_eq!(json["_meta"]["hostvars"]["web1"]["ansible_port"], sshd.port(), "{json:#}");
 }
 
 #[test]
 fn inventory_yaml_in_the_working_directory_is_the_default() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .file("site.yml", play(HELLO))
-        .raw();
-    test.run_args(["apply", "site.yml", "--output", "plain"])
-        .assert_status(0);
+    let test = Test::new().host("web1", &sshd).file("site.yml", play(HELLO)).raw();
+    test.run_args(["apply", "site.yml", "--output", "plain"]).assert_status(0);
     assert_eq!(test.read("web1", "hello"), "hello web1\n");
 }
 
 #[test]
 fn exec_runs_one_module_on_the_matching_hosts() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .host("web2", &sshd)
-        .group("web", &["web1"]);
-    test.run_args([
-        "exec",
-        "web",
-        "-m",
-        "copy",
-        "-a",
-        "content=adhoc dest={{ root }}/adhoc",
-    ])
-    .assert_status(0);
+    let test = Test::new().host("web1", &sshd).host("web2", &sshd).group("web", &["web1"]);
+    test.run_args(["exec", "web", "-m", "copy", "-a", "content=adhoc dest={{ root }}/adhoc"]).assert_status(0);
     assert_eq!(test.read("web1", "adhoc"), "adhoc");
     assert!(!test.exists("web2", "adhoc"));
 }
@@ -274,7 +218,5 @@ fn exec_runs_one_module_on_the_matching_hosts() {
 #[test]
 fn exec_against_an_unreachable_host_exits_8() {
     let test = Test::new().unreachable_host("down");
-    test.run_args(["exec", "all", "-m", "ping"])
-        .assert_status(8)
-        .assert_output_contains("down");
+    test.run_args(["exec", "all", "-m", "ping"]).assert_status(8).assert_output_contains("down");
 }

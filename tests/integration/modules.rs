@@ -14,9 +14,7 @@ fn one_host(sshd: &Sshd, tasks: &str) -> Test {
 
 /// Like [`one_host`], with play vars.
 fn one_host_vars(sshd: &Sshd, vars: &str, tasks: &str) -> Test {
-    Test::new()
-        .host(HOST, sshd)
-        .file("site.yml", play_vars(vars, tasks))
+    Test::new().host(HOST, sshd).file("site.yml", play_vars(vars, tasks))
 }
 
 /// Pins CONTRACT §5 for the playbook as written: `--check` (with
@@ -28,14 +26,8 @@ fn converge(test: &Test, changed: u64) -> Outcome {
     let before = test.tree_hash(HOST);
     let listing = tree::listing(test.root(HOST));
     let check = test.run_args(["apply", "site.yml", "--check", "--detailed-exitcode"]);
-    check
-        .assert_status(if changed > 0 { 2 } else { 0 })
-        .assert_changed(changed);
-    assert_eq!(
-        check.report_json()["check_mode"],
-        true,
-        "check_mode in the report of a --check run"
-    );
+    check.assert_status(if changed > 0 { 2 } else { 0 }).assert_changed(changed);
+    assert_eq!(check.report_json()["check_mode"], true, "check_mode in the report of a --check run");
     assert_eq!(
         before,
         test.tree_hash(HOST),
@@ -126,8 +118,7 @@ fn command_without_a_guard_does_not_run_in_check_mode() {
     let sshd = Sshd::start();
     let test = one_host(&sshd, "- command: touch \"{{ root }}/ran\"\n");
     let before = test.tree_hash(HOST);
-    test.run_args(["apply", "site.yml", "--check"])
-        .assert_status(0);
+    test.run_args(["apply", "site.yml", "--check"]).assert_status(0);
     assert_eq!(before, test.tree_hash(HOST));
     assert!(!test.exists(HOST, "ran"));
 }
@@ -148,15 +139,9 @@ fn command_passes_shell_syntax_through_as_literal_arguments() {
         "#,
     );
     apply(&test);
-    assert!(
-        !test.exists(HOST, "redirected"),
-        "command went through a shell"
-    );
+    assert!(!test.exists(HOST, "redirected"), "command went through a shell");
     let root = test.root(HOST).display().to_string();
-    assert_eq!(
-        test.read(HOST, "stdout"),
-        format!("$(id -u) ; {root}/x > {root}/redirected")
-    );
+    assert_eq!(test.read(HOST, "stdout"), format!("$(id -u) ; {root}/x > {root}/redirected"));
 }
 
 #[test]
@@ -256,9 +241,7 @@ fn file_mode_change_is_shown_before_and_after_in_the_diff() {
     test.put(HOST, "secret", "s\n");
     set_mode(&test.path(HOST, "secret"), 0o644);
     let plan = test.run_args(["plan", "site.yml"]);
-    plan.assert_status(0)
-        .assert_stdout_contains("0644")
-        .assert_stdout_contains("0600");
+    plan.assert_status(0).assert_stdout_contains("0644").assert_stdout_contains("0600");
     converge(&test, 1);
     assert_eq!(tree::mode(&test.path(HOST, "secret")), 0o600);
     assert_eq!(test.read(HOST, "secret"), "s\n", "content untouched");
@@ -298,9 +281,7 @@ fn file_touch_creates_an_empty_file_with_its_mode() {
         "#,
     );
     let before = test.tree_hash(HOST);
-    test.run_args(["apply", "site.yml", "--check"])
-        .assert_status(0)
-        .assert_changed(1);
+    test.run_args(["apply", "site.yml", "--check"]).assert_status(0).assert_changed(1);
     assert_eq!(before, test.tree_hash(HOST));
     apply(&test).assert_changed(1);
     assert_eq!(test.read(HOST, "stamp"), "");
@@ -340,10 +321,7 @@ fn file_link_points_at_src() {
     );
     test.put(HOST, "target", "t");
     converge(&test, 1);
-    assert_eq!(
-        std::fs::read_link(test.path(HOST, "link")).unwrap(),
-        test.path(HOST, "target")
-    );
+    assert_eq!(std::fs::read_link(test.path(HOST, "link")).unwrap(), test.path(HOST, "target"));
 }
 
 #[test]
@@ -444,11 +422,7 @@ fn copy_diff_shows_removed_and_added_lines() {
     plan.assert_status(0);
     assert_has_line(&plan, "-old line");
     assert_has_line(&plan, "+new line");
-    assert_eq!(
-        test.read(HOST, "motd"),
-        "keep\nold line\n",
-        "plan changed the host"
-    );
+    assert_eq!(test.read(HOST, "motd"), "keep\nold line\n", "plan changed the host");
 
     let out = test.run_args(["apply", "site.yml", "--diff"]);
     out.assert_status(0).assert_changed(1);
@@ -568,30 +542,19 @@ const SSHD_CONFIG: &str = "# sshd\nPort 22\nPermitRootLogin yes\nX11Forwarding y
 #[test]
 fn lineinfile_regexp_replaces_the_matching_line() {
     let sshd = Sshd::start();
-    let test = lineinfile(
-        &sshd,
-        "regexp: '^#?PermitRootLogin'\nline: PermitRootLogin no\n",
-        Some(SSHD_CONFIG),
-    );
+    let test = lineinfile(&sshd, "regexp: '^#?PermitRootLogin'\nline: PermitRootLogin no\n", Some(SSHD_CONFIG));
     let plan = test.run_args(["plan", "site.yml"]);
     plan.assert_status(0);
     assert_has_line(&plan, "-PermitRootLogin yes");
     assert_has_line(&plan, "+PermitRootLogin no");
     converge(&test, 1);
-    assert_eq!(
-        test.read(HOST, "sshd_config"),
-        "# sshd\nPort 22\nPermitRootLogin no\nX11Forwarding yes\n"
-    );
+    assert_eq!(test.read(HOST, "sshd_config"), "# sshd\nPort 22\nPermitRootLogin no\nX11Forwarding yes\n");
 }
 
 #[test]
 fn lineinfile_insertafter_puts_the_line_after_the_last_match() {
     let sshd = Sshd::start();
-    let test = lineinfile(
-        &sshd,
-        "line: AddressFamily inet\ninsertafter: '^Port'\n",
-        Some(SSHD_CONFIG),
-    );
+    let test = lineinfile(&sshd, "line: AddressFamily inet\ninsertafter: '^Port'\n", Some(SSHD_CONFIG));
     converge(&test, 1);
     assert_eq!(
         test.read(HOST, "sshd_config"),
@@ -602,31 +565,18 @@ fn lineinfile_insertafter_puts_the_line_after_the_last_match() {
 #[test]
 fn lineinfile_insertbefore_bof_puts_the_line_first() {
     let sshd = Sshd::start();
-    let test = lineinfile(
-        &sshd,
-        "line: '# managed by stead'\ninsertbefore: BOF\n",
-        Some(SSHD_CONFIG),
-    );
+    let test = lineinfile(&sshd, "line: '# managed by stead'\ninsertbefore: BOF\n", Some(SSHD_CONFIG));
     converge(&test, 1);
-    assert_eq!(
-        test.read(HOST, "sshd_config"),
-        format!("# managed by stead\n{SSHD_CONFIG}")
-    );
+    assert_eq!(test.read(HOST, "sshd_config"), format!("# managed by stead\n{SSHD_CONFIG}"));
 }
 
 #[test]
 fn lineinfile_without_a_match_appends_at_eof() {
     let sshd = Sshd::start();
-    let test = lineinfile(
-        &sshd,
-        "regexp: '^MaxAuthTries'\nline: MaxAuthTries 3\ninsertafter: EOF\n",
-        Some(SSHD_CONFIG),
-    );
+    let test =
+        lineinfile(&sshd, "regexp: '^MaxAuthTries'\nline: MaxAuthTries 3\ninsertafter: EOF\n", Some(SSHD_CONFIG));
     converge(&test, 1);
-    assert_eq!(
-        test.read(HOST, "sshd_config"),
-        format!("{SSHD_CONFIG}MaxAuthTries 3\n")
-    );
+    assert_eq!(test.read(HOST, "sshd_config"), format!("{SSHD_CONFIG}MaxAuthTries 3\n"));
 }
 
 #[test]
@@ -640,26 +590,16 @@ fn lineinfile_create_makes_a_missing_file() {
 #[test]
 fn lineinfile_backrefs_substitutes_groups_of_the_match() {
     let sshd = Sshd::start();
-    let test = lineinfile(
-        &sshd,
-        "regexp: '^(Port) 22$'\nline: '\\1 2222'\nbackrefs: true\n",
-        Some(SSHD_CONFIG),
-    );
+    let test = lineinfile(&sshd, "regexp: '^(Port) 22$'\nline: '\\1 2222'\nbackrefs: true\n", Some(SSHD_CONFIG));
     converge(&test, 1);
-    assert_eq!(
-        test.read(HOST, "sshd_config"),
-        "# sshd\nPort 2222\nPermitRootLogin yes\nX11Forwarding yes\n"
-    );
+    assert_eq!(test.read(HOST, "sshd_config"), "# sshd\nPort 2222\nPermitRootLogin yes\nX11Forwarding yes\n");
 }
 
 #[test]
 fn lineinfile_backrefs_without_a_match_leaves_the_file_alone() {
     let sshd = Sshd::start();
-    let test = lineinfile(
-        &sshd,
-        "regexp: '^(ListenAddress) .*$'\nline: '\\1 0.0.0.0'\nbackrefs: true\n",
-        Some(SSHD_CONFIG),
-    );
+    let test =
+        lineinfile(&sshd, "regexp: '^(ListenAddress) .*$'\nline: '\\1 0.0.0.0'\nbackrefs: true\n", Some(SSHD_CONFIG));
     converge(&test, 0);
     assert_eq!(test.read(HOST, "sshd_config"), SSHD_CONFIG);
 }
@@ -722,20 +662,13 @@ fn blockinfile_with_a_custom_marker_replaces_its_block_in_place() {
               10.0.0.9 db
         "##,
     );
-    test.put(
-        HOST,
-        "hosts",
-        "top\n# BEGIN stead hosts\n10.0.0.1 db\n# END stead hosts\nbottom\n",
-    );
+    test.put(HOST, "hosts", "top\n# BEGIN stead hosts\n10.0.0.1 db\n# END stead hosts\nbottom\n");
     let plan = test.run_args(["plan", "site.yml"]);
     plan.assert_status(0);
     assert_has_line(&plan, "-10.0.0.1 db");
     assert_has_line(&plan, "+10.0.0.9 db");
     converge(&test, 1);
-    assert_eq!(
-        test.read(HOST, "hosts"),
-        "top\n# BEGIN stead hosts\n10.0.0.9 db\n# END stead hosts\nbottom\n"
-    );
+    assert_eq!(test.read(HOST, "hosts"), "top\n# BEGIN stead hosts\n10.0.0.9 db\n# END stead hosts\nbottom\n");
 }
 
 #[test]
@@ -750,11 +683,7 @@ fn blockinfile_absent_removes_the_block_and_its_markers() {
             state: absent
         "#,
     );
-    test.put(
-        HOST,
-        "hosts",
-        "top\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nbottom\n",
-    );
+    test.put(HOST, "hosts", "top\n# BEGIN ANSIBLE MANAGED BLOCK\nx\n# END ANSIBLE MANAGED BLOCK\nbottom\n");
     converge(&test, 1);
     assert_eq!(test.read(HOST, "hosts"), "top\nbottom\n");
 }
@@ -773,10 +702,7 @@ fn blockinfile_create_makes_a_missing_file() {
         "#,
     );
     converge(&test, 1);
-    assert_eq!(
-        test.read(HOST, "new"),
-        "# BEGIN ANSIBLE MANAGED BLOCK\na\n# END ANSIBLE MANAGED BLOCK\n"
-    );
+    assert_eq!(test.read(HOST, "new"), "# BEGIN ANSIBLE MANAGED BLOCK\na\n# END ANSIBLE MANAGED BLOCK\n");
 }
 
 // ------------------------------------------------------------------- stat
@@ -860,8 +786,7 @@ fn debug_prints_msg_and_var() {
         "#,
     );
     let out = converge(&test, 0);
-    out.assert_stdout_contains("hello world")
-        .assert_stdout_contains("distinct-value-42");
+    out.assert_stdout_contains("hello world").assert_stdout_contains("distinct-value-42");
 }
 
 #[test]
@@ -920,8 +845,7 @@ fn assert_failure_stops_the_host_with_its_fail_msg() {
         "#,
     );
     let out = test.run_args(["apply", "site.yml"]);
-    out.assert_status(4)
-        .assert_output_contains("who is not mars");
+    out.assert_status(4).assert_output_contains("who is not mars");
     assert!(!test.exists(HOST, "after"));
     assert_eq!(out.task(HOST, "wrong planet")["status"], "failed");
 }
@@ -942,19 +866,12 @@ fn fail_stops_the_host_with_its_msg() {
         "#,
     );
     let out = test.run_args(["apply", "site.yml"]);
-    out.assert_status(4)
-        .assert_output_contains("stop here please");
+    out.assert_status(4).assert_output_contains("stop here please");
     assert!(!test.exists(HOST, "after"));
     let task = out.task(HOST, "stop");
     assert_eq!(task["status"], "failed");
     assert_eq!(task["module"], "fail");
-    assert!(
-        task["msg"]
-            .as_str()
-            .unwrap_or("")
-            .contains("stop here please"),
-        "{task:#}"
-    );
+    assert!(task["msg"].as_str().unwrap_or("").contains("stop here please"), "{task:#}");
 }
 
 #[test]

@@ -18,8 +18,8 @@ use crate::support::Sshd;
 
 /// Fragments that mean something to a shell.
 const HOSTILE: &[&str] = &[
-    "'", "\"", "$(", ")", "`", "\n", "\\", "*", "?", "[", "~", "-", "--", " ", "\t", "$HOME",
-    "${IFS}", "!", "#", ";", "&", "|", "<", ">", "{", "}", "'\\''", "%s", "=", "\r",
+    "'", "\"", "$(", ")", "`", "\n", "\\", "*", "?", "[", "~", "-", "--", " ", "\t", "$HOME", "${IFS}", "!", "#", ";",
+    "&", "|", "<", ">", "{", "}", "'\\''", "%s", "=", "\r",
 ];
 
 /// Strings built from hostile fragments and arbitrary characters (no NUL:
@@ -44,12 +44,8 @@ fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
 
 /// Runs `script` with the local `sh -c` and returns its stdout.
 fn local_sh(script: &[u8]) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(OsStr::from_bytes(script))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sh");
+    let out =
+        Command::new("sh").arg("-c").arg(OsStr::from_bytes(script)).stdin(Stdio::null()).output().expect("run sh");
     assert!(
         out.status.success(),
         "sh failed on {:?}: {}",
@@ -80,10 +76,7 @@ fn over_ssh(mux: &Mux, line: &[u8]) -> Vec<u8> {
 /// Runs a property over the real sshd (its own server, stopped at the end
 /// of the test, also on failure), through one multiplexed connection, with
 /// fewer cases than the local properties.
-fn over_ssh_property<S: Strategy>(
-    strategy: S,
-    property: impl Fn(&Mux, S::Value) -> Result<(), TestCaseError>,
-) {
+fn over_ssh_property<S: Strategy>(strategy: S, property: impl Fn(&Mux, S::Value) -> Result<(), TestCaseError>) {
     let sshd = Sshd::start();
     let mux = sshd.mux();
     let mut runner = TestRunner::new(ProptestConfig::with_cases(SSH_CASES));
@@ -159,51 +152,36 @@ fn split_nul(out: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn quote_round_trips_through_the_remote_login_shell() {
-    over_ssh_property(
-        prop::collection::vec(hostile_string(), 1..PER_LOGIN),
-        |mux, values| {
-            let quoted: Vec<Vec<u8>> = values
-                .iter()
-                .map(|v| quote(v).as_bytes().to_vec())
-                .collect();
-            let got = split_nul(&over_ssh(mux, &remote_line(&quoted)));
-            let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
-            prop_assert_eq!(got, want);
-            Ok(())
-        },
-    );
+    over_ssh_property(prop::collection::vec(hostile_string(), 1..PER_LOGIN), |mux, values| {
+        let quoted: Vec<Vec<u8>> = values.iter().map(|v| quote(v).as_bytes().to_vec()).collect();
+        let got = split_nul(&over_ssh(mux, &remote_line(&quoted)));
+        let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        prop_assert_eq!(got, want);
+        Ok(())
+    });
 }
 
 #[test]
 fn quote_bytes_round_trips_through_the_remote_login_shell() {
-    over_ssh_property(
-        prop::collection::vec(hostile_bytes(), 1..PER_LOGIN),
-        |mux, values| {
-            let quoted: Vec<Vec<u8>> = values.iter().map(|v| quote_bytes(v)).collect();
-            let got = split_nul(&over_ssh(mux, &remote_line(&quoted)));
-            prop_assert_eq!(got, values);
-            Ok(())
-        },
-    );
+    over_ssh_property(prop::collection::vec(hostile_bytes(), 1..PER_LOGIN), |mux, values| {
+        let quoted: Vec<Vec<u8>> = values.iter().map(|v| quote_bytes(v)).collect();
+        let got = split_nul(&over_ssh(mux, &remote_line(&quoted)));
+        prop_assert_eq!(got, values);
+        Ok(())
+    });
 }
 
 #[test]
 fn nested_quoting_survives_sh_c_on_the_remote_side() {
     // How stead wraps every script: `sh -c <quoted script>`, where the
     // script itself quotes its values.
-    over_ssh_property(
-        prop::collection::vec(hostile_string(), 1..PER_LOGIN),
-        |mux, values| {
-            let quoted: Vec<Vec<u8>> = values
-                .iter()
-                .map(|v| quote(v).as_bytes().to_vec())
-                .collect();
-            let script = String::from_utf8(remote_line(&quoted)).unwrap();
-            let line = format!("sh -c {}", quote(&script));
-            let got = split_nul(&over_ssh(mux, line.as_bytes()));
-            let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
-            prop_assert_eq!(got, want);
-            Ok(())
-        },
-    );
+    over_ssh_property(prop::collection::vec(hostile_string(), 1..PER_LOGIN), |mux, values| {
+        let quoted: Vec<Vec<u8>> = values.iter().map(|v| quote(v).as_bytes().to_vec()).collect();
+        let script = String::from_utf8(remote_line(&quoted)).unwrap();
+        let line = format!("sh -c {}", quote(&script));
+        let got = split_nul(&over_ssh(mux, line.as_bytes()));
+        let want: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        prop_assert_eq!(got, want);
+        Ok(())
+    });
 }

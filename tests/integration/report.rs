@@ -31,9 +31,7 @@ fn json_report_has_the_contract_shape() {
     assert_eq!(r["stead_version"], env!("CARGO_PKG_VERSION"), "{r:#}");
     let started = r["started_at"].as_str().expect("started_at is a string");
     assert!(
-        regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-            .unwrap()
-            .is_match(started),
+        regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$").unwrap().is_match(started),
         "started_at is RFC 3339: {started}"
     );
     assert!(r["duration_ms"].is_u64(), "{r:#}");
@@ -41,14 +39,7 @@ fn json_report_has_the_contract_shape() {
     assert_eq!(r["playbooks"], serde_json::json!(["site.yml"]), "{r:#}");
     // Fields may be added (§6); these must be there with these values. `ok`
     // counts changed results too, as in Ansible's recap.
-    for (key, n) in [
-        ("hosts", 1),
-        ("ok", 2),
-        ("changed", 1),
-        ("failed", 0),
-        ("skipped", 1),
-        ("unreachable", 0),
-    ] {
+    for (key, n) in [("hosts", 1), ("ok", 2), ("changed", 1), ("failed", 0), ("skipped", 1), ("unreachable", 0)] {
         assert_eq!(r["summary"][key], n, "summary.{key}: {r:#}");
     }
 
@@ -61,24 +52,14 @@ fn json_report_has_the_contract_shape() {
     let tasks = host["tasks"].as_array().expect("tasks is an array");
     assert_eq!(tasks.len(), 3, "{r:#}");
     for task in tasks {
-        for key in [
-            "play",
-            "task",
-            "module",
-            "status",
-            "diff",
-            "msg",
-            "duration_ms",
-        ] {
+        for key in ["play", "task", "module", "status", "diff", "msg", "duration_ms"] {
             assert!(task.get(key).is_some(), "task lacks {key}: {task:#}");
         }
         assert_eq!(task["play"], "test play", "{task:#}");
         assert!(task["duration_ms"].is_u64(), "{task:#}");
     }
-    let statuses: Vec<_> = tasks
-        .iter()
-        .map(|t| (t["task"].clone(), t["module"].clone(), t["status"].clone()))
-        .collect();
+    let statuses: Vec<_> =
+        tasks.iter().map(|t| (t["task"].clone(), t["module"].clone(), t["status"].clone())).collect();
     assert_eq!(
         statuses,
         vec![
@@ -137,10 +118,7 @@ fn json_report_records_failed_tasks_with_their_message() {
     assert_eq!(r["hosts"]["web1"]["failed"], 1, "{r:#}");
     let task = out.task("web1", "broken");
     assert_eq!(task["status"], "failed", "{task:#}");
-    assert!(
-        task["msg"].as_str().is_some_and(|m| m.contains("it broke")),
-        "{task:#}"
-    );
+    assert!(task["msg"].as_str().is_some_and(|m| m.contains("it broke")), "{task:#}");
 }
 
 #[test]
@@ -171,11 +149,7 @@ fn handlers_count_like_tasks_and_a_loop_is_one_result() {
     let r = out.report_json();
     assert_eq!(r["summary"]["changed"], 2, "loop task + handler: {r:#}");
     assert_eq!(r["summary"]["ok"], 2, "{r:#}");
-    assert_eq!(
-        r["hosts"]["web1"]["tasks"].as_array().map(Vec::len),
-        Some(2),
-        "{r:#}"
-    );
+    assert_eq!(r["hosts"]["web1"]["tasks"].as_array().map(Vec::len), Some(2), "{r:#}");
 
     // Nothing changes the second time, so the handler is not notified.
     let again = test.run_args(["apply", "site.yml"]);
@@ -185,14 +159,11 @@ fn handlers_count_like_tasks_and_a_loop_is_one_result() {
 #[test]
 fn report_can_go_to_a_second_file_and_both_agree() {
     let sshd = Sshd::start();
-    let test = Test::new()
-        .host("web1", &sshd)
-        .file("site.yml", play("- name: alive\n  ping:\n"));
+    let test = Test::new().host("web1", &sshd).file("site.yml", play("- name: alive\n  ping:\n"));
     let out = test.run_args(["apply", "site.yml", "--report", "json=extra.json"]);
     out.assert_status(0);
     let extra: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(test.project().join("extra.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(test.project().join("extra.json")).unwrap()).unwrap();
     assert_eq!(extra["summary"], out.report_json()["summary"]);
 }
 
@@ -234,26 +205,13 @@ fn no_log_values_appear_in_no_output_and_no_report() {
     out.assert_status(4);
     // The control proves the test would see a leaked value.
     out.assert_stdout_contains(VISIBLE);
-    assert!(
-        out.report_text().contains("fail with secret"),
-        "report written"
-    );
-    assert_eq!(
-        test.read("web1", "secret.conf"),
-        format!("token={SECRET}\n")
-    );
+    assert!(out.report_text().contains("fail with secret"), "report written");
+    assert_eq!(test.read("web1", "secret.conf"), format!("token={SECRET}\n"));
 
     out.assert_stdout_lacks(SECRET).assert_stderr_lacks(SECRET);
-    assert!(
-        !out.report_text().contains(SECRET),
-        "no_log value in the JSON report:\n{}",
-        out.report_text()
-    );
+    assert!(!out.report_text().contains(SECRET), "no_log value in the JSON report:\n{}", out.report_text());
     out.assert_stdout_lacks("old-value");
-    assert!(
-        !out.report_text().contains("old-value"),
-        "no_log diff in the report"
-    );
+    assert!(!out.report_text().contains("old-value"), "no_log diff in the report");
     assert_eq!(out.task("web1", "fail with secret")["status"], "failed");
 }
 

@@ -89,21 +89,11 @@ impl Test {
     /// Adds an inventory host with exactly these connection variables (plus
     /// `root`).
     pub fn host_with(mut self, name: &str, vars: Vec<(String, Value)>) -> Test {
-        assert!(
-            self.hosts.iter().all(|h| h.name != name),
-            "host {name} declared twice"
-        );
+        assert!(self.hosts.iter().all(|h| h.name != name), "host {name} declared twice");
         let root = temp("stead-root-");
         let mut vars = vars;
-        vars.push((
-            "root".into(),
-            Value::String(root.path().display().to_string()),
-        ));
-        self.hosts.push(Host {
-            name: name.into(),
-            vars,
-            root,
-        });
+        vars.push(("root".into(), Value::String(root.path().display().to_string())));
+        self.hosts.push(Host { name: name.into(), vars, root });
         self
     }
 
@@ -134,13 +124,9 @@ impl Test {
     /// Declares an inventory group of already declared hosts.
     pub fn group(mut self, name: &str, hosts: &[&str]) -> Test {
         for h in hosts {
-            assert!(
-                self.hosts.iter().any(|x| x.name == *h),
-                "group {name}: unknown host {h}"
-            );
+            assert!(self.hosts.iter().any(|x| x.name == *h), "group {name}: unknown host {h}");
         }
-        self.groups
-            .push((name.into(), hosts.iter().map(|h| h.to_string()).collect()));
+        self.groups.push((name.into(), hosts.iter().map(|h| h.to_string()).collect()));
         self
     }
 
@@ -236,9 +222,7 @@ impl Test {
         let mut args: Vec<String> = args.into_iter().map(Into::into).collect();
         self.write_inventory();
         let sub = args.first().cloned().unwrap_or_default();
-        let names_inventory = args
-            .iter()
-            .any(|a| a == "-i" || a == "--inventory" || a.starts_with("--inventory="));
+        let names_inventory = args.iter().any(|a| a == "-i" || a == "--inventory" || a.starts_with("--inventory="));
         if INVENTORY_COMMANDS.contains(&sub.as_str())
             && !self.raw
             && !names_inventory
@@ -280,13 +264,7 @@ impl Test {
         }
         let command = format!("stead {}", args.join(" "));
         let (status, stdout, stderr) = run_with_timeout(cmd, RUN_TIMEOUT, &command);
-        Outcome {
-            command,
-            status,
-            stdout,
-            stderr,
-            report,
-        }
+        Outcome { command, status, stdout, stderr, report }
     }
 
     /// The generated `inventory.yaml`, unless the test wrote its own.
@@ -302,9 +280,7 @@ impl Test {
     }
 
     fn generated_inventory(&self, path: &Path) -> bool {
-        std::fs::read_to_string(path)
-            .map(|s| s.starts_with(GENERATED))
-            .unwrap_or(false)
+        std::fs::read_to_string(path).map(|s| s.starts_with(GENERATED)).unwrap_or(false)
     }
 
     /// The inventory as YAML. Values are written as JSON scalars, which are
@@ -331,17 +307,11 @@ impl Test {
     }
 
     fn host_ref(&self, name: &str) -> &Host {
-        self.hosts
-            .iter()
-            .find(|h| h.name == name)
-            .unwrap_or_else(|| panic!("no host {name} declared"))
+        self.hosts.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no host {name} declared"))
     }
 
     fn host_mut(&mut self, name: &str) -> &mut Host {
-        self.hosts
-            .iter_mut()
-            .find(|h| h.name == name)
-            .unwrap_or_else(|| panic!("no host {name} declared"))
+        self.hosts.iter_mut().find(|h| h.name == name).unwrap_or_else(|| panic!("no host {name} declared"))
     }
 }
 
@@ -354,10 +324,7 @@ pub fn unreachable_vars(port: u16) -> Vec<(String, Value)> {
     vec![
         ("ansible_host".into(), "127.0.0.1".into()),
         ("ansible_port".into(), port.into()),
-        (
-            "ansible_ssh_common_args".into(),
-            "-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -F /dev/null".into(),
-        ),
+        ("ansible_ssh_common_args".into(), "-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -F /dev/null".into()),
     ]
 }
 
@@ -386,56 +353,35 @@ impl Outcome {
     /// Asserts the exit status.
     #[track_caller]
     pub fn assert_status(&self, code: i32) -> &Outcome {
-        assert_eq!(
-            self.status,
-            code,
-            "unexpected exit status\n{}",
-            self.context()
-        );
+        assert_eq!(self.status, code, "unexpected exit status\n{}", self.context());
         self
     }
 
     /// Asserts that standard output contains `needle`.
     #[track_caller]
     pub fn assert_stdout_contains(&self, needle: &str) -> &Outcome {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}\n{}",
-            self.context()
-        );
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n{}", self.context());
         self
     }
 
     /// Asserts that standard output does not contain `needle`.
     #[track_caller]
     pub fn assert_stdout_lacks(&self, needle: &str) -> &Outcome {
-        assert!(
-            !self.stdout.contains(needle),
-            "stdout contains {needle:?}\n{}",
-            self.context()
-        );
+        assert!(!self.stdout.contains(needle), "stdout contains {needle:?}\n{}", self.context());
         self
     }
 
     /// Asserts that standard error contains `needle`.
     #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Outcome {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}\n{}",
-            self.context()
-        );
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n{}", self.context());
         self
     }
 
     /// Asserts that standard error does not contain `needle`.
     #[track_caller]
     pub fn assert_stderr_lacks(&self, needle: &str) -> &Outcome {
-        assert!(
-            !self.stderr.contains(needle),
-            "stderr contains {needle:?}\n{}",
-            self.context()
-        );
+        assert!(!self.stderr.contains(needle), "stderr contains {needle:?}\n{}", self.context());
         self
     }
 
@@ -453,56 +399,32 @@ impl Outcome {
     /// The JSON report this run wrote (apply and plan always write one).
     #[track_caller]
     pub fn report_json(&self) -> Value {
-        let path = self
-            .report
-            .as_ref()
-            .unwrap_or_else(|| panic!("this command writes no report\n{}", self.context()));
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-            panic!(
-                "no JSON report at {}: {e}\n{}",
-                path.display(),
-                self.context()
-            )
-        });
-        serde_json::from_str(&text).unwrap_or_else(|e| {
-            panic!(
-                "the JSON report is not JSON: {e}\n{text}\n{}",
-                self.context()
-            )
-        })
+        let path = self.report.as_ref().unwrap_or_else(|| panic!("this command writes no report\n{}", self.context()));
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("no JSON report at {}: {e}\n{}", path.display(), self.context()));
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("the JSON report is not JSON: {e}\n{text}\n{}", self.context()))
     }
 
     /// The raw text of the JSON report.
     pub fn report_text(&self) -> String {
-        self.report
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .unwrap_or_default()
+        self.report.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
     }
 
     /// `summary.<key>` of the JSON report.
     #[track_caller]
     pub fn summary(&self, key: &str) -> u64 {
         let report = self.report_json();
-        report["summary"][key].as_u64().unwrap_or_else(|| {
-            panic!(
-                "report has no numeric summary.{key}: {report:#}\n{}",
-                self.context()
-            )
-        })
+        report["summary"][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("report has no numeric summary.{key}: {report:#}\n{}", self.context()))
     }
 
     /// Asserts `summary.changed` of the JSON report.
     #[track_caller]
     pub fn assert_changed(&self, n: u64) -> &Outcome {
         let changed = self.summary("changed");
-        assert_eq!(
-            changed,
-            n,
-            "summary.changed\nreport: {:#}\n{}",
-            self.report_json(),
-            self.context()
-        );
+        assert_eq!(changed, n, "summary.changed\nreport: {:#}\n{}", self.report_json(), self.context());
         self
     }
 
@@ -530,17 +452,12 @@ impl Outcome {
 }
 
 fn temp(prefix: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .expect("create a temporary directory")
+    tempfile::Builder::new().prefix(prefix).tempdir().expect("create a temporary directory")
 }
 
 /// Runs `cmd` to completion, killing it (its own child only) after `limit`.
 fn run_with_timeout(mut cmd: Command, limit: Duration, what: &str) -> (i32, String, String) {
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
     let out_reader = std::thread::spawn(move || {

@@ -17,12 +17,8 @@ pub use sshd::Sshd;
 /// literal, so YAML can be written indented inside test code.
 pub fn unindent(text: &str) -> String {
     let text = text.strip_prefix('\n').unwrap_or(text);
-    let indent = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
+    let indent =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     let mut out = String::new();
     for line in text.lines() {
         out.push_str(line.get(indent..).unwrap_or("").trim_end_matches(' '));
@@ -82,18 +78,12 @@ mod tests {
 
     #[test]
     fn unindent_strips_common_indentation() {
-        assert_eq!(
-            unindent("\n    - a:\n        b\n    - c\n    "),
-            "- a:\n    b\n- c\n"
-        );
+        assert_eq!(unindent("\n    - a:\n        b\n    - c\n    "), "- a:\n    b\n- c\n");
     }
 
     #[test]
     fn play_nests_tasks_under_one_play() {
         let text = play("- ping:\n");
-        assert_eq!(
-            text,
-            "- name: test play\n  hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n"
-        );
+        assert_eq!(text, "- name: test play\n  hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n");
     }
 }

@@ -18,11 +18,8 @@ pub struct Tripwire {
 impl Tripwire {
     /// Binds an ephemeral port on 127.0.0.1.
     pub fn new() -> Tripwire {
-        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
-            .expect("bind the tripwire");
-        listener
-            .set_nonblocking(true)
-            .expect("make the tripwire non-blocking");
+        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind the tripwire");
+        listener.set_nonblocking(true).expect("make the tripwire non-blocking");
         Tripwire { listener }
     }
 

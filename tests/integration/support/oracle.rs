@@ -15,19 +15,12 @@ use serde_json::{json, Map, Value};
 
 /// The `ansible-playbook` to use instead of stead, if any.
 pub fn ansible_playbook() -> Option<String> {
-    std::env::var("STEAD_TEST_ORACLE")
-        .ok()
-        .filter(|s| !s.is_empty())
+    std::env::var("STEAD_TEST_ORACLE").ok().filter(|s| !s.is_empty())
 }
 
 /// Runs stead-style `args` (`apply`/`plan`) with Ansible in `project`,
 /// writes a CONTRACT §6 report to `report`, returns (status, stdout, stderr).
-pub fn run(
-    playbook_bin: &str,
-    project: &Path,
-    args: &[String],
-    report: &Path,
-) -> (i32, String, String) {
+pub fn run(playbook_bin: &str, project: &Path, args: &[String], report: &Path) -> (i32, String, String) {
     let mut ansible = vec![];
     let mut check = args[0] == "plan";
     let mut diff = args[0] == "plan";
@@ -88,9 +81,7 @@ pub fn run(
                 } else {
                     Some("ok")
                 };
-                let entry = hosts
-                    .entry(host.clone())
-                    .or_insert_with(|| json!({"unreachable": false, "tasks": []}));
+                let entry = hosts.entry(host.clone()).or_insert_with(|| json!({"unreachable": false, "tasks": []}));
                 let Some(status) = status else {
                     entry["unreachable"] = json!(true);
                     continue;
@@ -107,19 +98,11 @@ pub fn run(
             }
         }
     }
-    let mut summary =
-        json!({"hosts": 0, "ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0});
+    let mut summary = json!({"hosts": 0, "ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0});
     let (mut failed_any, mut unreachable_any) = (false, false);
     for (host, s) in result["stats"].as_object().into_iter().flatten() {
-        let entry = hosts
-            .entry(host.clone())
-            .or_insert_with(|| json!({"unreachable": false, "tasks": []}));
-        for (ours, theirs) in [
-            ("ok", "ok"),
-            ("changed", "changed"),
-            ("failed", "failures"),
-            ("skipped", "skipped"),
-        ] {
+        let entry = hosts.entry(host.clone()).or_insert_with(|| json!({"unreachable": false, "tasks": []}));
+        for (ours, theirs) in [("ok", "ok"), ("changed", "changed"), ("failed", "failures"), ("skipped", "skipped")] {
             let n = s[theirs].as_u64().unwrap_or(0);
             entry[ours] = json!(n);
             summary[ours] = json!(summary[ours].as_u64().unwrap() + n);

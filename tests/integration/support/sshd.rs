@@ -38,30 +38,20 @@ impl Sshd {
     /// Starts a server that accepts the current user with the fixture's
     /// client key, and nobody else.
     pub fn start() -> Sshd {
-        let dir = tempfile::Builder::new()
-            .prefix("stead-sshd-")
-            .tempdir()
-            .expect("create the sshd directory");
+        let dir = tempfile::Builder::new().prefix("stead-sshd-").tempdir().expect("create the sshd directory");
         keygen(&dir.path().join("host_key"));
         keygen(&dir.path().join("client_key"));
-        std::fs::copy(
-            dir.path().join("client_key.pub"),
-            dir.path().join("authorized_keys"),
-        )
-        .expect("write authorized_keys");
+        std::fs::copy(dir.path().join("client_key.pub"), dir.path().join("authorized_keys"))
+            .expect("write authorized_keys");
         ensure_privsep_dir();
 
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
             write_config(dir.path(), port);
-            let host_key = std::fs::read_to_string(dir.path().join("host_key.pub"))
-                .expect("read the host public key");
-            std::fs::write(
-                dir.path().join("known_hosts"),
-                format!("[127.0.0.1]:{port} {host_key}"),
-            )
-            .expect("write known_hosts");
+            let host_key = std::fs::read_to_string(dir.path().join("host_key.pub")).expect("read the host public key");
+            std::fs::write(dir.path().join("known_hosts"), format!("[127.0.0.1]:{port} {host_key}"))
+                .expect("write known_hosts");
             match spawn_and_wait(dir.path(), port) {
                 Ok(child) => return Sshd { child, port, dir },
                 // Most likely someone took the port between our probe and
@@ -95,10 +85,7 @@ impl Sshd {
     /// The `ansible_ssh_common_args` that make ssh trust this server's key
     /// and ignore the developer's own `~/.ssh/config`.
     pub fn common_args(&self) -> String {
-        format!(
-            "-o UserKnownHostsFile={} -o IdentitiesOnly=yes -F /dev/null",
-            self.known_hosts().display()
-        )
+        format!("-o UserKnownHostsFile={} -o IdentitiesOnly=yes -F /dev/null", self.known_hosts().display())
     }
 
     /// The inventory connection variables for a host served by this sshd,
@@ -108,10 +95,7 @@ impl Sshd {
             ("ansible_host".into(), "127.0.0.1".into()),
             ("ansible_port".into(), self.port.into()),
             ("ansible_user".into(), current_user().into()),
-            (
-                "ansible_ssh_private_key_file".into(),
-                self.client_key().display().to_string().into(),
-            ),
+            ("ansible_ssh_private_key_file".into(), self.client_key().display().to_string().into()),
             ("ansible_ssh_common_args".into(), self.common_args().into()),
         ]
     }
@@ -123,10 +107,7 @@ impl Sshd {
         cmd.args(["-F", "/dev/null"])
             .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
             .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                self.known_hosts().display()
-            ))
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts().display()))
             .args(["-o", "IdentitiesOnly=yes", "-i"])
             .arg(self.client_key())
             .args(["-p", &self.port.to_string(), "-l", &current_user()])
@@ -145,10 +126,7 @@ impl Sshd {
     /// Opens a multiplexed connection (an `ssh -M` master owned by the
     /// returned guard), so many commands cost one login.
     pub fn mux(&self) -> Mux {
-        let socket = self
-            .dir
-            .path()
-            .join(format!("mux-{}", MUX_ID.fetch_add(1, Ordering::Relaxed)));
+        let socket = self.dir.path().join(format!("mux-{}", MUX_ID.fetch_add(1, Ordering::Relaxed)));
         let master = self
             .ssh()
             .args(["-M", "-N", "-S"])
@@ -158,11 +136,7 @@ impl Sshd {
             .stderr(Stdio::null())
             .spawn()
             .expect("start the ssh master");
-        let mux = Mux {
-            master,
-            socket,
-            base: self.ssh_args(),
-        };
+        let mux = Mux { master, socket, base: self.ssh_args() };
         let deadline = Instant::now() + START_TIMEOUT;
         while !mux.control(&["-O", "check"]) {
             assert!(Instant::now() < deadline, "ssh master did not come up");
@@ -190,31 +164,17 @@ impl Mux {
         // `base` ends with the destination; the control options go before it.
         let (dest, options) = self.base.split_last().expect("ssh arguments");
         let mut cmd = Command::new("ssh");
-        cmd.args(options)
-            .arg("-S")
-            .arg(&self.socket)
-            .args(["-o", "ControlMaster=no"])
-            .arg(dest)
-            .stdin(Stdio::null());
+        cmd.args(options).arg("-S").arg(&self.socket).args(["-o", "ControlMaster=no"]).arg(dest).stdin(Stdio::null());
         cmd
     }
 
     fn control(&self, args: &[&str]) -> bool {
-        self.command()
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        self.command().args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
     }
 
     /// Runs `remote` (one command line for the remote login shell).
     pub fn run(&self, remote: impl AsRef<std::ffi::OsStr>) -> Output {
-        self.command()
-            .arg("--")
-            .arg(remote)
-            .output()
-            .expect("run ssh over the master")
+        self.command().arg("--").arg(remote).output().expect("run ssh over the master")
     }
 }
 
@@ -253,11 +213,7 @@ fn process_tree(root: u32) -> Vec<u32> {
     let mut parent_of: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -276,12 +232,7 @@ fn process_tree(root: u32) -> Vec<u32> {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
-        tree.extend(
-            parent_of
-                .iter()
-                .filter(|&&(_, ppid)| ppid == parent)
-                .map(|&(pid, _)| pid),
-        );
+        tree.extend(parent_of.iter().filter(|&&(_, ppid)| ppid == parent).map(|&(pid, _)| pid));
         i += 1;
     }
     tree.sort_unstable();
@@ -310,10 +261,7 @@ pub fn current_user() -> String {
     }
     let out = Command::new("id").arg("-un").output().expect("run id -un");
     assert!(out.status.success(), "id -un failed");
-    String::from_utf8(out.stdout)
-        .expect("user name is UTF-8")
-        .trim()
-        .to_owned()
+    String::from_utf8(out.stdout).expect("user name is UTF-8").trim().to_owned()
 }
 
 fn uid() -> String {
@@ -323,9 +271,7 @@ fn uid() -> String {
 
 fn user_id_of(user: &str) -> Option<String> {
     let out = Command::new("id").args(["-u", user]).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// A port on 127.0.0.1 that was free a moment ago: bind port 0, read the
@@ -344,11 +290,7 @@ fn keygen(path: &Path) {
         .stdin(Stdio::null())
         .output()
         .expect("run ssh-keygen");
-    assert!(
-        out.status.success(),
-        "ssh-keygen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ssh-keygen failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// sshd refuses to start as root without its privilege separation
@@ -403,8 +345,7 @@ fn spawn_and_wait(dir: &Path, port: u16) -> Result<Child, String> {
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             let mut log = String::new();
-            let _ = std::fs::File::open(dir.join("sshd.log"))
-                .and_then(|mut f| f.read_to_string(&mut log));
+            let _ = std::fs::File::open(dir.join("sshd.log")).and_then(|mut f| f.read_to_string(&mut log));
             return Err(format!("sshd exited with {status}: {log}"));
         }
         // sshd writes its pid file only after binding its listen socket, so
@@ -412,17 +353,14 @@ fn spawn_and_wait(dir: &Path, port: u16) -> Result<Child, String> {
         // could reach whoever took the port in the meantime).
         let pid = std::fs::read_to_string(dir.join("sshd.pid")).unwrap_or_default();
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into();
-        if pid.trim() == child.id().to_string()
-            && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        if pid.trim() == child.id().to_string() && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
         {
             return Ok(child);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "sshd did not listen on port {port} within {START_TIMEOUT:?}"
-            ));
+            return Err(format!("sshd did not listen on port {port} within {START_TIMEOUT:?}"));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

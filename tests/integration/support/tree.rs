@@ -12,11 +12,7 @@ use sha2::{Digest, Sha256};
 pub fn hash(root: &Path) -> String {
     let mut hasher = Sha256::new();
     walk(root, root, &mut hasher);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A readable listing of the same information (for failure messages).
@@ -66,11 +62,7 @@ fn list(root: &Path, dir: &Path, out: &mut String) {
         let mode = meta.permissions().mode() & 0o7777;
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path).expect("read link");
-            out.push_str(&format!(
-                "{mode:04o} {} -> {}\n",
-                rel.display(),
-                target.display()
-            ));
+            out.push_str(&format!("{mode:04o} {} -> {}\n", rel.display(), target.display()));
         } else if meta.is_dir() {
             out.push_str(&format!("{mode:04o} {}/\n", rel.display()));
             list(root, &path, out);
@@ -83,9 +75,5 @@ fn list(root: &Path, dir: &Path, out: &mut String) {
 
 /// Permission bits of `path` (symlinks not followed).
 pub fn mode(path: &Path) -> u32 {
-    path.symlink_metadata()
-        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o7777
+    path.symlink_metadata().unwrap_or_else(|e| panic!("stat {}: {e}", path.display())).permissions().mode() & 0o7777
 }

@@ -73,7 +73,7 @@ impl Module for Copy {
                 (bytes, Some(name))
             }
         };
-        Ok(Box::new(PutFile::new(args, dest, content, src)?))
+        Ok(Box::new(PutFile::new(args, dest, content, src)?.in_check_mode(ctx.check_mode())))
     }
 }
 
@@ -103,6 +103,8 @@ pub struct PutFile {
     src: Option<String>,
     /// The final path (known after compare).
     path: String,
+    /// Dry run: a missing parent directory may be created by an earlier task.
+    check: bool,
 }
 
 impl PutFile {
@@ -132,7 +134,15 @@ impl PutFile {
             make_parents,
             validate,
             src,
+            check: false,
         })
+    }
+
+    /// Marks a dry run: a missing parent directory is then reported as a
+    /// change (an earlier task of the play may create it) instead of a failure.
+    pub fn in_check_mode(mut self, check: bool) -> Self {
+        self.check = check;
+        self
     }
 }
 
@@ -157,7 +167,18 @@ impl Action for PutFile {
             return Err(ModuleError::failed(format!("dest `{path}` is a directory; give a file path")));
         }
         if !st.parent_dir && !self.make_parents {
-            return Err(ModuleError::failed(format!("Destination directory {} does not exist", parent_of(path))));
+            let msg = format!("Destination directory {} does not exist", parent_of(path));
+            if !self.check {
+                return Err(ModuleError::failed(msg));
+            }
+            // stead plan shows the whole picture: the file would be created
+            // once an earlier task has made its directory (a real run still fails
+            // here if none does). Ansible fails the dry run instead.
+            let mut plan = Plan { changed: true, ..Plan::ok() };
+            plan.result.insert("dest".into(), path.into());
+            plan.diff = Some(Diff::file(path, "", &String::from_utf8_lossy(&self.content)));
+            plan.msg = Some(format!("{msg} yet; it would be written once it does"));
+            return Ok(plan);
         }
         if st.exists && !self.force {
             file_write::fill_state(&mut plan.result, &st);
@@ -307,10 +328,20 @@ mod tests {
     }
 
     #[test]
-    fn missing_parent_directory_fails_in_check_mode_too() {
+    fn missing_parent_directory_fails_a_real_run() {
         let mut a = prepare(json!({"content": "x", "dest": "/nope/f"}));
         let err = a.compare(Some(&canned(b"stead-file-state 1\nend\n"))).unwrap_err();
         assert!(err.to_string().contains("/nope does not exist"), "{err}");
+    }
+
+    #[test]
+    fn missing_parent_directory_is_a_pending_change_in_check_mode() {
+        let mut a = PutFile::new(&args(json!({"dest": "/nope/f"})), "/nope/f".into(), b"x".to_vec(), None)
+            .unwrap()
+            .in_check_mode(true);
+        let plan = a.compare(Some(&canned(b"stead-file-state 1\nend\n"))).unwrap();
+        assert!(plan.changed && plan.apply.is_none());
+        assert!(plan.diff.unwrap().unified().contains("+x"));
     }
 
     #[test]

@@ -64,12 +64,9 @@ pub struct RunArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonRunArgs,
-    /// Dry run: report what would change, change nothing.
-    #[arg(short = 'C', long)]
-    pub check: bool,
-    /// Show per-host diffs.
-    #[arg(short = 'D', long)]
-    pub diff: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub mode: ModeArgs,
     /// Only run tasks with these tags (comma-separated, repeatable).
     #[arg(short = 't', long = "tags", value_delimiter = ',')]
     pub tags: Vec<String>,
@@ -82,9 +79,6 @@ pub struct RunArgs {
     /// Set bit 2 of the exit code when anything changed (or would change).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Output style.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub output: OutputMode,
     /// Run only the K-th of N deterministic, disjoint slices of the hosts.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
@@ -97,6 +91,20 @@ pub struct RunArgs {
     /// Check the playbooks' syntax, and exit.
     #[arg(long)]
     pub syntax_check: bool,
+}
+
+/// Dry run, diffs and output style, shared by apply, plan and exec.
+#[derive(Debug, Args, Clone)]
+pub struct ModeArgs {
+    /// Dry run: report what would change, change nothing.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show per-host diffs.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Output style.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub output: OutputMode,
 }
 
 /// Options shared by apply, plan and exec.
@@ -156,15 +164,9 @@ pub struct ExecArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonRunArgs,
-    /// Dry run.
-    #[arg(short = 'C', long)]
-    pub check: bool,
-    /// Show diffs.
-    #[arg(short = 'D', long)]
-    pub diff: bool,
-    /// Output style.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub output: OutputMode,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub mode: ModeArgs,
 }
 
 /// Options of inventory.

@@ -72,13 +72,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 playbooks: vec![path],
                 inventory: x.inventory,
                 common: x.common,
-                check: x.check,
-                diff: x.diff,
+                mode: x.mode,
                 tags: vec![],
                 skip_tags: vec![],
                 report: vec![],
                 detailed_exitcode: false,
-                output: x.output,
                 shard: None,
                 list_hosts: false,
                 list_tasks: false,
@@ -197,8 +195,8 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
-    let check = a.check || is_plan;
-    let diff = a.diff || is_plan;
+    let check = a.mode.check || is_plan;
+    let diff = a.mode.diff || is_plan;
     let mut options = run_options(&a.common, check, diff)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
@@ -219,7 +217,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     }
     // A report on stdout replaces the terminal output.
     let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
-    let style = if report_on_stdout { resolve_style(OutputMode::Quiet) } else { resolve_style(a.output) };
+    let style = if report_on_stdout { resolve_style(OutputMode::Quiet) } else { resolve_style(a.mode.output) };
     let terminal = Arc::new(Terminal::new(if report_on_stdout { terminal::Style::Quiet } else { style }, diff));
     let collector = Arc::new(Collector::default());
     let sink: Arc<dyn EventSink> = Arc::new(Tee(vec![terminal.clone(), collector.clone()]));

@@ -141,7 +141,12 @@ impl Action for RunCommand {
         if self.creates.is_none() && self.removes.is_none() {
             return None;
         }
-        Some(guard_script(self.creates.as_deref(), self.removes.as_deref()))
+        // As in Ansible, a relative guard path is relative to `chdir`.
+        let resolve = |p: &Option<String>| match (p, &self.chdir) {
+            (Some(p), Some(dir)) if !p.starts_with('/') => Some(format!("{}/{p}", dir.trim_end_matches('/'))),
+            (p, _) => p.clone(),
+        };
+        Some(guard_script(resolve(&self.creates).as_deref(), resolve(&self.removes).as_deref()))
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {

@@ -220,3 +220,25 @@ fn exec_against_an_unreachable_host_exits_8() {
     let test = Test::new().unreachable_host("down");
     test.run_args(["exec", "all", "-m", "ping"]).assert_status(8).assert_output_contains("down");
 }
+
+#[test]
+fn unknown_host_key_is_refused_unless_accept_new_host_keys() {
+    let sshd = Sshd::start();
+    let empty_known_hosts = tempfile::NamedTempFile::new().unwrap();
+    let args =
+        format!("-o UserKnownHostsFile={} -o IdentitiesOnly=yes -F /dev/null", empty_known_hosts.path().display());
+    let test = Test::new()
+        .host("web1", &sshd)
+        .host_var("web1", "ansible_ssh_common_args", args.as_str())
+        .file("site.yml", play(HELLO));
+
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(8);
+    assert!(!test.exists("web1", "hello"), "nothing may run on a host whose key is unknown");
+    assert_eq!(std::fs::read_to_string(empty_known_hosts.path()).unwrap(), "", "strict: no key recorded");
+
+    let out = test.run_args(["apply", "site.yml", "--accept-new-host-keys"]);
+    out.assert_status(0);
+    assert_eq!(test.read("web1", "hello"), "hello web1\n");
+    assert!(!std::fs::read_to_string(empty_known_hosts.path()).unwrap().is_empty(), "the new key is recorded");
+}

@@ -14,7 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use serde_json::Value as Json;
 
-use args::{Cli, Command, CommonRunArgs, InventoryOpt, OutputMode, RunArgs};
+use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
 use stead::exec::{self, EventSink, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
@@ -215,12 +215,13 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         print_listing(&plan, a.list_hosts, a.list_tasks);
         return Ok(exit::OK);
     }
-    // A report on stdout replaces the terminal output.
+    // A report on stdout replaces the terminal output entirely, so that
+    // stdout stays one parseable document.
     let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
-    let style = if report_on_stdout { resolve_style(OutputMode::Quiet) } else { resolve_style(a.mode.output) };
-    let terminal = Arc::new(Terminal::new(if report_on_stdout { terminal::Style::Quiet } else { style }, diff));
+    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output), diff));
     let collector = Arc::new(Collector::default());
-    let sink: Arc<dyn EventSink> = Arc::new(Tee(vec![terminal.clone(), collector.clone()]));
+    let sink: Arc<dyn EventSink> =
+        if report_on_stdout { collector.clone() } else { Arc::new(Tee(vec![terminal.clone(), collector.clone()])) };
     let started_at = SystemTime::now();
     let started = Instant::now();
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -237,3 +237,13 @@ fn no_log_also_hides_values_in_check_mode_diffs() {
     assert!(!out.report_text().contains(SECRET), "{}", out.report_text());
     assert_eq!(out.task("web1", "write secret")["status"], "changed");
 }
+
+#[test]
+fn json_report_on_stdout_is_the_only_thing_on_stdout() {
+    let sshd = Sshd::start();
+    let test = Test::new().raw().host("web1", &sshd).file("site.yml", play("- name: fails\n  fail:\n    msg: boom\n"));
+    let out = test.run_args(["apply", "site.yml", "-i", "inventory.yaml", "--report", "json=-"]);
+    out.assert_status(4);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(report["summary"]["failed"], 1, "{report:#}");
+}

@@ -65,10 +65,20 @@ pub struct HostRun<'a> {
 struct Unit {
     item: Option<Json>,
     label: String,
-    prepared: Result<Box<dyn Action>, String>,
+    prepared: Prepared,
     probe: Option<String>,
     become_: Option<Become>,
     check: bool,
+}
+
+/// Where a unit stands after `prepare`.
+enum Prepared {
+    /// `when` is false.
+    Skipped,
+    /// Ready to probe and compare.
+    Ready(Box<dyn Action>),
+    /// Its arguments could not be rendered or were refused.
+    Broken(String),
 }
 
 struct Ctx<'a> {
@@ -164,17 +174,7 @@ impl HostRun<'_> {
             match result {
                 Ok(out) => {
                     link.facts = super::facts::parse(&out.stdout_text());
-                    self.emit_record(
-                        &host,
-                        "Gathering Facts",
-                        "gather_facts",
-                        Status::Ok,
-                        None,
-                        None,
-                        started,
-                        false,
-                        vec![],
-                    );
+                    self.sink.emit(Event::TaskDone(self.record(&host, "Gathering Facts", "gather_facts", started)));
                 }
                 Err(e) => return self.unreachable(&host, e),
             }
@@ -192,17 +192,8 @@ impl HostRun<'_> {
         vars.base.insert("play_hosts".into(), Json::from(self.play.hosts.clone()));
         vars.base.insert("ansible_play_hosts".into(), Json::from(self.play.hosts.clone()));
         if let Err(e) = vars.resolve_base(self.templates) {
-            self.emit_record(
-                &host,
-                "play vars",
-                "vars",
-                Status::Failed,
-                None,
-                Some(e.to_string()),
-                Instant::now(),
-                false,
-                vec![],
-            );
+            let record = self.record(&host, "play vars", "vars", Instant::now());
+            self.sink.emit(Event::TaskDone(TaskRecord { status: Status::Failed, msg: Some(e.to_string()), ..record }));
             return HostEnd::Failed;
         }
         let mut notified: BTreeSet<usize> = BTreeSet::new();
@@ -233,32 +224,21 @@ impl HostRun<'_> {
         HostEnd::Unreachable
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn emit_record(
-        &self,
-        host: &str,
-        task: &str,
-        module: &str,
-        status: Status,
-        diff: Option<String>,
-        msg: Option<String>,
-        started: Instant,
-        handler: bool,
-        items: Vec<(String, Status)>,
-    ) {
-        self.sink.emit(Event::TaskDone(TaskRecord {
+    /// A task record with the run's defaults (status ok, nothing to show).
+    fn record(&self, host: &str, task: &str, module: &str, started: Instant) -> TaskRecord {
+        TaskRecord {
             host: host.to_owned(),
             play: self.play.play.name.clone(),
             task: task.to_owned(),
             module: module.to_owned(),
-            status,
-            diff,
-            msg,
+            status: Status::Ok,
+            diff: None,
+            msg: None,
             duration_ms: started.elapsed().as_millis() as u64,
             ignored: false,
-            handler,
-            items,
-        }));
+            handler: false,
+            items: vec![],
+        }
     }
 
     /// Prepares the units of a task: `when` and `loop` evaluated, args rendered.
@@ -318,14 +298,7 @@ impl HostRun<'_> {
                 }
             }
             if !when_ok {
-                units.push(Unit {
-                    item,
-                    label,
-                    prepared: Err(String::new()),
-                    probe: None,
-                    become_: None,
-                    check: false,
-                });
+                units.push(Unit { item, label, prepared: Prepared::Skipped, probe: None, become_: None, check: false });
                 continue;
             }
             let check = task.check_mode.unwrap_or(self.options.check);
@@ -347,14 +320,11 @@ impl HostRun<'_> {
                     task.module.prepare(&args, &ctx).map_err(|e| e.to_string())
                 });
             let probe = prepared.as_ref().ok().and_then(|a| a.probe());
-            units.push(Unit {
-                item,
-                label,
-                prepared: prepared.map_err(|e| if e.is_empty() { "failed".into() } else { e }),
-                probe,
-                become_,
-                check,
-            });
+            let prepared = match prepared {
+                Ok(action) => Prepared::Ready(action),
+                Err(e) => Prepared::Broken(e),
+            };
+            units.push(Unit { item, label, prepared, probe, become_, check });
         }
         Ok(units)
     }
@@ -365,20 +335,20 @@ impl HostRun<'_> {
         &self,
         link: &mut Link,
         units: &[(usize, usize)],
-        all: &[Vec<Unit>],
+        all: &[Result<Vec<Unit>, String>],
         out: &mut HashMap<(usize, usize), ExecOutput>,
     ) -> Result<(), TransportError> {
-        let wanted: Vec<&(usize, usize)> = units.iter().filter(|(t, u)| all[*t][*u].probe.is_some()).collect();
+        let wanted: Vec<&(usize, usize)> = units.iter().filter(|k| unit_at(all, **k).probe.is_some()).collect();
         let mut start = 0;
         while start < wanted.len() {
-            let become_ = all[wanted[start].0][wanted[start].1].become_.clone();
+            let become_ = unit_at(all, *wanted[start]).become_.clone();
             let mut end = start;
-            while end < wanted.len() && all[wanted[end].0][wanted[end].1].become_ == become_ {
+            while end < wanted.len() && unit_at(all, *wanted[end]).become_ == become_ {
                 end += 1;
             }
             let group = &wanted[start..end];
             let scripts: Vec<String> =
-                group.iter().map(|(t, u)| all[*t][*u].probe.clone().expect("filtered")).collect();
+                group.iter().map(|k| unit_at(all, **k).probe.clone().expect("filtered")).collect();
             let (script, nonce) = batch::combine(&scripts);
             let conn = self.ensure_connected(link).await?;
             let output = conn.exec(&RemoteCommand { script, stdin: Vec::new(), become_user: become_ }).await?;
@@ -404,22 +374,8 @@ impl HostRun<'_> {
     ) -> HostEnd {
         let host = link.host.clone();
         // Prepare every task of the run up front: they do not depend on each other.
-        let started_all = Instant::now();
-        let mut units: Vec<Vec<Unit>> = Vec::new();
-        let mut prep_errors: Vec<Option<String>> = Vec::new();
-        for &i in indices {
-            match self.prepare(&tasks[i], vars) {
-                Ok(u) => {
-                    units.push(u);
-                    prep_errors.push(None);
-                }
-                Err(e) => {
-                    units.push(Vec::new());
-                    prep_errors.push(Some(e));
-                }
-            }
-        }
-        let _ = started_all;
+        let mut prepared: Vec<Result<Vec<Unit>, String>> =
+            indices.iter().map(|&i| self.prepare(&tasks[i], vars)).collect();
         let mut probes: HashMap<(usize, usize), ExecOutput> = HashMap::new();
         let mut stale = true;
         for (pos, &i) in indices.iter().enumerate() {
@@ -429,78 +385,43 @@ impl HostRun<'_> {
             let task = &tasks[i];
             let started = Instant::now();
             self.sink.emit(Event::TaskStart { host: host.clone(), task: task.display_name() });
-            let name = self
-                .templates
-                .render_str(&task.display_name(), &context(&vars.base))
-                .map(|v| json_text(&v))
-                .unwrap_or_else(|_| task.display_name());
-            if let Some(err) = &prep_errors[pos] {
-                let end =
-                    self.finish_task(task, &name, vars, Vec::new(), Some(err.clone()), started, handlers, notified);
-                if end != HostEnd::Done {
-                    return end;
+            let name = self.task_name(task, vars);
+            let n_units = match &prepared[pos] {
+                Ok(units) => units.len(),
+                Err(err) => {
+                    let err = err.clone();
+                    match self.finish_task(task, &host, &name, vars, err, started, handlers) {
+                        HostEnd::Done => continue,
+                        end => return end,
+                    }
                 }
-                continue;
-            }
+            };
             let mut results: Vec<(String, Result<Plan, ModuleError>, Option<Json>)> = Vec::new();
-            let n_units = units[pos].len();
             for u in 0..n_units {
                 let key = (pos, u);
-                if units[pos][u].prepared.as_ref().is_err_and(|e| e.is_empty()) {
-                    let item = units[pos][u].item.clone();
-                    results.push((units[pos][u].label.clone(), Ok(Plan { skipped: true, ..Plan::ok() }), item));
-                    continue;
-                }
-                if units[pos][u].probe.is_some() && (stale || !probes.contains_key(&key)) {
+                let wants_probe = unit_at(&prepared, key).probe.is_some();
+                if wants_probe && (stale || !probes.contains_key(&key)) {
                     // Probe this unit and every later one of the run together.
                     let rest: Vec<(usize, usize)> = (pos..indices.len())
-                        .flat_map(|p| (if p == pos { u } else { 0 }..units[p].len()).map(move |x| (p, x)))
+                        .flat_map(|p| {
+                            let len = prepared[p].as_ref().map_or(0, Vec::len);
+                            (if p == pos { u } else { 0 }..len).map(move |x| (p, x))
+                        })
                         .collect();
-                    if let Err(e) = self.probe_all(link, &rest, &units, &mut probes).await {
+                    if let Err(e) = self.probe_all(link, &rest, &prepared, &mut probes).await {
                         return self.unreachable(&host, e);
                     }
                     stale = false;
                 }
-                let unit = &mut units[pos][u];
-                let item = unit.item.clone();
-                let label = unit.label.clone();
-                let check = unit.check;
-                let become_ = unit.become_.clone();
-                let outcome = match &mut unit.prepared {
-                    Err(e) => Err(ModuleError::failed(e.clone())),
-                    Ok(action) => {
-                        let compared = action.compare(probes.get(&key));
-                        match compared {
-                            Ok(plan) if !check && plan.apply.is_some() => {
-                                let apply = plan.apply.clone().expect("checked");
-                                let conn = match self.ensure_connected(link).await {
-                                    Ok(c) => c,
-                                    Err(e) => return self.unreachable(&host, e),
-                                };
-                                let cmd =
-                                    RemoteCommand { script: apply.script, stdin: apply.stdin, become_user: become_ };
-                                match conn.exec(&cmd).await {
-                                    Ok(out) => {
-                                        stale = true;
-                                        let unit = &mut units[pos][u];
-                                        match &mut unit.prepared {
-                                            Ok(action) => action.finish(plan, &out),
-                                            Err(_) => unreachable!("prepared above"),
-                                        }
-                                    }
-                                    Err(TransportError::BecomeNeedsPassword { host }) => Err(ModuleError::failed(
-                                        TransportError::BecomeNeedsPassword { host }.to_string(),
-                                    )),
-                                    Err(e) => return self.unreachable(&host, e),
-                                }
-                            }
-                            other => other,
-                        }
-                    }
+                let unit = unit_at_mut(&mut prepared, key);
+                let (outcome, applied) = match self.run_unit(link, unit, probes.get(&key)).await {
+                    Ok(done) => done,
+                    Err(e) => return self.unreachable(&host, e),
                 };
-                results.push((label, outcome, item));
+                stale |= applied;
+                results.push((unit.label.clone(), outcome, unit.item.clone()));
             }
-            let end = self.finish_units(task, &name, vars, results, started, handlers, notified);
+            let end = self.finish_units(task, &host, &name, vars, results, started, handlers, notified);
             if end != HostEnd::Done {
                 return end;
             }
@@ -508,43 +429,72 @@ impl HostRun<'_> {
         HostEnd::Done
     }
 
+    /// The task's display name, rendered when it is a template.
+    fn task_name(&self, task: &Task, vars: &HostVars) -> String {
+        let name = task.display_name();
+        if !crate::template::is_template(&name) {
+            return name;
+        }
+        vars.for_task(task, self.templates)
+            .ok()
+            .and_then(|v| self.templates.render_str(&name, &context(&v)).ok())
+            .map_or(name, |v| json_text(&v))
+    }
+
+    /// Compares one unit with its probe output and, unless in check mode,
+    /// applies the plan. Returns the outcome and whether anything was applied
+    /// (later probes of the run are then stale).
+    async fn run_unit(
+        &self,
+        link: &mut Link,
+        unit: &mut Unit,
+        probe: Option<&ExecOutput>,
+    ) -> Result<(Result<Plan, ModuleError>, bool), TransportError> {
+        let action = match &mut unit.prepared {
+            Prepared::Skipped => return Ok((Ok(Plan { skipped: true, ..Plan::ok() }), false)),
+            Prepared::Broken(e) => return Ok((Err(ModuleError::failed(e.clone())), false)),
+            Prepared::Ready(action) => action,
+        };
+        let plan = match action.compare(probe) {
+            Ok(plan) if !unit.check && plan.apply.is_some() => plan,
+            other => return Ok((other, false)),
+        };
+        let apply = plan.apply.clone().expect("checked above");
+        let cmd = RemoteCommand { script: apply.script, stdin: apply.stdin, become_user: unit.become_.clone() };
+        let conn = self.ensure_connected(link).await?;
+        match conn.exec(&cmd).await {
+            Ok(out) => Ok((action.finish(plan, &out), true)),
+            Err(e @ TransportError::BecomeNeedsPassword { .. }) => Ok((Err(ModuleError::failed(e.to_string())), false)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reports a task that could not be prepared (its arguments, `when` or
+    /// `loop` failed to render): failed, registered as failed, no handlers.
     #[allow(clippy::too_many_arguments)]
     fn finish_task(
         &self,
         task: &Task,
+        host: &str,
         name: &str,
         vars: &mut HostVars,
-        _results: Vec<()>,
-        error: Option<String>,
+        error: String,
         started: Instant,
         handler: bool,
-        notified: &mut BTreeSet<usize>,
     ) -> HostEnd {
-        let _ = notified;
-        let msg = error.map(|e| if task.no_log { NO_LOG.to_owned() } else { e });
-        let mut result = ResultMap::new();
-        result.insert("failed".into(), true.into());
-        result.insert("changed".into(), false.into());
-        result.insert("msg".into(), msg.clone().unwrap_or_default().into());
+        let msg = if task.no_log { NO_LOG.to_owned() } else { error };
         if let Some(r) = &task.register {
-            vars.runtime.insert(r.clone(), Json::Object(result));
+            let result = serde_json::json!({"failed": true, "changed": false, "msg": msg});
+            vars.runtime.insert(r.clone(), result);
         }
-        let host = self.inventory_vars.get("inventory_hostname").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        let mut record = TaskRecord {
-            host,
-            play: self.play.play.name.clone(),
-            task: name.to_owned(),
-            module: task.module.name().to_owned(),
+        let record = self.record(host, name, task.module.name(), started);
+        self.sink.emit(Event::TaskDone(TaskRecord {
             status: Status::Failed,
-            diff: None,
-            msg,
-            duration_ms: started.elapsed().as_millis() as u64,
+            msg: Some(msg),
             ignored: task.ignore_errors,
             handler,
-            items: vec![],
-        };
-        record.ignored = task.ignore_errors;
-        self.sink.emit(Event::TaskDone(record));
+            ..record
+        }));
         if task.ignore_errors {
             HostEnd::Done
         } else {
@@ -558,6 +508,7 @@ impl HostRun<'_> {
     fn finish_units(
         &self,
         task: &Task,
+        host: &str,
         name: &str,
         vars: &mut HostVars,
         results: Vec<(String, Result<Plan, ModuleError>, Option<Json>)>,
@@ -643,10 +594,8 @@ impl HostRun<'_> {
             if let Some(i) = item {
                 result.insert(task.loop_var.clone(), i);
                 items.push((label, status_of(changed, failed, skipped)));
-                item_results.push(Json::Object(result));
-            } else {
-                item_results.push(Json::Object(result));
             }
+            item_results.push(Json::Object(result));
         }
         let registered = if task.loop_items.is_some() {
             let mut r = ResultMap::new();
@@ -684,19 +633,15 @@ impl HostRun<'_> {
                 if msgs.is_empty() { None } else { Some(msgs.join("\n")) },
             )
         };
-        let host = self.inventory_vars.get("inventory_hostname").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let record = self.record(host, name, task.module.name(), started);
         self.sink.emit(Event::TaskDone(TaskRecord {
-            host,
-            play: self.play.play.name.clone(),
-            task: name.to_owned(),
-            module: task.module.name().to_owned(),
             status,
             diff,
             msg,
-            duration_ms: started.elapsed().as_millis() as u64,
             ignored: any_failed && task.ignore_errors,
             handler,
             items: if task.no_log { vec![] } else { items },
+            ..record
         }));
         if any_failed && !task.ignore_errors {
             HostEnd::Failed
@@ -711,4 +656,12 @@ fn json_text(v: &Json) -> String {
         Json::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+fn unit_at(all: &[Result<Vec<Unit>, String>], (task, unit): (usize, usize)) -> &Unit {
+    &all[task].as_ref().expect("only prepared tasks have units")[unit]
+}
+
+fn unit_at_mut(all: &mut [Result<Vec<Unit>, String>], (task, unit): (usize, usize)) -> &mut Unit {
+    &mut all[task].as_mut().expect("only prepared tasks have units")[unit]
 }

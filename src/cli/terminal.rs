@@ -101,8 +101,7 @@ impl Terminal {
         if self.style != Style::Plain {
             text.push_str(&format!(" {}", r.task));
         }
-        for (label, status) in &r.items {
-            let _ = status;
+        for (label, _) in &r.items {
             text.push_str(&format!("\n    item: {label}"));
         }
         if let Some(msg) = &r.msg {

@@ -244,21 +244,18 @@ impl HostRun<'_> {
     /// Prepares the units of a task: `when` and `loop` evaluated, args rendered.
     fn prepare(&self, task: &Task, vars: &HostVars) -> Result<Vec<Unit>, String> {
         let base = vars.for_task(task, self.templates).map_err(|e| e.to_string())?;
+        // Serialised once per task; loop items are layered over it lazily.
+        let base_ctx = context(&base);
         let items: Vec<Option<Json>> = match &task.loop_items {
             None => vec![None],
             Some(spec) => {
-                let ctx = context(&base);
-                let (spec, flatten) = match spec.get("__with_items__") {
-                    Some(inner) => (inner, true),
-                    None => (spec, false),
-                };
-                let value = self.templates.render_value(spec, &ctx).map_err(|e| e.to_string())?;
+                let value = self.templates.render_value(spec, &base_ctx).map_err(|e| e.to_string())?;
                 let list = match value {
                     Json::Array(items) => items,
                     Json::Null => vec![],
                     other => return Err(format!("`loop` needs a list, got {other}")),
                 };
-                let list = if flatten {
+                let list = if task.loop_flatten {
                     list.into_iter()
                         .flat_map(|i| match i {
                             Json::Array(inner) => inner,
@@ -273,12 +270,15 @@ impl HostRun<'_> {
         };
         let mut units = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            let mut unit_vars = base.clone();
-            if let Some(item) = &item {
-                unit_vars.insert(task.loop_var.clone(), item.clone());
-                unit_vars.insert("ansible_loop".into(), serde_json::json!({"index": index + 1, "index0": index}));
-            }
-            let ctx_value = context(&unit_vars);
+            let ctx_value = match &item {
+                None => base_ctx.clone(),
+                Some(item) => {
+                    let mut layer = Map::new();
+                    layer.insert(task.loop_var.clone(), item.clone());
+                    layer.insert("ansible_loop".into(), serde_json::json!({"index": index + 1, "index0": index}));
+                    minijinja::value::merge_maps([context(&layer), base_ctx.clone()])
+                }
+            };
             let label = match (&item, &task.loop_label) {
                 (Some(_), Some(l)) => {
                     self.templates.render_str(l, &ctx_value).map(|v| json_text(&v)).unwrap_or_default()
@@ -302,7 +302,7 @@ impl HostRun<'_> {
                 continue;
             }
             let check = task.check_mode.unwrap_or(self.options.check);
-            let become_ = self.become_for(task, &unit_vars);
+            let become_ = self.become_for(task, &base);
             let prepared = self
                 .templates
                 .render_value(&Json::Object(task.args.clone()), &ctx_value)

@@ -131,9 +131,7 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
         Some(pattern) => Some(inventory.select(pattern)?.into_iter().collect()),
         None => None,
     };
-    let shard_hosts: Option<HashSet<String>> = options
-        .shard
-        .map(|(k, n)| inventory.hosts().into_iter().filter(|h| (fnv1a(h) % n as u64) as usize == k - 1).collect());
+    let in_shard = |h: &str| options.shard.is_none_or(|(k, n)| (fnv1a(h) % n as u64) as usize == k - 1);
     let mut plays = Vec::new();
     for book in &books {
         for play in &book.plays {
@@ -153,7 +151,7 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
             let hosts: Vec<String> = hosts
                 .into_iter()
                 .filter(|h| limit.as_ref().is_none_or(|l| l.contains(h)))
-                .filter(|h| shard_hosts.as_ref().is_none_or(|s| s.contains(h) || !inventory.hosts().contains(h)))
+                .filter(|h| in_shard(h))
                 .collect();
             if hosts.is_empty() {
                 warnings.push(format!("{}: play `{}` matches no hosts; skipping it", play.hosts_loc, play.name));

@@ -66,6 +66,8 @@ pub struct Task {
     pub when: Vec<String>,
     /// `loop:` / `with_items:` (templated value).
     pub loop_items: Option<Json>,
+    /// Flatten the list one level before looping (`with_items`).
+    pub loop_flatten: bool,
     /// `loop_control.loop_var` (default `item`).
     pub loop_var: String,
     /// `loop_control.label`.

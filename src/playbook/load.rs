@@ -441,7 +441,7 @@ impl Loader<'_> {
         if let Some(n) = &name {
             self.compile(n, &node.get("name").expect("present").loc);
         }
-        let (loop_items, loop_var, loop_label) = self.loop_spec(node);
+        let (loop_items, loop_flatten, loop_var, loop_label) = self.loop_spec(node);
         let mut all_tags = tags.to_vec();
         all_tags.extend(self.string_list(node.get("tags")));
         let id = self.next_id;
@@ -455,6 +455,7 @@ impl Loader<'_> {
             args,
             when: self.conditions(node.get("when")),
             loop_items,
+            loop_flatten,
             loop_var,
             loop_label,
             register: node.get("register").and_then(|n| self.identifier(n, "register")),
@@ -553,7 +554,8 @@ impl Loader<'_> {
         (out, locs)
     }
 
-    fn loop_spec(&mut self, node: &Node) -> (Option<Json>, String, Option<String>) {
+    /// `loop`/`with_items`/`with_list`, whether to flatten (with_items), and `loop_control`.
+    fn loop_spec(&mut self, node: &Node) -> (Option<Json>, bool, String, Option<String>) {
         let items = node.get("loop").or_else(|| node.get("with_items")).or_else(|| node.get("with_list"));
         let loop_items = items.map(|n| {
             if matches!(n.kind, NodeKind::Map(_)) {
@@ -563,12 +565,10 @@ impl Loader<'_> {
                 );
             }
             self.compile_node(n);
-            if node.get("with_items").is_some() {
-                // with_items flattens one level, as in Ansible.
-                return serde_json::json!({"__with_items__": n.to_json()});
-            }
             n.to_json()
         });
+        // with_items flattens one level, as in Ansible.
+        let flatten = node.get("loop").is_none() && node.get("with_items").is_some();
         let mut var = "item".to_owned();
         let mut label = None;
         if let Some(ctl) = node.get("loop_control") {
@@ -581,7 +581,7 @@ impl Loader<'_> {
                 }
             }
         }
-        (loop_items, var, label)
+        (loop_items, flatten, var, label)
     }
 
     fn conditions(&mut self, node: Option<&Node>) -> Vec<String> {

@@ -184,11 +184,16 @@ fn combine(base: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Error>
     Ok(Value::from(minijinja::value::Serde(&acc)))
 }
 
-fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
+/// The `key_name` / `value_name` keyword arguments of dict2items and items2dict.
+fn item_names(kw: &Kwargs) -> Result<(String, String), Error> {
     let key_name: Option<String> = kw.get("key_name")?;
     let value_name: Option<String> = kw.get("value_name")?;
     kw.assert_all_used()?;
-    let (kn, vn) = (key_name.unwrap_or_else(|| "key".into()), value_name.unwrap_or_else(|| "value".into()));
+    Ok((key_name.unwrap_or_else(|| "key".into()), value_name.unwrap_or_else(|| "value".into())))
+}
+
+fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let (kn, vn) = item_names(&kw)?;
     let json = to_json_value(&v)?;
     let obj = json.as_object().ok_or_else(|| invalid("dict2items expects a dictionary"))?;
     let items: Vec<serde_json::Value> =
@@ -197,10 +202,7 @@ fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
 }
 
 fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
-    let key_name: Option<String> = kw.get("key_name")?;
-    let value_name: Option<String> = kw.get("value_name")?;
-    kw.assert_all_used()?;
-    let (kn, vn) = (key_name.unwrap_or_else(|| "key".into()), value_name.unwrap_or_else(|| "value".into()));
+    let (kn, vn) = item_names(&kw)?;
     let json = to_json_value(&v)?;
     let mut out = serde_json::Map::new();
     for item in json.as_array().ok_or_else(|| invalid("items2dict expects a list"))? {

@@ -101,20 +101,32 @@ impl Templates {
         Templates { env: Box::leak(Box::new(env)), cache: RwLock::new(HashMap::new()) }
     }
 
-    fn compiled(&self, src: &str) -> Result<&'static Compiled, TemplateError> {
-        let cached = self.cache.read().expect("cache lock").get(src).copied();
+    /// The compiled form of `source` under `key`, compiling (and leaking, see
+    /// the module docs) it on first use.
+    fn cached(
+        &self,
+        key: &str,
+        source: &str,
+        compile: impl FnOnce(&'static str) -> Result<Compiled, minijinja::Error>,
+    ) -> Result<&'static Compiled, minijinja::Error> {
+        let cached = self.cache.read().expect("cache lock").get(key).copied();
         if let Some(c) = cached {
             return Ok(c);
         }
-        let leaked: &'static str = Box::leak(src.to_owned().into_boxed_str());
-        let syntax = |e: minijinja::Error| TemplateError::Syntax { source_text: src.to_owned(), detail: detail(&e) };
-        let compiled = match single_expression(leaked) {
-            Some(expr) => Compiled::Expr(self.env.compile_expression(expr).map_err(syntax)?),
-            None => Compiled::Text(self.env.template_from_str(leaked).map_err(syntax)?),
-        };
-        let compiled: &'static Compiled = Box::leak(Box::new(compiled));
-        self.cache.write().expect("cache lock").insert(src.to_owned(), compiled);
+        let leaked: &'static str = Box::leak(source.to_owned().into_boxed_str());
+        let compiled: &'static Compiled = Box::leak(Box::new(compile(leaked)?));
+        self.cache.write().expect("cache lock").insert(key.to_owned(), compiled);
         Ok(compiled)
+    }
+
+    fn compiled(&self, src: &str) -> Result<&'static Compiled, TemplateError> {
+        self.cached(src, src, |leaked| {
+            Ok(match single_expression(leaked) {
+                Some(expr) => Compiled::Expr(self.env.compile_expression(expr)?),
+                None => Compiled::Text(self.env.template_from_str(leaked)?),
+            })
+        })
+        .map_err(|e| TemplateError::Syntax { source_text: src.to_owned(), detail: detail(&e) })
     }
 
     /// Compiles a template string (or checks a bare expression with
@@ -200,16 +212,10 @@ impl Templates {
     }
 
     fn compiled_file(&self, name: &str, source: &str) -> Result<&'static Compiled, minijinja::Error> {
-        let key = format!("{{# file:{name} #}}{source}");
-        let cached = self.cache.read().expect("cache lock").get(&key).copied();
-        if let Some(c) = cached {
-            return Ok(c);
-        }
-        let leaked: &'static str = Box::leak(source.to_owned().into_boxed_str());
-        let t = self.env.template_from_named_str(Box::leak(name.to_owned().into_boxed_str()), leaked)?;
-        let c: &'static Compiled = Box::leak(Box::new(Compiled::Text(t)));
-        self.cache.write().expect("cache lock").insert(key, c);
-        Ok(c)
+        self.cached(&format!("{{# file:{name} #}}{source}"), source, |leaked| {
+            let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+            Ok(Compiled::Text(self.env.template_from_named_str(name, leaked)?))
+        })
     }
 
     /// Renders a template file (the `template` module), compiled once per text.

@@ -215,6 +215,7 @@ impl Action for PutFile {
         let diff = content_diff(path, &st, &self.content, &self.sha256, &changes);
         let write = WriteFile {
             dest: path,
+            content: &self.content,
             follow: self.follow,
             attrs: &self.attrs,
             current: &st,
@@ -223,8 +224,7 @@ impl Action for PutFile {
             validate: self.validate.as_deref(),
             expect: None,
         };
-        let mut change =
-            Plan::change(ApplyScript { script: write.script(), stdin: self.content.clone() }).with_diff(Some(diff));
+        let mut change = Plan::change(write.apply()).with_diff(Some(diff));
         change.result = plan.result;
         if writes_over_file {
             file_write::fill_state(&mut change.result, &st);

@@ -7,6 +7,14 @@
 //! optionally validates it, keeps a backup of the old file
 //! (`dest.PID.YYYY-MM-DD@HH:MM:SS~`, as Ansible names it), and renames it
 //! over the destination. A `trap` removes the temporary file on any failure.
+//!
+//! A lost connection must never leave part of a file in place of the real
+//! one: when the controller, its ssh session or the master dies mid-transfer,
+//! the remote `cat` simply sees end of input. So before the rename the script
+//! checks that the temporary file has exactly the length and SHA-256 the
+//! controller sent; anything else aborts, the trap removes the temporary file
+//! and the destination keeps its old content. The content and its checksum
+//! are one value ([`WriteFile::content`]), so no caller can skip the check.
 //! Every script ends by printing the final state in the probe format of
 //! [`super::file_state`], so results report the real mode and owner.
 //!
@@ -36,6 +44,9 @@ pub enum Expect {
 pub struct WriteFile<'a> {
     /// The path to write.
     pub dest: &'a str,
+    /// The new content; it travels on the script's stdin and is verified
+    /// (length and SHA-256) on the host before it replaces `dest`.
+    pub content: &'a [u8],
     /// Write through a symlink to its target instead of replacing the link.
     pub follow: bool,
     /// Requested attributes.
@@ -75,7 +86,12 @@ pub(crate) fn report_final_state(follow: bool) -> String {
 }
 
 impl WriteFile<'_> {
-    /// The script; the new content goes on its stdin.
+    /// The apply script with the content on its stdin.
+    pub fn apply(&self) -> super::ApplyScript {
+        super::ApplyScript { script: self.script(), stdin: self.content.to_vec() }
+    }
+
+    /// The script alone; it expects exactly [`WriteFile::content`] on stdin.
     pub fn script(&self) -> String {
         let mut s = prelude(self.dest, self.follow);
         s.push_str("dir=$(dirname -- \"$d\"; echo .); dir=${dir%?.}\n");
@@ -100,6 +116,7 @@ impl WriteFile<'_> {
              trap 'rm -f -- \"$tmp\"' EXIT\ntrap 'exit 1' HUP INT TERM\n\
              cat > \"$tmp\"\n",
         );
+        s.push_str(&received_check(self.content));
         // An existing file (seen through its link when following) keeps its
         // mode and owner unless the task sets them; a new one gets the
         // default mode a plain `open` would give it, not mktemp's 0600.
@@ -136,6 +153,20 @@ impl WriteFile<'_> {
         s.push_str(&report_final_state(false));
         s
     }
+}
+
+/// Lines that abort unless `$tmp` holds exactly `content`: a transfer cut
+/// short (lost connection, killed controller) ends `cat` early, and such a
+/// file must never be renamed over the destination.
+fn received_check(content: &[u8]) -> String {
+    let len = content.len();
+    let sum = file_state::sha256_hex(content);
+    format!(
+        "n=$(wc -c < \"$tmp\")\n[ \"$((n + 0))\" -eq {len} ] || \
+         die \"received $((n + 0)) of {len} bytes (connection lost?); $d left unchanged\"\n\
+         h=$(sha256sum < \"$tmp\")\n[ \"${{h%% *}}\" = {sum} ] || \
+         die \"the received content does not match its checksum; $d left unchanged\"\n"
+    )
 }
 
 /// A script that changes the attributes of an existing path.
@@ -386,6 +417,7 @@ mod tests {
         let current = FileState { exists: true, kind: FileKind::File, mode: 0o644, ..FileState::default() };
         let w = WriteFile {
             dest: dest_s,
+            content: b"new\n\0binary",
             follow: true,
             attrs: &attrs,
             current: &current,
@@ -394,7 +426,7 @@ mod tests {
             validate: Some("test -s %s"),
             expect: None,
         };
-        let out = run(&w.script(), b"new\n\0binary");
+        let out = run(&w.script(), w.content);
         assert_eq!(out.status, 0, "{}", out.stderr_text());
         assert_eq!(std::fs::read(&dest).unwrap(), b"new\n\0binary");
         let (_, st) = finish(Plan::ok(), &out).unwrap();
@@ -418,6 +450,7 @@ mod tests {
         let current = FileState::default();
         let w = WriteFile {
             dest: dest.to_str().unwrap(),
+            content: b"new\n",
             follow: false,
             attrs: &attrs,
             current: &current,
@@ -442,6 +475,7 @@ mod tests {
         let current = FileState::default();
         let w = WriteFile {
             dest: dest.to_str().unwrap(),
+            content: b"x\n",
             follow: true,
             attrs: &attrs,
             current: &current,
@@ -464,6 +498,7 @@ mod tests {
         let current = FileState::default();
         let w = WriteFile {
             dest: dest.to_str().unwrap(),
+            content: b"x",
             follow: false,
             attrs: &attrs,
             current: &current,
@@ -478,5 +513,63 @@ mod tests {
         let out = run(&w.script(), b"x");
         assert_eq!(out.status, 0, "{}", out.stderr_text());
         assert_eq!(std::fs::read(&dest).unwrap(), b"x");
+    }
+
+    /// Issue 12: a lost connection mid-copy replaced the destination with the
+    /// part that had arrived. The remote `cat` sees end of input early; the
+    /// length check must stop the rename.
+    #[test]
+    fn truncated_transfer_leaves_the_old_file_and_no_temp_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("big.bin");
+        std::fs::write(&dest, b"old content\n").unwrap();
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let attrs = Attrs::default();
+        let current = FileState { exists: true, kind: FileKind::File, mode: 0o644, ..FileState::default() };
+        let w = WriteFile {
+            dest: dest.to_str().unwrap(),
+            content: &content,
+            follow: false,
+            attrs: &attrs,
+            current: &current,
+            backup: false,
+            make_parents: false,
+            validate: None,
+            expect: None,
+        };
+        let out = run(&w.script(), &content[..70_000]);
+        assert_ne!(out.status, 0);
+        assert!(out.stderr_text().contains("received 70000 of 200000 bytes"), "{}", out.stderr_text());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old content\n");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "temporary file left behind");
+        // The whole content goes through.
+        let out = run(&w.apply().script, &w.apply().stdin);
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        assert_eq!(std::fs::read(&dest).unwrap(), content);
+    }
+
+    /// Same length, other bytes: the checksum catches what the length cannot.
+    #[test]
+    fn corrupted_transfer_of_the_right_length_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("f");
+        std::fs::write(&dest, b"old\n").unwrap();
+        let attrs = Attrs::default();
+        let current = FileState::default();
+        let w = WriteFile {
+            dest: dest.to_str().unwrap(),
+            content: b"new!\n",
+            follow: false,
+            attrs: &attrs,
+            current: &current,
+            backup: false,
+            make_parents: false,
+            validate: None,
+            expect: None,
+        };
+        let out = run(&w.script(), b"evil\n");
+        assert!(out.stderr_text().contains("does not match its checksum"), "{}", out.stderr_text());
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old\n");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 }

@@ -439,6 +439,7 @@ pub(crate) fn edit_plan(
         let sha = sha256_hex(new);
         let write = WriteFile {
             dest: path,
+            content: new,
             follow: true,
             attrs,
             current: st,
@@ -450,8 +451,7 @@ pub(crate) fn edit_plan(
                 _ => Expect::Absent,
             }),
         };
-        Plan::change(ApplyScript { script: write.script(), stdin: new.to_vec() })
-            .with_diff(Some(content_diff(path, st, new, &sha, &changes)))
+        Plan::change(write.apply()).with_diff(Some(content_diff(path, st, new, &sha, &changes)))
     } else if !changes.is_empty() {
         let (before, after) = changes.pairs();
         Plan::change(ApplyScript {

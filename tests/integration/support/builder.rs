@@ -267,6 +267,31 @@ impl Test {
         Outcome { command, status, stdout, stderr, report }
     }
 
+    /// Starts the real `stead` binary with exactly `args` (plus `-i
+    /// inventory.yaml`) and returns at once, for tests that interrupt or kill
+    /// it. Output goes to files in the reports directory.
+    pub fn spawn_args<S: Into<String>>(&self, args: impl IntoIterator<Item = S>) -> std::process::Child {
+        let mut args: Vec<String> = args.into_iter().map(Into::into).collect();
+        self.write_inventory();
+        args.extend(["-i".into(), "inventory.yaml".into(), "--output".into(), "plain".into()]);
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let out = std::fs::File::create(self.reports.path().join(format!("spawn-{n}.out"))).expect("create out file");
+        let err = std::fs::File::create(self.reports.path().join(format!("spawn-{n}.err"))).expect("create err file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stead"));
+        cmd.args(&args)
+            .current_dir(self.project.path())
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("start stead")
+    }
+
     /// The generated `inventory.yaml`, unless the test wrote its own.
     fn write_inventory(&self) {
         if self.hosts.is_empty() {

@@ -1,0 +1,71 @@
+//! Faults during a run against a real sshd: whatever dies mid-way, a file on
+//! the host is the old one or the new one, never a part (CONTRACT §5).
+
+use std::time::{Duration, Instant};
+
+use crate::support::{play, Sshd, Test};
+
+const HOST: &str = "web1";
+
+/// Temporary files of the atomic write (`.stead.XXXXXXXX`) under `dir`.
+fn temp_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".stead."))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 12: killing the controller mid-copy of a large file used to leave
+/// the part that had arrived in place of the destination. Now the host
+/// checks length and checksum before the rename.
+#[test]
+fn killed_controller_mid_copy_leaves_the_old_file_not_a_truncated_one() {
+    let sshd = Sshd::start();
+    let old: Vec<u8> = b"the old content\n".repeat(1000);
+    let new: Vec<u8> = (0..96u32 * 1024 * 1024 / 4).flat_map(|i| i.to_le_bytes()).collect();
+    let test = Test::new()
+        .host(HOST, &sshd)
+        .file("big.bin", &new)
+        .file("site.yml", play("- copy: {src: big.bin, dest: \"{{ root }}/big.bin\"}\n"));
+    test.put(HOST, "big.bin", &old);
+    let root = test.root(HOST).to_path_buf();
+
+    let mut child = test.spawn_args(["apply", "site.yml"]);
+    // Wait for the transfer to start (its temporary file appears), then kill
+    // stead (our own child, by its handle) while the content is in flight.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut killed_mid_transfer = false;
+    while Instant::now() < deadline {
+        if !temp_files(&root).is_empty() {
+            child.kill().expect("kill stead");
+            killed_mid_transfer = true;
+            break;
+        }
+        if child.try_wait().expect("poll stead").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // The remote script sees end of input and must give up on its own.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !temp_files(&root).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(temp_files(&root), Vec::<String>::new(), "temporary file left on the host");
+    let now = std::fs::read(root.join("big.bin")).expect("destination still exists");
+    assert!(
+        now == old || now == new,
+        "destination is neither the old nor the new file: {} bytes (old {}, new {})",
+        now.len(),
+        old.len(),
+        new.len()
+    );
+    assert!(killed_mid_transfer, "the copy finished before stead could be killed; the test proved nothing");
+    assert_eq!(now, old, "stead was killed mid-transfer, so the old file must remain");
+}

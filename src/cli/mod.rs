@@ -218,7 +218,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     // A report on stdout replaces the terminal output entirely, so that
     // stdout stays one parseable document.
     let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
-    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output), diff));
+    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output)));
     let collector = Arc::new(Collector::default());
     let sink: Arc<dyn EventSink> =
         if report_on_stdout { collector.clone() } else { Arc::new(Tee(vec![terminal.clone(), collector.clone()])) };

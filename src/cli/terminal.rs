@@ -47,7 +47,6 @@ pub fn use_color() -> bool {
 pub struct Terminal {
     style: Style,
     color: bool,
-    show_diff: bool,
     state: Mutex<State>,
 }
 
@@ -66,9 +65,11 @@ fn paint(color: bool, code: &str, text: &str) -> String {
 }
 
 impl Terminal {
-    /// A reporter with this style.
-    pub fn new(style: Style, show_diff: bool) -> Self {
-        Terminal { style, color: use_color(), show_diff, state: Mutex::new(State::default()) }
+    /// A reporter with this style. Whether a task's diff is shown is the
+    /// executor's decision (`--diff` or the task's `diff:`), carried by each
+    /// record.
+    pub fn new(style: Style) -> Self {
+        Terminal { style, color: use_color(), state: Mutex::new(State::default()) }
     }
 
     fn line(&self, state: &State, text: &str) {
@@ -90,12 +91,13 @@ impl Terminal {
             let title = if r.handler { "RUNNING HANDLER" } else { "TASK" };
             self.line(state, &format!("\n{title} [{}]", r.task));
         }
-        let (word, code) = match (r.status, r.ignored) {
-            (Status::Ok, _) => ("ok", "32"),
-            (Status::Changed, _) => ("changed", "33"),
-            (Status::Skipped, _) => ("skipping", "36"),
-            (Status::Failed, true) => ("failed (ignored)", "31"),
-            (Status::Failed, false) => ("failed", "31"),
+        let (word, code) = match (r.status, r.ignored, r.rescued) {
+            (Status::Ok, ..) => ("ok", "32"),
+            (Status::Changed, ..) => ("changed", "33"),
+            (Status::Skipped, ..) => ("skipping", "36"),
+            (Status::Failed, true, _) => ("failed (ignored)", "31"),
+            (Status::Failed, false, true) => ("failed (rescued)", "31"),
+            (Status::Failed, false, false) => ("failed", "31"),
         };
         let mut text = format!("{}: [{}]", paint(self.color, code, word), r.host);
         if self.style != Style::Plain {
@@ -112,7 +114,7 @@ impl Terminal {
             }
         }
         self.line(state, &text);
-        if self.show_diff && self.style != Style::Quiet {
+        if r.show_diff && self.style != Style::Quiet {
             if let Some(diff) = &r.diff {
                 let colored: Vec<String> = diff
                     .lines()
@@ -148,13 +150,14 @@ impl Terminal {
                 "32"
             };
             out.push_str(&format!(
-                "{} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} ignored={}\n",
+                "{} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={}\n",
                 paint(self.color, name_code, &format!("{name:<width$}")),
                 h.ok,
                 h.changed,
                 u8::from(h.unreachable),
                 h.failed,
                 h.skipped,
+                h.rescued,
                 h.ignored
             ));
         }

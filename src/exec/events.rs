@@ -38,6 +38,11 @@ pub struct TaskRecord {
     pub duration_ms: u64,
     /// A failure that `ignore_errors` let pass.
     pub ignored: bool,
+    /// A failure inside a block with a rescue (counted `rescued`, not
+    /// `failed`, as Ansible's recap counts it).
+    pub rescued: bool,
+    /// Whether the terminal shows `diff` (`--diff`, or the task's `diff:`).
+    pub show_diff: bool,
     /// Whether this was a handler.
     pub handler: bool,
     /// Per-item statuses of a loop task (`item label`, status).

@@ -1,5 +1,6 @@
-//! One host walking one play: tasks in order, probes of independent tasks
-//! sent together, apply only where something differs, handlers at the end.
+//! One host walking one play: the play's step tree (tasks and blocks with
+//! rescue/always) in order, probes of independent tasks sent together,
+//! apply only where something differs, retries, handlers at the end.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,10 +12,11 @@ use serde_json::{Map, Value as Json};
 
 use super::batch;
 use super::events::{Event, EventSink, Status, TaskRecord};
+use super::outcome::{self, UnitResult};
 use super::vars::HostVars;
 use crate::modules::{Action, Args, ModuleError, Plan, ResultMap, TaskContext};
 use crate::plan::{PlayPlan, RunOptions};
-use crate::playbook::{find_local_file, Task};
+use crate::playbook::{find_local_file, Block, Step, Task};
 use crate::template::{context, Templates};
 use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError};
 
@@ -141,8 +143,12 @@ impl HostRun<'_> {
             .or_else(|| var_text("ansible_become_user"))
             .or_else(|| self.options.become_user.clone())
             .unwrap_or_else(|| "root".into());
-        let method =
-            play.become_method.clone().or_else(|| var_text("ansible_become_method")).unwrap_or_else(|| "sudo".into());
+        let method = task
+            .become_method
+            .clone()
+            .or_else(|| play.become_method.clone())
+            .or_else(|| var_text("ansible_become_method"))
+            .unwrap_or_else(|| "sudo".into());
         Some(Become { user, method })
     }
 
@@ -197,12 +203,9 @@ impl HostRun<'_> {
             return HostEnd::Failed;
         }
         let mut notified: BTreeSet<usize> = BTreeSet::new();
-        for run in &self.play.graph.runs {
-            let indices: Vec<usize> = run.clone().filter(|i| self.play.selected[*i]).collect();
-            match self.run_tasks(&play.tasks, &indices, link, &mut vars, &mut notified, false).await {
-                HostEnd::Done => {}
-                other => return other,
-            }
+        match self.walk(&play.steps, link, &mut vars, &mut notified).await {
+            HostEnd::Done => {}
+            other => return other,
         }
         let handler_ids: Vec<usize> = notified.iter().copied().collect();
         for h in handler_ids {
@@ -213,6 +216,71 @@ impl HostRun<'_> {
         }
         link.runtime = vars.runtime;
         HostEnd::Done
+    }
+
+    /// Walks a list of steps: consecutive tasks in the runs of the task
+    /// graph (probed together), blocks one by one.
+    fn walk<'s>(
+        &'s self,
+        steps: &'s [Step],
+        link: &'s mut Link,
+        vars: &'s mut HostVars,
+        notified: &'s mut BTreeSet<usize>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = HostEnd> + 's>> {
+        Box::pin(async move {
+            let play = &self.play.play;
+            let mut i = 0;
+            while i < steps.len() {
+                if let Step::Block(b) = &steps[i] {
+                    match self.block(b, link, vars, notified).await {
+                        HostEnd::Done => {}
+                        other => return other,
+                    }
+                    i += 1;
+                    continue;
+                }
+                let mut indices = Vec::new();
+                while let Some(Step::Task(t)) = steps.get(i) {
+                    indices.push(*t);
+                    i += 1;
+                }
+                for run in self.play.graph.split_into_runs(&indices) {
+                    let selected: Vec<usize> = run.into_iter().filter(|t| self.play.selected[*t]).collect();
+                    match self.run_tasks(&play.tasks, &selected, link, vars, notified, false).await {
+                        HostEnd::Done => {}
+                        other => return other,
+                    }
+                }
+            }
+            HostEnd::Done
+        })
+    }
+
+    /// A block: its body; on a failure its rescue (which, when it succeeds,
+    /// clears the failure); then its always, whatever happened. A lost
+    /// connection or Ctrl-C ends the block at once, as in Ansible.
+    async fn block(
+        &self,
+        block: &Block,
+        link: &mut Link,
+        vars: &mut HostVars,
+        notified: &mut BTreeSet<usize>,
+    ) -> HostEnd {
+        let mut end = self.walk(&block.body, link, vars, notified).await;
+        if end == HostEnd::Failed && !block.rescue.is_empty() {
+            if let Some((task, result)) = vars.last_failure.take() {
+                vars.runtime.insert("ansible_failed_task".into(), task);
+                vars.runtime.insert("ansible_failed_result".into(), result);
+            }
+            end = self.walk(&block.rescue, link, vars, notified).await;
+        }
+        if matches!(end, HostEnd::Done | HostEnd::Failed) && !block.always.is_empty() {
+            match self.walk(&block.always, link, vars, notified).await {
+                HostEnd::Done => {}
+                other => end = other,
+            }
+        }
+        end
     }
 
     fn unreachable(&self, host: &str, e: TransportError) -> HostEnd {
@@ -236,8 +304,10 @@ impl HostRun<'_> {
             msg: None,
             duration_ms: started.elapsed().as_millis() as u64,
             ignored: false,
+            rescued: false,
             handler: false,
             items: vec![],
+            show_diff: self.options.diff,
         }
     }
 
@@ -269,13 +339,12 @@ impl HostRun<'_> {
             }
         };
         let mut units = Vec::new();
+        let all_items: Vec<Json> = items.iter().flatten().cloned().collect();
         for (index, item) in items.into_iter().enumerate() {
             let ctx_value = match &item {
                 None => base_ctx.clone(),
                 Some(item) => {
-                    let mut layer = Map::new();
-                    layer.insert(task.loop_var.clone(), item.clone());
-                    layer.insert("ansible_loop".into(), serde_json::json!({"index": index + 1, "index0": index}));
+                    let layer = loop_layer(task, item, index, &all_items);
                     minijinja::value::merge_maps([context(&layer), base_ctx.clone()])
                 }
             };
@@ -396,30 +465,76 @@ impl HostRun<'_> {
                     }
                 }
             };
-            let mut results: Vec<(String, Result<Plan, ModuleError>, Option<Json>)> = Vec::new();
+            let task_vars = vars.for_task(task, self.templates).unwrap_or_default();
+            let mut results: Vec<UnitResult> = Vec::new();
             for u in 0..n_units {
                 let key = (pos, u);
-                let wants_probe = unit_at(&prepared, key).probe.is_some();
-                if wants_probe && (stale || !probes.contains_key(&key)) {
-                    // Probe this unit and every later one of the run together.
-                    let rest: Vec<(usize, usize)> = (pos..indices.len())
-                        .flat_map(|p| {
-                            let len = prepared[p].as_ref().map_or(0, Vec::len);
-                            (if p == pos { u } else { 0 }..len).map(move |x| (p, x))
-                        })
-                        .collect();
-                    if let Err(e) = self.probe_all(link, &rest, &prepared, &mut probes).await {
-                        return self.unreachable(&host, e);
-                    }
-                    stale = false;
+                if u > 0 && task.loop_extras.pause > 0.0 {
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(task.loop_extras.pause)).await;
                 }
-                let unit = unit_at_mut(&mut prepared, key);
-                let (outcome, applied) = match self.run_unit(link, unit, probes.get(&key)).await {
-                    Ok(done) => done,
-                    Err(e) => return self.unreachable(&host, e),
+                let retry = match (&task.retry, &unit_at(&prepared, key).prepared) {
+                    (Some(r), Prepared::Ready(_)) => match outcome::retry_budget(r, &task_vars, self.templates) {
+                        Ok((runs, delay)) => Some((r, runs, delay)),
+                        Err(e) => {
+                            unit_at_mut(&mut prepared, key).prepared = Prepared::Broken(e);
+                            None
+                        }
+                    },
+                    _ => None,
                 };
-                stale |= applied;
-                results.push((unit.label.clone(), outcome, unit.item.clone()));
+                let mut attempt = 0;
+                let unit_result = loop {
+                    attempt += 1;
+                    let wants_probe = unit_at(&prepared, key).probe.is_some();
+                    if wants_probe && (stale || !probes.contains_key(&key)) {
+                        // Probe this unit and every later one of the run together.
+                        let rest: Vec<(usize, usize)> = (pos..indices.len())
+                            .flat_map(|p| {
+                                let len = prepared[p].as_ref().map_or(0, Vec::len);
+                                (if p == pos { u } else { 0 }..len).map(move |x| (p, x))
+                            })
+                            .collect();
+                        if let Err(e) = self.probe_all(link, &rest, &prepared, &mut probes).await {
+                            return self.unreachable(&host, e);
+                        }
+                        stale = false;
+                    }
+                    let unit = unit_at_mut(&mut prepared, key);
+                    let (result, applied) = match self.run_unit(link, unit, probes.get(&key)).await {
+                        Ok(done) => done,
+                        Err(e) => return self.unreachable(&host, e),
+                    };
+                    stale |= applied;
+                    let mut r = outcome::evaluate(
+                        task,
+                        unit.label.clone(),
+                        unit.item.clone(),
+                        result,
+                        &task_vars,
+                        self.templates,
+                    );
+                    let Some((spec, runs, delay)) = retry else { break r };
+                    if runs <= 1 {
+                        break r;
+                    }
+                    r.result.insert("attempts".into(), attempt.into());
+                    if outcome::until_met(task, spec, &r, &task_vars, self.templates) {
+                        break r;
+                    }
+                    if attempt >= runs {
+                        // Ansible reports the retries, not the runs, when they run out.
+                        r.result.insert("attempts".into(), (runs - 1).into());
+                        r.failed = true;
+                        r.result.insert("failed".into(), true.into());
+                        break r;
+                    }
+                    self.sink
+                        .emit(Event::Warning(format!("{host}: {name}: retrying ({} retries left)", runs - attempt)));
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+                    // The next attempt sees the host as it is now.
+                    probes.remove(&key);
+                };
+                results.push(unit_result);
             }
             let end = self.finish_units(task, &host, &name, vars, results, started, handlers, notified);
             if end != HostEnd::Done {
@@ -483,27 +598,29 @@ impl HostRun<'_> {
         handler: bool,
     ) -> HostEnd {
         let msg = if task.no_log { NO_LOG.to_owned() } else { error };
+        let result = serde_json::json!({"failed": true, "changed": false, "msg": msg});
         if let Some(r) = &task.register {
-            let result = serde_json::json!({"failed": true, "changed": false, "msg": msg});
-            vars.runtime.insert(r.clone(), result);
+            vars.runtime.insert(r.clone(), result.clone());
         }
         let record = self.record(host, name, task.module.name(), started);
         self.sink.emit(Event::TaskDone(TaskRecord {
             status: Status::Failed,
             msg: Some(msg),
             ignored: task.ignore_errors,
+            rescued: !task.ignore_errors && task.rescuable,
             handler,
             ..record
         }));
         if task.ignore_errors {
             HostEnd::Done
         } else {
+            vars.last_failure = Some((failed_task_value(task, name), result));
             HostEnd::Failed
         }
     }
 
-    /// Aggregates a task's unit outcomes, applies changed_when/failed_when,
-    /// registers, notifies, and emits the record.
+    /// Aggregates a task's unit results, registers, notifies, and emits the
+    /// record.
     #[allow(clippy::too_many_arguments)]
     fn finish_units(
         &self,
@@ -511,7 +628,7 @@ impl HostRun<'_> {
         host: &str,
         name: &str,
         vars: &mut HostVars,
-        results: Vec<(String, Result<Plan, ModuleError>, Option<Json>)>,
+        results: Vec<UnitResult>,
         started: Instant,
         handler: bool,
         notified: &mut BTreeSet<usize>,
@@ -524,61 +641,9 @@ impl HostRun<'_> {
         let mut any_failed = false;
         let mut all_skipped = !results.is_empty();
         let mut facts = Map::new();
-        for (label, outcome, item) in results {
-            let (mut result, mut changed, mut failed, skipped, diff, msg) = match outcome {
-                Ok(plan) => {
-                    let mut r = plan.result;
-                    if let Some(Json::Object(f)) = r.remove("ansible_facts") {
-                        facts.extend(f.clone());
-                        r.insert("ansible_facts".into(), Json::Object(f));
-                    }
-                    if let Some(m) = &plan.msg {
-                        r.entry("msg").or_insert_with(|| Json::from(m.clone()));
-                    }
-                    (r, plan.changed, false, plan.skipped, plan.diff, plan.msg)
-                }
-                Err(ModuleError::Failed { msg, result }) => (result, false, true, false, None, Some(msg)),
-                Err(e) => (ResultMap::new(), false, true, false, None, Some(e.to_string())),
-            };
-            result.insert("changed".into(), changed.into());
-            result.insert("failed".into(), failed.into());
-            if skipped {
-                result.insert("skipped".into(), true.into());
-            }
-            if failed {
-                result.entry("msg").or_insert_with(|| Json::from(msg.clone().unwrap_or_default()));
-            }
-            // changed_when / failed_when see the result under the register name.
-            if (task.changed_when.is_some() || task.failed_when.is_some()) && !skipped {
-                let mut cv = vars.for_task(task, self.templates).unwrap_or_default();
-                if let Some(r) = &task.register {
-                    cv.insert(r.clone(), Json::Object(result.clone()));
-                }
-                if let Some(i) = &item {
-                    cv.insert(task.loop_var.clone(), i.clone());
-                }
-                let ctx = context(&cv);
-                if let Some(conds) = &task.changed_when {
-                    match conds.iter().map(|c| self.templates.condition(c, &ctx)).collect::<Result<Vec<_>, _>>() {
-                        Ok(v) => changed = v.iter().all(|b| *b),
-                        Err(e) => {
-                            failed = true;
-                            result.insert("msg".into(), Json::from(e.to_string()));
-                        }
-                    }
-                }
-                if let Some(conds) = &task.failed_when {
-                    match conds.iter().map(|c| self.templates.condition(c, &ctx)).collect::<Result<Vec<_>, _>>() {
-                        Ok(v) => failed = v.iter().any(|b| *b),
-                        Err(e) => {
-                            failed = true;
-                            result.insert("msg".into(), Json::from(e.to_string()));
-                        }
-                    }
-                }
-                result.insert("changed".into(), changed.into());
-                result.insert("failed".into(), failed.into());
-            }
+        for r in results {
+            let UnitResult { label, item, mut result, changed, failed, skipped, diff, msg, facts: f } = r;
+            facts.extend(f);
             any_changed |= changed;
             any_failed |= failed;
             all_skipped &= skipped;
@@ -603,7 +668,7 @@ impl HostRun<'_> {
             r.insert("changed".into(), any_changed.into());
             r.insert("failed".into(), any_failed.into());
             r.insert("skipped".into(), all_skipped.into());
-            r.insert("msg".into(), "All items completed".into());
+            r.insert("msg".into(), if any_failed { "One or more items failed" } else { "All items completed" }.into());
             r
         } else {
             match item_results.pop() {
@@ -615,7 +680,7 @@ impl HostRun<'_> {
             vars.runtime.extend(facts);
         }
         if let Some(r) = &task.register {
-            vars.runtime.insert(r.clone(), Json::Object(registered));
+            vars.runtime.insert(r.clone(), Json::Object(registered.clone()));
         }
         if any_changed && !any_failed {
             for (t, h) in &self.play.graph.notifies {
@@ -625,30 +690,89 @@ impl HostRun<'_> {
             }
         }
         let status = status_of(any_changed, any_failed, all_skipped);
-        let (diff, msg) = if task.no_log {
-            (diffs.first().map(|_| NO_LOG.to_owned()), Some(NO_LOG.to_owned()))
+        let diff = if task.diff == Some(false) || diffs.is_empty() {
+            None
+        } else if task.no_log {
+            Some(NO_LOG.to_owned())
         } else {
-            (
-                if diffs.is_empty() { None } else { Some(diffs.join("")) },
-                if msgs.is_empty() { None } else { Some(msgs.join("\n")) },
-            )
+            Some(diffs.join(""))
+        };
+        let msg = if task.no_log {
+            Some(NO_LOG.to_owned())
+        } else if msgs.is_empty() {
+            None
+        } else {
+            Some(msgs.join("\n"))
         };
         let record = self.record(host, name, task.module.name(), started);
+        let ignored = any_failed && task.ignore_errors;
         self.sink.emit(Event::TaskDone(TaskRecord {
             status,
             diff,
             msg,
-            ignored: any_failed && task.ignore_errors,
+            ignored,
+            rescued: any_failed && !ignored && task.rescuable,
             handler,
             items: if task.no_log { vec![] } else { items },
+            show_diff: task.diff.unwrap_or(self.options.diff),
             ..record
         }));
         if any_failed && !task.ignore_errors {
+            let shown = if task.no_log { serde_json::json!({"censored": NO_LOG}) } else { Json::Object(registered) };
+            vars.last_failure = Some((failed_task_value(task, name), shown));
             HostEnd::Failed
         } else {
             HostEnd::Done
         }
     }
+}
+
+/// What `ansible_failed_task` holds in a rescue: the task's name, action and
+/// keywords that matter there (Ansible serialises the whole task).
+fn failed_task_value(task: &Task, name: &str) -> Json {
+    serde_json::json!({
+        "name": name,
+        "action": task.module_written,
+        "args": if task.no_log { Json::Object(Map::new()) } else { Json::Object(task.args.clone()) },
+        "tags": task.tags,
+        "when": task.when,
+    })
+}
+
+/// The variables a loop item adds: the loop variable, `ansible_loop_var`,
+/// `index_var` and, with `extended`, `ansible_loop` as Ansible fills it.
+fn loop_layer(task: &Task, item: &Json, index: usize, all: &[Json]) -> Map<String, Json> {
+    let mut layer = Map::new();
+    layer.insert(task.loop_var.clone(), item.clone());
+    layer.insert("ansible_loop_var".into(), Json::from(task.loop_var.clone()));
+    let extras = &task.loop_extras;
+    if let Some(var) = &extras.index_var {
+        layer.insert(var.clone(), Json::from(index));
+        layer.insert("ansible_index_var".into(), Json::from(var.clone()));
+    }
+    if extras.extended {
+        let len = all.len();
+        let mut info = serde_json::json!({
+            "index": index + 1,
+            "index0": index,
+            "revindex": len - index,
+            "revindex0": len - index - 1,
+            "first": index == 0,
+            "last": index + 1 == len,
+            "length": len,
+        });
+        if extras.extended_allitems {
+            info["allitems"] = Json::Array(all.to_vec());
+        }
+        if index > 0 {
+            info["previtem"] = all[index - 1].clone();
+        }
+        if index + 1 < len {
+            info["nextitem"] = all[index + 1].clone();
+        }
+        layer.insert("ansible_loop".into(), info);
+    }
+    layer
 }
 
 fn json_text(v: &Json) -> String {

@@ -11,6 +11,7 @@ mod connect;
 pub mod events;
 mod facts;
 mod host;
+mod outcome;
 mod vars;
 
 use std::collections::{HashMap, HashSet};

@@ -120,6 +120,23 @@ pub fn task_defines(task: &Task) -> Vec<(String, EdgeKind)> {
 }
 
 impl TaskGraph {
+    /// Splits consecutive task indices (one list of a block or of the play)
+    /// where they cross from one run into another.
+    pub fn split_into_runs(&self, indices: &[usize]) -> Vec<Vec<usize>> {
+        let run_of = |i: usize| self.runs.iter().position(|r| r.contains(&i));
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        let mut current = None;
+        for &i in indices {
+            let run = run_of(i);
+            match out.last_mut() {
+                Some(last) if current == run && last.last().is_some_and(|p| p + 1 == i) => last.push(i),
+                _ => out.push(vec![i]),
+            }
+            current = run;
+        }
+        out
+    }
+
     /// Builds the graph of a play.
     pub fn build(play: &Play, templates: &Templates) -> TaskGraph {
         let uses: Vec<BTreeSet<String>> = play.tasks.iter().map(|t| task_variables(t, templates)).collect();

@@ -39,14 +39,79 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// `gather_facts:` (default true).
     pub gather_facts: bool,
-    /// `pre_tasks` + role tasks + `tasks` + `post_tasks`, imports inlined.
+    /// `pre_tasks` + role tasks + `tasks` + `post_tasks`, imports inlined,
+    /// blocks flattened in written order (body, rescue, always).
     pub tasks: Vec<Task>,
+    /// The same tasks as Ansible nests them: the tree the executor walks
+    /// (indices into `tasks`).
+    pub steps: Vec<Step>,
     /// Handlers (play's and roles').
     pub handlers: Vec<Task>,
     /// Play-level tags, inherited by every task.
     pub tags: Vec<String>,
     /// Where the play starts.
     pub loc: Location,
+}
+
+/// One step of a play: a task, or a block with its rescue and always parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A task, by index into [`Play::tasks`].
+    Task(usize),
+    /// `block` / `rescue` / `always`.
+    Block(Block),
+}
+
+/// A block: its keywords are already inherited by its tasks at load time;
+/// what remains is the control flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// `name:` of the block, for messages.
+    pub name: Option<String>,
+    /// The tasks that run first.
+    pub body: Vec<Step>,
+    /// Run when a task of `body` fails; success clears the failure.
+    pub rescue: Vec<Step>,
+    /// Run after `body` (and `rescue`) whatever happened.
+    pub always: Vec<Step>,
+}
+
+impl Step {
+    /// Every task index under this step, in written order.
+    pub fn task_indices(&self, out: &mut Vec<usize>) {
+        match self {
+            Step::Task(i) => out.push(*i),
+            Step::Block(b) => {
+                for s in b.body.iter().chain(&b.rescue).chain(&b.always) {
+                    s.task_indices(out);
+                }
+            }
+        }
+    }
+}
+
+/// `until` / `retries` / `delay` of a task (values may be templated).
+#[derive(Clone, Debug)]
+pub struct Retry {
+    /// Conditions that end the retries (all must hold); empty: "not failed".
+    pub until: Vec<String>,
+    /// Retries after the first attempt (Ansible's default with `until`: 3).
+    pub retries: Json,
+    /// Seconds between attempts (default 5).
+    pub delay: Json,
+}
+
+/// `loop_control` beyond the loop variable and label.
+#[derive(Clone, Debug, Default)]
+pub struct LoopExtras {
+    /// `index_var`: the 0-based index under this name.
+    pub index_var: Option<String>,
+    /// `extended`: `ansible_loop` with index, first, last, length, ...
+    pub extended: bool,
+    /// `extended_allitems` (default true): `ansible_loop.allitems` too.
+    pub extended_allitems: bool,
+    /// `pause`: seconds between items.
+    pub pause: f64,
 }
 
 /// One task (or handler) with validated keywords and arguments.
@@ -82,6 +147,8 @@ pub struct Task {
     pub become_: Option<bool>,
     /// `become_user:`.
     pub become_user: Option<String>,
+    /// `become_method:` (None: the play's, then `ansible_become_method`).
+    pub become_method: Option<String>,
     /// `ignore_errors:`.
     pub ignore_errors: bool,
     /// `tags:` (with the play's and import's).
@@ -96,8 +163,15 @@ pub struct Task {
     pub check_mode: Option<bool>,
     /// `vars:` of the task.
     pub vars: serde_json::Map<String, Json>,
-    /// `run_once:`.
-    pub run_once: bool,
+    /// `until` / `retries` / `delay`, when retried.
+    pub retry: Option<Retry>,
+    /// `loop_control` extras.
+    pub loop_extras: LoopExtras,
+    /// `diff:` override (None: the run's `--diff`).
+    pub diff: Option<bool>,
+    /// Inside the body of a block that has a `rescue` (at any depth): a
+    /// failure here is counted `rescued`, not `failed`, as Ansible counts it.
+    pub rescuable: bool,
     /// Directory of the role the task came from, for `files/` and `templates/` lookups.
     pub role_dir: Option<PathBuf>,
     /// Where the task starts.

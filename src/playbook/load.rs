@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use super::ast::{Play, Playbook, Task};
+use super::ast::{Block, LoopExtras, Play, Playbook, Retry, Step, Task};
+use super::keywords::{self, Place, NOT_IMPLEMENTED_HINT};
 use super::kv;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::modules::{self, spec};
@@ -18,62 +19,68 @@ use crate::suggest::closest;
 use crate::template::{is_template, Templates};
 use crate::yaml::{self, Key, Location, Node, NodeKind};
 
-const PLAY_KEYWORDS: &[&str] = &[
-    "name",
-    "hosts",
-    "vars",
-    "vars_files",
-    "become",
-    "become_user",
-    "become_method",
-    "gather_facts",
-    "tasks",
-    "pre_tasks",
-    "post_tasks",
-    "handlers",
-    "roles",
-    "tags",
-    "remote_user",
-    "collections",
-    "any_errors_fatal",
-    "ignore_errors",
-    "no_log",
-    "environment",
-    "strategy",
-    "order",
-];
+/// Keywords a task include takes besides [`Place::Include`]'s: its own name.
+const INCLUDE_KEYS: &[&str] =
+    &["import_tasks", "include_tasks", "ansible.builtin.import_tasks", "ansible.builtin.include_tasks"];
 
-const TASK_KEYWORDS: &[&str] = &[
-    "name",
-    "when",
-    "loop",
-    "with_items",
-    "with_list",
-    "loop_control",
-    "register",
-    "notify",
-    "listen",
-    "become",
-    "become_user",
-    "become_method",
-    "ignore_errors",
-    "tags",
-    "no_log",
-    "changed_when",
-    "failed_when",
-    "check_mode",
-    "vars",
-    "args",
-    "run_once",
-    "environment",
-    "diff",
-    "collections",
-];
+/// What a play, role entry, block or import hands down to the tasks inside
+/// it, as Ansible's keyword inheritance does: the innermost value wins,
+/// conditions and tags accumulate, variables layer under the task's own.
+#[derive(Clone, Default)]
+struct Inherited {
+    tags: Vec<String>,
+    when: Vec<String>,
+    vars: serde_json::Map<String, Json>,
+    become_: Option<bool>,
+    become_user: Option<String>,
+    become_method: Option<String>,
+    ignore_errors: Option<bool>,
+    no_log: Option<bool>,
+    check_mode: Option<bool>,
+    diff: Option<bool>,
+    notify: Vec<String>,
+    /// Inside the body of a block with a rescue.
+    rescuable: bool,
+}
+
+/// A loaded task list before it is split into the flat task list and the
+/// step tree.
+enum Item {
+    Task(Box<Task>),
+    Block { name: Option<String>, body: Vec<Item>, rescue: Vec<Item>, always: Vec<Item>, loc: Location },
+}
+
+/// Moves the tasks of `items` into `tasks` (in written order) and returns
+/// the tree of steps over their indices.
+fn flatten(items: Vec<Item>, tasks: &mut Vec<Task>) -> Vec<Step> {
+    items
+        .into_iter()
+        .map(|item| match item {
+            Item::Task(t) => {
+                tasks.push(*t);
+                Step::Task(tasks.len() - 1)
+            }
+            Item::Block { name, body, rescue, always, .. } => {
+                let body = flatten(body, tasks);
+                let rescue = flatten(rescue, tasks);
+                let always = flatten(always, tasks);
+                Step::Block(Block { name, body, rescue, always })
+            }
+        })
+        .collect()
+}
 
 /// Loads and validates a playbook file. Warnings (duplicate keys) are
 /// returned beside it.
 pub fn load(path: &Path, templates: &Templates) -> Result<(Playbook, Vec<String>), Diagnostics> {
-    let mut loader = Loader { templates, diags: Vec::new(), warnings: Vec::new(), next_id: 0 };
+    let mut loader = Loader {
+        templates,
+        diags: Vec::new(),
+        warnings: Vec::new(),
+        next_id: 0,
+        in_handlers: false,
+        include_chain: Vec::new(),
+    };
     let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let plays = loader.playbook_file(path, 0);
     if loader.diags.is_empty() {
@@ -88,6 +95,10 @@ struct Loader<'t> {
     diags: Vec<Diagnostic>,
     warnings: Vec<String>,
     next_id: usize,
+    /// Loading a play's `handlers:` (where `listen` is allowed).
+    in_handlers: bool,
+    /// The task files being imported, outermost first (cycle detection).
+    include_chain: Vec<PathBuf>,
 }
 
 fn yaml_diag(err: &yaml::YamlError) -> Diagnostic {
@@ -150,21 +161,84 @@ impl Loader<'_> {
         plays
     }
 
-    fn play(&mut self, node: &Node, dir: &Path) -> Option<Play> {
-        let Some(map) = node.as_map() else {
-            self.err(Diagnostic::new(&node.loc, format!("a play is a mapping, not {}", node.type_name())));
-            return None;
-        };
-        self.next_id = 0;
-        for (k, _) in map {
-            if !PLAY_KEYWORDS.contains(&k.name.as_str()) {
-                let hint = closest(&k.name, PLAY_KEYWORDS.iter().copied()).map(|s| format!("did you mean `{s}`?"));
-                let hint = hint.or_else(|| {
-                    modules::lookup(&k.name).map(|_| "module calls belong in `tasks:`, not directly in the play".into())
-                });
-                self.err(Diagnostic::new(&k.loc, format!("unknown play keyword `{}`", k.name)).maybe_hint(hint));
+    /// Checks every key of `node` against the keywords of `place`: refuses
+    /// Ansible keywords stead does not implement and unknown ones. `also`
+    /// are extra keys handled by the caller.
+    fn check_keys(&mut self, node: &Node, place: Place, also: &[&str]) {
+        for (k, _) in node.as_map().unwrap_or_default() {
+            let key = k.name.as_str();
+            if place.implements(key) || also.contains(&key) {
+                continue;
+            }
+            if place.is_ansible(key) {
+                self.err(Diagnostic::new(&k.loc, keywords::not_implemented(place, key)).hint(NOT_IMPLEMENTED_HINT));
+                continue;
+            }
+            let candidates = place.implemented().iter().copied().chain(also.iter().copied());
+            let hint = closest(key, candidates).map(|s| format!("did you mean `{s}`?"));
+            let hint = hint.or_else(|| {
+                (place == Place::Play && modules::lookup(key).is_some())
+                    .then(|| "module calls belong in `tasks:`, not directly in the play".into())
+            });
+            self.err(Diagnostic::new(&k.loc, format!("unknown {} keyword `{key}`", place.noun())).maybe_hint(hint));
+        }
+    }
+
+    /// `collections:` may only name collections whose modules stead has.
+    fn check_collections(&mut self, node: Option<&Node>) {
+        let Some(node) = node else { return };
+        for (name, loc) in self.string_list_nodes(node) {
+            if !keywords::KNOWN_COLLECTIONS.contains(&name.as_str()) {
+                self.err(
+                    Diagnostic::new(&loc, format!("collection `{name}` is not available in stead"))
+                        .hint(format!("stead resolves modules of {}", keywords::KNOWN_COLLECTIONS.join(", "))),
+                );
             }
         }
+    }
+
+    /// A `become_method` value: one the transport implements, or a template.
+    fn become_method(&mut self, node: Option<&Node>) -> Option<String> {
+        let node = node?;
+        let text = self.scalar_text(node)?;
+        if !is_template(&text) && !keywords::BECOME_METHODS.contains(&text.as_str()) {
+            self.err(
+                Diagnostic::new(&node.loc, format!("unknown or unsupported become_method `{text}`"))
+                    .hint(format!("stead escalates with {}", keywords::BECOME_METHODS.join(" or "))),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    /// The inheritable keywords of a play, role entry, block or import,
+    /// layered over what the enclosing level hands down.
+    fn inherit(&mut self, node: &Node, outer: &Inherited) -> Inherited {
+        let mut inh = outer.clone();
+        inh.tags.extend(self.string_list(node.get("tags")));
+        inh.when.extend(self.conditions(node.get("when")));
+        inh.vars.extend(self.vars_map(node.get("vars")));
+        let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
+        inh.become_ = flag(self, "become").or(outer.become_);
+        inh.become_user =
+            node.get("become_user").and_then(|n| self.scalar_text(n)).or_else(|| outer.become_user.clone());
+        inh.become_method = self.become_method(node.get("become_method")).or_else(|| outer.become_method.clone());
+        inh.ignore_errors = flag(self, "ignore_errors").or(outer.ignore_errors);
+        inh.no_log = flag(self, "no_log").or(outer.no_log);
+        inh.check_mode = flag(self, "check_mode").or(outer.check_mode);
+        inh.diff = flag(self, "diff").or(outer.diff);
+        inh.notify.extend(self.string_list(node.get("notify")));
+        self.check_collections(node.get("collections"));
+        inh
+    }
+
+    fn play(&mut self, node: &Node, dir: &Path) -> Option<Play> {
+        if node.as_map().is_none() {
+            self.err(Diagnostic::new(&node.loc, format!("a play is a mapping, not {}", node.type_name())));
+            return None;
+        }
+        self.next_id = 0;
+        self.check_keys(node, Place::Play, &[]);
         let Some(hosts_node) = node.get("hosts") else {
             self.err(Diagnostic::new(&node.loc, "this play has no `hosts:`").hint("add `hosts: all` or a group name"));
             return None;
@@ -177,7 +251,29 @@ impl Loader<'_> {
                 String::new()
             }
         };
-        let tags = self.string_list(node.get("tags"));
+        if let Some(n) = node.get("strategy") {
+            match self.scalar_text(n) {
+                Some(s) if keywords::STRATEGIES.contains(&s.as_str()) => {}
+                Some(s) => self.err(
+                    Diagnostic::new(&n.loc, format!("unknown or unsupported strategy `{s}`"))
+                        .hint(format!("stead runs {}", keywords::STRATEGIES.join(" or "))),
+                ),
+                None => {}
+            }
+        }
+        // A play hands its tags and these keywords down to every task; its
+        // become settings and vars have their own levels (see exec).
+        let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
+        let inh = Inherited {
+            tags: self.string_list(node.get("tags")),
+            ignore_errors: flag(self, "ignore_errors"),
+            no_log: flag(self, "no_log"),
+            check_mode: flag(self, "check_mode"),
+            diff: flag(self, "diff"),
+            ..Inherited::default()
+        };
+        self.check_collections(node.get("collections"));
+        let tags = inh.tags.clone();
         let mut vars = self.vars_map(node.get("vars"));
         if let Some(files) = node.get("vars_files") {
             for f in self.string_list_nodes(files) {
@@ -205,25 +301,32 @@ impl Loader<'_> {
                 }
             }
         }
-        let mut tasks = Vec::new();
-        let mut handlers = Vec::new();
+        let mut items = Vec::new();
+        let mut handler_items = Vec::new();
         let mut role_defaults = serde_json::Map::new();
         if let Some(n) = node.get("pre_tasks") {
-            tasks.extend(self.task_list(n, dir, &tags, None, 0));
+            items.extend(self.task_list(n, dir, &inh, None, 0));
         }
         if let Some(roles) = node.get("roles") {
             for role in roles.as_seq().unwrap_or_default() {
-                self.role(role, dir, &tags, &mut tasks, &mut handlers, &mut vars, &mut role_defaults);
+                self.role(role, dir, &inh, &mut items, &mut handler_items, &mut vars, &mut role_defaults);
             }
         }
         for key in ["tasks", "post_tasks"] {
             if let Some(n) = node.get(key) {
-                tasks.extend(self.task_list(n, dir, &tags, None, 0));
+                items.extend(self.task_list(n, dir, &inh, None, 0));
             }
         }
         if let Some(n) = node.get("handlers") {
-            handlers.extend(self.task_list(n, dir, &tags, None, 0));
+            self.in_handlers = true;
+            handler_items.extend(self.task_list(n, dir, &inh, None, 0));
+            self.in_handlers = false;
         }
+        let mut tasks = Vec::new();
+        let steps = flatten(items, &mut tasks);
+        let mut handlers = Vec::new();
+        self.refuse_handler_rescue(&handler_items);
+        flatten(handler_items, &mut handlers);
         // Role defaults rank below everything else: kept apart under a reserved key.
         if !role_defaults.is_empty() {
             vars.insert(ROLE_DEFAULTS_KEY.into(), Json::Object(role_defaults));
@@ -240,14 +343,31 @@ impl Loader<'_> {
             vars,
             become_: node.get("become").and_then(|n| self.bool_value(n)),
             become_user: node.get("become_user").and_then(|n| self.scalar_text(n)),
-            become_method: node.get("become_method").and_then(|n| self.scalar_text(n)),
+            become_method: self.become_method(node.get("become_method")),
             remote_user: node.get("remote_user").and_then(|n| self.scalar_text(n)),
             gather_facts,
             tasks,
+            steps,
             handlers,
             tags,
             loc: node.loc.clone(),
         })
+    }
+
+    /// Handlers run one by one when notified; a block among them may group
+    /// tasks but its rescue/always have no meaning stead implements there.
+    fn refuse_handler_rescue(&mut self, items: &[Item]) {
+        for item in items {
+            if let Item::Block { rescue, always, loc, body, .. } = item {
+                if !rescue.is_empty() || !always.is_empty() {
+                    self.err(
+                        Diagnostic::new(loc, "`rescue`/`always` in a handler block are not supported")
+                            .hint("move the block into the tasks and notify a plain handler"),
+                    );
+                }
+                self.refuse_handler_rescue(body);
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -255,30 +375,45 @@ impl Loader<'_> {
         &mut self,
         node: &Node,
         dir: &Path,
-        tags: &[String],
-        tasks: &mut Vec<Task>,
-        handlers: &mut Vec<Task>,
+        outer: &Inherited,
+        tasks: &mut Vec<Item>,
+        handlers: &mut Vec<Item>,
         vars: &mut serde_json::Map<String, Json>,
         defaults: &mut serde_json::Map<String, Json>,
     ) {
-        let (name, extra_tags, role_vars) = match &node.kind {
-            NodeKind::Str(s) => (s.clone(), Vec::new(), serde_json::Map::new()),
+        let (name, inh, role_vars) = match &node.kind {
+            NodeKind::Str(s) => (s.clone(), outer.clone(), serde_json::Map::new()),
             NodeKind::Map(_) => {
                 let Some(name) = node.get("role").or_else(|| node.get("name")).and_then(Node::as_str) else {
                     self.err(Diagnostic::new(&node.loc, "a role entry needs `role: NAME`"));
                     return;
                 };
-                let mut rv = serde_json::Map::new();
+                // Keywords apply to the role's tasks; any other key is a
+                // role parameter (a variable of the role), as in Ansible.
+                let mut params = serde_json::Map::new();
                 for (k, v) in node.as_map().unwrap_or_default() {
-                    match k.name.as_str() {
-                        "role" | "name" | "tags" => {}
-                        "vars" => rv.extend(self.vars_map(Some(v))),
-                        other => {
-                            rv.insert(other.to_owned(), v.to_json());
-                        }
+                    let key = k.name.as_str();
+                    if Place::Role.implements(key) {
+                        continue;
                     }
+                    if Place::Role.is_ansible(key) {
+                        self.err(
+                            Diagnostic::new(&k.loc, keywords::not_implemented(Place::Role, key))
+                                .hint(NOT_IMPLEMENTED_HINT),
+                        );
+                        continue;
+                    }
+                    self.compile_node(v);
+                    params.insert(key.to_owned(), v.to_json());
                 }
-                (name.to_owned(), self.string_list(node.get("tags")), rv)
+                let mut inh = self.inherit(node, outer);
+                // Role `vars:` are play-level variables in stead (see below),
+                // not task vars.
+                let own_vars = std::mem::take(&mut inh.vars);
+                inh.vars = outer.vars.clone();
+                let mut rv = own_vars;
+                rv.extend(params);
+                (name.to_owned(), inh, rv)
             }
             _ => {
                 self.err(Diagnostic::new(&node.loc, "a role entry is a name or a mapping"));
@@ -293,8 +428,6 @@ impl Loader<'_> {
             ));
             return;
         };
-        let mut all_tags = tags.to_vec();
-        all_tags.extend(extra_tags);
         for (sub, target) in [("defaults", &mut *defaults), ("vars", &mut *vars)] {
             if let Some(file) = main_file(&role_dir.join(sub)) {
                 if let Some(root) = self.read(&file) {
@@ -307,17 +440,19 @@ impl Loader<'_> {
         vars.extend(role_vars);
         if let Some(file) = main_file(&role_dir.join("tasks")) {
             if let Some(root) = self.read(&file) {
-                tasks.extend(self.task_list(&root, &role_dir.join("tasks"), &all_tags, Some(&role_dir), 0));
+                tasks.extend(self.task_list(&root, &role_dir.join("tasks"), &inh, Some(&role_dir), 0));
             }
         }
         if let Some(file) = main_file(&role_dir.join("handlers")) {
             if let Some(root) = self.read(&file) {
-                handlers.extend(self.task_list(&root, &role_dir.join("handlers"), &all_tags, Some(&role_dir), 0));
+                self.in_handlers = true;
+                handlers.extend(self.task_list(&root, &role_dir.join("handlers"), &inh, Some(&role_dir), 0));
+                self.in_handlers = false;
             }
         }
     }
 
-    fn task_list(&mut self, node: &Node, dir: &Path, tags: &[String], role: Option<&Path>, depth: usize) -> Vec<Task> {
+    fn task_list(&mut self, node: &Node, dir: &Path, inh: &Inherited, role: Option<&Path>, depth: usize) -> Vec<Item> {
         if matches!(node.kind, NodeKind::Null) {
             return Vec::new();
         }
@@ -330,73 +465,102 @@ impl Loader<'_> {
         };
         let mut tasks = Vec::new();
         for item in items {
-            let import =
-                ["import_tasks", "include_tasks", "ansible.builtin.import_tasks", "ansible.builtin.include_tasks"]
-                    .iter()
-                    .find_map(|k| item.get(k));
-            if let Some(target) = import {
-                let Some(file) = target.as_str().or_else(|| target.get("file").and_then(Node::as_str)) else {
-                    self.err(Diagnostic::new(&target.loc, "import_tasks takes a file name"));
-                    continue;
-                };
-                if is_template(file) || depth > 16 {
-                    self.err(Diagnostic::new(
-                        &target.loc,
-                        "dynamic includes are not supported; name the file literally",
-                    ));
-                    continue;
-                }
-                let mut inner_tags = tags.to_vec();
-                inner_tags.extend(self.string_list(item.get("tags")));
-                let when = self.conditions(item.get("when"));
-                let path = dir.join(file);
-                if !path.exists() {
-                    self.err(Diagnostic::new(
-                        &target.loc,
-                        format!("task file `{file}` not found (looked in {})", dir.display()),
-                    ));
-                    continue;
-                }
-                if let Some(root) = self.read(&path) {
-                    let inner_dir = path.parent().unwrap_or(dir).to_path_buf();
-                    for mut t in self.task_list(&root, &inner_dir, &inner_tags, role, depth + 1) {
-                        t.when.splice(0..0, when.iter().cloned());
-                        tasks.push(t);
-                    }
-                }
+            if let Some((key, target)) = INCLUDE_KEYS.iter().find_map(|k| item.get(k).map(|t| (*k, t))) {
+                tasks.extend(self.include(item, key, target, dir, inh, role, depth));
                 continue;
             }
             if let Some(block) = item.get("block") {
-                // A block without rescue/always: its tasks inherit its keywords.
-                for (k, _) in item.as_map().unwrap_or_default() {
-                    if matches!(k.name.as_str(), "rescue" | "always") {
-                        self.err(
-                            Diagnostic::new(&k.loc, format!("`{}` is not supported yet", k.name))
-                                .hint("split the block into plain tasks with ignore_errors/when"),
-                        );
-                    }
-                }
-                let mut inner_tags = tags.to_vec();
-                inner_tags.extend(self.string_list(item.get("tags")));
-                let when = self.conditions(item.get("when"));
-                let become_ = item.get("become").and_then(|n| self.bool_value(n));
-                let become_user = item.get("become_user").and_then(|n| self.scalar_text(n));
-                for mut t in self.task_list(block, dir, &inner_tags, role, depth + 1) {
-                    t.when.splice(0..0, when.iter().cloned());
-                    t.become_ = t.become_.or(become_);
-                    t.become_user = t.become_user.or_else(|| become_user.clone());
-                    tasks.push(t);
-                }
+                self.check_keys(item, Place::Block, &[]);
+                let inner = self.inherit(item, inh);
+                let has_rescue = item.get("rescue").is_some_and(|n| !matches!(n.kind, NodeKind::Null));
+                let body_inh = Inherited { rescuable: inh.rescuable || has_rescue, ..inner.clone() };
+                let body = self.task_list(block, dir, &body_inh, role, depth + 1);
+                let part = |l: &mut Self, key: &str| {
+                    item.get(key).map(|n| l.task_list(n, dir, &inner, role, depth + 1)).unwrap_or_default()
+                };
+                let rescue = part(self, "rescue");
+                let always = part(self, "always");
+                let name = item.get("name").and_then(|n| self.scalar_text(n));
+                tasks.push(Item::Block { name, body, rescue, always, loc: item.loc.clone() });
                 continue;
             }
-            if let Some(t) = self.task(item, tags, role) {
-                tasks.push(t);
+            if let Some(t) = self.task(item, inh, role) {
+                tasks.push(Item::Task(Box::new(t)));
             }
         }
         tasks
     }
 
-    fn task(&mut self, node: &Node, tags: &[String], role: Option<&Path>) -> Option<Task> {
+    /// `import_tasks` / `include_tasks`: the file's tasks, inlined, with the
+    /// include's keywords handed down to them.
+    #[allow(clippy::too_many_arguments)]
+    fn include(
+        &mut self,
+        item: &Node,
+        key: &str,
+        target: &Node,
+        dir: &Path,
+        inh: &Inherited,
+        role: Option<&Path>,
+        depth: usize,
+    ) -> Vec<Item> {
+        self.check_keys(item, Place::Include, INCLUDE_KEYS);
+        let file = match &target.kind {
+            NodeKind::Str(s) => Some(s.strip_prefix("file=").unwrap_or(s).to_owned()),
+            NodeKind::Map(_) => {
+                for (k, _) in target.as_map().unwrap_or_default() {
+                    if k.name != "file" {
+                        self.err(
+                            Diagnostic::new(&k.loc, format!("`{key}` takes `file`, not `{}`", k.name))
+                                .maybe_hint((k.name == "apply").then(|| NOT_IMPLEMENTED_HINT.to_owned())),
+                        );
+                    }
+                }
+                target.get("file").and_then(Node::as_str).map(str::to_owned)
+            }
+            _ => None,
+        };
+        let Some(file) = file else {
+            self.err(Diagnostic::new(&target.loc, format!("`{key}` takes a file name")));
+            return Vec::new();
+        };
+        if is_template(&file) {
+            self.err(
+                Diagnostic::new(&target.loc, "templated include file names are not supported yet")
+                    .hint("name the file literally"),
+            );
+            return Vec::new();
+        }
+        let path = dir.join(&file);
+        if !path.exists() {
+            self.err(Diagnostic::new(
+                &target.loc,
+                format!("task file `{file}` not found (looked in {})", dir.display()),
+            ));
+            return Vec::new();
+        }
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if self.include_chain.contains(&canonical) || depth > MAX_INCLUDE_DEPTH {
+            let mut chain: Vec<String> = self.include_chain.iter().map(|p| p.display().to_string()).collect();
+            chain.push(canonical.display().to_string());
+            let what = if depth > MAX_INCLUDE_DEPTH {
+                format!("task files nested deeper than {MAX_INCLUDE_DEPTH}")
+            } else {
+                "task files include each other in a cycle".to_owned()
+            };
+            self.err(Diagnostic::new(&target.loc, what).hint(format!("include chain: {}", chain.join(" -> "))));
+            return Vec::new();
+        }
+        let inner = self.inherit(item, inh);
+        let Some(root) = self.read(&path) else { return Vec::new() };
+        let inner_dir = path.parent().unwrap_or(dir).to_path_buf();
+        self.include_chain.push(canonical);
+        let items = self.task_list(&root, &inner_dir, &inner, role, depth + 1);
+        self.include_chain.pop();
+        items
+    }
+
+    fn task(&mut self, node: &Node, inh: &Inherited, role: Option<&Path>) -> Option<Task> {
         let Some(map) = node.as_map() else {
             self.err(Diagnostic::new(&node.loc, format!("a task is a mapping, not {}", node.type_name())));
             return None;
@@ -404,7 +568,13 @@ impl Loader<'_> {
         let mut module: Option<(&Key, &Node)> = None;
         let before = self.diags.len();
         for (k, v) in map {
-            if TASK_KEYWORDS.contains(&k.name.as_str()) {
+            if Place::Task.implements(&k.name) {
+                if k.name == "listen" && !self.in_handlers {
+                    self.err(
+                        Diagnostic::new(&k.loc, "`listen` is a handler keyword")
+                            .hint("move this task under `handlers:`, or notify it by name"),
+                    );
+                }
                 continue;
             }
             if modules::lookup(&k.name).is_some() {
@@ -421,7 +591,13 @@ impl Loader<'_> {
                 }
                 continue;
             }
-            let candidates = modules::module_names().chain(TASK_KEYWORDS.iter().copied());
+            if Place::Task.is_ansible(&k.name) {
+                self.err(
+                    Diagnostic::new(&k.loc, keywords::not_implemented(Place::Task, &k.name)).hint(NOT_IMPLEMENTED_HINT),
+                );
+                continue;
+            }
+            let candidates = modules::module_names().chain(Place::Task.implemented().iter().copied());
             let hint = closest(&k.name, candidates).map(|s| format!("did you mean `{s}`?"));
             let what = if k.name.contains('.') { "module" } else { "module or task keyword" };
             self.err(Diagnostic::new(&k.loc, format!("unknown {what} `{}`", k.name)).maybe_hint(hint));
@@ -441,36 +617,48 @@ impl Loader<'_> {
         if let Some(n) = &name {
             self.compile(n, &node.get("name").expect("present").loc);
         }
-        let (loop_items, loop_flatten, loop_var, loop_label) = self.loop_spec(node);
-        let mut all_tags = tags.to_vec();
+        let (loop_items, loop_flatten, loop_var, loop_label, loop_extras) = self.loop_spec(node);
+        let mut all_tags = inh.tags.clone();
         all_tags.extend(self.string_list(node.get("tags")));
+        let mut when = inh.when.clone();
+        when.extend(self.conditions(node.get("when")));
+        let mut vars = inh.vars.clone();
+        vars.extend(self.vars_map(node.get("vars")));
+        let mut notify = self.string_list(node.get("notify"));
+        notify.extend(inh.notify.iter().cloned());
+        self.check_collections(node.get("collections"));
         let id = self.next_id;
         self.next_id += 1;
         let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
+        let retry = self.retry_spec(node);
         Some(Task {
             id,
             name,
             module: m,
             module_written: module_key.name.clone(),
             args,
-            when: self.conditions(node.get("when")),
+            when,
             loop_items,
             loop_flatten,
             loop_var,
             loop_label,
             register: node.get("register").and_then(|n| self.identifier(n, "register")),
-            notify: self.string_list(node.get("notify")),
+            notify,
             listen: self.string_list(node.get("listen")),
-            become_: flag(self, "become"),
-            become_user: node.get("become_user").and_then(|n| self.scalar_text(n)),
-            ignore_errors: flag(self, "ignore_errors").unwrap_or(false),
+            become_: flag(self, "become").or(inh.become_),
+            become_user: node.get("become_user").and_then(|n| self.scalar_text(n)).or_else(|| inh.become_user.clone()),
+            become_method: self.become_method(node.get("become_method")).or_else(|| inh.become_method.clone()),
+            ignore_errors: flag(self, "ignore_errors").or(inh.ignore_errors).unwrap_or(false),
             tags: all_tags,
-            no_log: flag(self, "no_log").unwrap_or(false),
+            no_log: flag(self, "no_log").or(inh.no_log).unwrap_or(false),
             changed_when: node.get("changed_when").map(|n| self.conditions(Some(n))),
             failed_when: node.get("failed_when").map(|n| self.conditions(Some(n))),
-            check_mode: flag(self, "check_mode"),
-            vars: self.vars_map(node.get("vars")),
-            run_once: flag(self, "run_once").unwrap_or(false),
+            check_mode: flag(self, "check_mode").or(inh.check_mode),
+            vars,
+            retry,
+            loop_extras,
+            diff: flag(self, "diff").or(inh.diff),
+            rescuable: inh.rescuable,
             role_dir: role.map(Path::to_path_buf),
             loc: node.loc.clone(),
             module_loc: module_key.loc.clone(),
@@ -554,8 +742,45 @@ impl Loader<'_> {
         (out, locs)
     }
 
+    /// `until` / `retries` / `delay`. `retries` alone retries until the task
+    /// does not fail (ansible-core 2.16+); `delay` alone means nothing to
+    /// Ansible and is refused here rather than ignored.
+    fn retry_spec(&mut self, node: &Node) -> Option<Retry> {
+        let until = node.get("until");
+        let retries = node.get("retries");
+        let delay = node.get("delay");
+        if until.is_none() && retries.is_none() {
+            if let Some(d) = delay {
+                self.err(
+                    Diagnostic::new(&d.loc, "`delay` without `until` or `retries` does nothing")
+                        .hint("add `until:` (and `retries:`), or remove `delay`"),
+                );
+            }
+            return None;
+        }
+        let number = |l: &mut Self, n: Option<&Node>, default: Json, what: &str| -> Json {
+            let Some(n) = n else { return default };
+            match &n.kind {
+                NodeKind::Int(i) => Json::from(*i),
+                NodeKind::Float(f) => Json::from(*f),
+                NodeKind::Str(s) if is_template(s) => {
+                    l.compile(s, &n.loc);
+                    Json::String(s.clone())
+                }
+                NodeKind::Str(s) if s.trim().parse::<f64>().is_ok() => Json::String(s.trim().to_owned()),
+                _ => {
+                    l.err(Diagnostic::new(&n.loc, format!("`{what}` takes a number, not {}", n.type_name())));
+                    default
+                }
+            }
+        };
+        let retries = number(self, retries, Json::from(3), "retries");
+        let delay = number(self, delay, Json::from(5), "delay");
+        Some(Retry { until: self.conditions(until), retries, delay })
+    }
+
     /// `loop`/`with_items`/`with_list`, whether to flatten (with_items), and `loop_control`.
-    fn loop_spec(&mut self, node: &Node) -> (Option<Json>, bool, String, Option<String>) {
+    fn loop_spec(&mut self, node: &Node) -> (Option<Json>, bool, String, Option<String>, LoopExtras) {
         let items = node.get("loop").or_else(|| node.get("with_items")).or_else(|| node.get("with_list"));
         let loop_items = items.map(|n| {
             if matches!(n.kind, NodeKind::Map(_)) {
@@ -571,17 +796,32 @@ impl Loader<'_> {
         let flatten = node.get("loop").is_none() && node.get("with_items").is_some();
         let mut var = "item".to_owned();
         let mut label = None;
+        let mut extras = LoopExtras { extended_allitems: true, ..LoopExtras::default() };
         if let Some(ctl) = node.get("loop_control") {
+            if items.is_none() {
+                self.err(Diagnostic::new(&ctl.loc, "`loop_control` without a loop does nothing").hint("add `loop:`"));
+            }
             for (k, v) in ctl.as_map().unwrap_or_default() {
                 match k.name.as_str() {
                     "loop_var" => var = self.scalar_text(v).unwrap_or(var),
                     "label" => label = self.scalar_text(v),
-                    "index_var" | "pause" | "extended" => {}
+                    "index_var" => extras.index_var = self.identifier(v, "index_var"),
+                    "extended" => extras.extended = self.bool_value(v).unwrap_or(false),
+                    "extended_allitems" => extras.extended_allitems = self.bool_value(v).unwrap_or(true),
+                    "pause" => match &v.kind {
+                        NodeKind::Int(i) if *i >= 0 => extras.pause = *i as f64,
+                        NodeKind::Float(f) if *f >= 0.0 => extras.pause = *f,
+                        _ => self.err(Diagnostic::new(&v.loc, "`pause` takes a number of seconds")),
+                    },
+                    "break_when" => self.err(
+                        Diagnostic::new(&k.loc, keywords::not_implemented(Place::Task, "loop_control.break_when"))
+                            .hint(NOT_IMPLEMENTED_HINT),
+                    ),
                     other => self.err(Diagnostic::new(&k.loc, format!("unknown loop_control key `{other}`"))),
                 }
             }
         }
-        (loop_items, flatten, var, label)
+        (loop_items, flatten, var, label, extras)
     }
 
     fn conditions(&mut self, node: Option<&Node>) -> Vec<String> {
@@ -702,6 +942,9 @@ impl Loader<'_> {
             .collect()
     }
 }
+
+/// How deep task files may import each other.
+const MAX_INCLUDE_DEPTH: usize = 32;
 
 /// The reserved play-vars key under which role defaults are kept.
 pub const ROLE_DEFAULTS_KEY: &str = "__stead_role_defaults__";

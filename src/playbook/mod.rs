@@ -4,8 +4,9 @@
 //! reports every problem with `file:line:column`, the source line and a hint.
 
 mod ast;
+pub mod keywords;
 mod kv;
 mod load;
 
-pub use ast::{Play, Playbook, Task};
+pub use ast::{Block, LoopExtras, Play, Playbook, Retry, Step, Task};
 pub use load::{find_local_file, load, ROLE_DEFAULTS_KEY};

@@ -48,8 +48,10 @@ pub struct Summary {
     pub skipped: usize,
     /// Hosts unreachable.
     pub unreachable: usize,
-    /// Failures let through by `ignore_errors`.
+    /// Failures let through by `ignore_errors` (also counted in `ok`).
     pub ignored: usize,
+    /// Failures inside a block with a rescue (not counted in `failed`).
+    pub rescued: usize,
 }
 
 /// One host's part of the report.
@@ -67,6 +69,8 @@ pub struct HostReport {
     pub skipped: usize,
     /// Ignored failures.
     pub ignored: usize,
+    /// Rescued failures.
+    pub rescued: usize,
     /// Why it was unreachable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable_msg: Option<String>,
@@ -95,6 +99,8 @@ pub struct TaskEntry {
     pub duration_ms: u64,
     /// Failure let through by ignore_errors.
     pub ignored: bool,
+    /// Failure handled by a block's rescue.
+    pub rescued: bool,
 }
 
 /// An event sink that builds the per-host counts and task lists.
@@ -114,15 +120,21 @@ impl EventSink for Collector {
             }
             Event::TaskDone(r) => {
                 let h = hosts.entry(r.host.clone()).or_default();
-                match (r.status, r.ignored) {
-                    (Status::Failed, true) => h.ignored += 1,
-                    (Status::Failed, false) => h.failed += 1,
-                    (Status::Skipped, _) => h.skipped += 1,
-                    (Status::Changed, _) => {
+                // As Ansible's recap: an ignored failure is ok and ignored,
+                // a rescued one only rescued.
+                match (r.status, r.ignored, r.rescued) {
+                    (Status::Failed, true, _) => {
+                        h.ok += 1;
+                        h.ignored += 1;
+                    }
+                    (Status::Failed, false, true) => h.rescued += 1,
+                    (Status::Failed, false, false) => h.failed += 1,
+                    (Status::Skipped, ..) => h.skipped += 1,
+                    (Status::Changed, ..) => {
                         h.ok += 1;
                         h.changed += 1;
                     }
-                    (Status::Ok, _) => h.ok += 1,
+                    (Status::Ok, ..) => h.ok += 1,
                 }
                 h.tasks.push(TaskEntry {
                     play: r.play,
@@ -133,6 +145,7 @@ impl EventSink for Collector {
                     msg: r.msg,
                     duration_ms: r.duration_ms,
                     ignored: r.ignored,
+                    rescued: r.rescued,
                 });
             }
             Event::Unreachable { host, msg, .. } => {
@@ -169,6 +182,7 @@ impl Collector {
             summary.failed += h.failed;
             summary.skipped += h.skipped;
             summary.ignored += h.ignored;
+            summary.rescued += h.rescued;
             summary.unreachable += usize::from(h.unreachable);
         }
         Report {

@@ -50,7 +50,7 @@ pub fn to_junit(report: &Report) -> String {
                 t.duration_ms as f64 / 1000.0
             ));
             match t.status {
-                Status::Failed if !t.ignored => out.push_str(&format!(
+                Status::Failed if !t.ignored && !t.rescued => out.push_str(&format!(
                     "<failure message=\"{}\">{}</failure>",
                     escape(t.msg.as_deref().unwrap_or("failed").lines().next().unwrap_or("")),
                     escape(t.msg.as_deref().unwrap_or(""))

@@ -1,0 +1,269 @@
+//! Which keywords stead implements where, and Ansible's full lists.
+//!
+//! Ansible's keywords (ansible-core's `playbook/*.py` attributes) fall in two
+//! sets per place: the ones stead implements with Ansible's meaning, and the
+//! ones it refuses at load time with a located error. Nothing is accepted and
+//! then ignored. `tests/integration/keywords.rs` walks these lists: every
+//! implemented keyword names the test that proves its behaviour, every
+//! other one must be refused.
+
+/// Keywords every Ansible object has (ansible-core's `Base`).
+const BASE: &[&str] = &[
+    "name",
+    "connection",
+    "port",
+    "remote_user",
+    "vars",
+    "module_defaults",
+    "environment",
+    "no_log",
+    "run_once",
+    "ignore_errors",
+    "ignore_unreachable",
+    "check_mode",
+    "diff",
+    "any_errors_fatal",
+    "throttle",
+    "timeout",
+    "debugger",
+    "become",
+    "become_method",
+    "become_user",
+    "become_flags",
+    "become_exe",
+];
+
+/// Where a keyword is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A play.
+    Play,
+    /// A block.
+    Block,
+    /// A task (or handler).
+    Task,
+    /// An entry of a play's `roles:`.
+    Role,
+    /// `import_tasks` / `include_tasks`.
+    Include,
+}
+
+impl Place {
+    /// Every place, for the keyword table.
+    pub const ALL: [Place; 5] = [Place::Play, Place::Block, Place::Task, Place::Role, Place::Include];
+
+    /// How messages name the place.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Place::Play => "play",
+            Place::Block => "block",
+            Place::Task => "task",
+            Place::Role => "role entry",
+            Place::Include => "task include",
+        }
+    }
+
+    /// Ansible's keywords for this place (ansible-core 2.18).
+    pub fn ansible(self) -> Vec<&'static str> {
+        let mut out: Vec<&str> = BASE.to_vec();
+        let own: &[&str] = match self {
+            Place::Play => &[
+                "hosts",
+                "tags",
+                "collections",
+                "gather_facts",
+                "gather_subset",
+                "gather_timeout",
+                "fact_path",
+                "vars_files",
+                "vars_prompt",
+                "roles",
+                "handlers",
+                "pre_tasks",
+                "post_tasks",
+                "tasks",
+                "force_handlers",
+                "max_fail_percentage",
+                "serial",
+                "strategy",
+                "order",
+            ],
+            Place::Block => {
+                &["when", "tags", "collections", "notify", "delegate_to", "delegate_facts", "block", "rescue", "always"]
+            }
+            Place::Task | Place::Include => &[
+                "when",
+                "tags",
+                "collections",
+                "notify",
+                "delegate_to",
+                "delegate_facts",
+                "args",
+                "action",
+                "local_action",
+                "async",
+                "poll",
+                "changed_when",
+                "failed_when",
+                "delay",
+                "retries",
+                "until",
+                "loop",
+                "loop_control",
+                "register",
+                "listen",
+            ],
+            Place::Role => &["when", "tags", "collections", "role", "delegate_to", "delegate_facts"],
+        };
+        out.extend_from_slice(own);
+        out
+    }
+
+    /// The keywords stead implements here.
+    pub fn implemented(self) -> &'static [&'static str] {
+        match self {
+            Place::Play => &[
+                "name",
+                "hosts",
+                "vars",
+                "vars_files",
+                "become",
+                "become_user",
+                "become_method",
+                "remote_user",
+                "gather_facts",
+                "tasks",
+                "pre_tasks",
+                "post_tasks",
+                "handlers",
+                "roles",
+                "tags",
+                "collections",
+                "ignore_errors",
+                "no_log",
+                "check_mode",
+                "diff",
+                "strategy",
+            ],
+            Place::Block => &[
+                "name",
+                "block",
+                "rescue",
+                "always",
+                "when",
+                "tags",
+                "vars",
+                "become",
+                "become_user",
+                "become_method",
+                "ignore_errors",
+                "no_log",
+                "check_mode",
+                "diff",
+                "notify",
+                "collections",
+            ],
+            Place::Task => &[
+                "name",
+                "when",
+                "loop",
+                "loop_control",
+                "register",
+                "notify",
+                "listen",
+                "become",
+                "become_user",
+                "become_method",
+                "ignore_errors",
+                "tags",
+                "no_log",
+                "changed_when",
+                "failed_when",
+                "check_mode",
+                "diff",
+                "vars",
+                "args",
+                "until",
+                "retries",
+                "delay",
+                "collections",
+            ],
+            Place::Role => &[
+                "role",
+                "name",
+                "tags",
+                "vars",
+                "when",
+                "become",
+                "become_user",
+                "become_method",
+                "ignore_errors",
+                "no_log",
+                "check_mode",
+                "diff",
+                "collections",
+            ],
+            Place::Include => &[
+                "name",
+                "when",
+                "tags",
+                "vars",
+                "become",
+                "become_user",
+                "become_method",
+                "ignore_errors",
+                "no_log",
+                "check_mode",
+                "diff",
+                "collections",
+            ],
+        }
+    }
+
+    /// Whether `key` is implemented here.
+    pub fn implements(self, key: &str) -> bool {
+        self.implemented().contains(&key) || (self == Place::Task && is_with_lookup(key))
+    }
+
+    /// Whether `key` is one of Ansible's keywords here (implemented or not).
+    pub fn is_ansible(self, key: &str) -> bool {
+        self.ansible().contains(&key) || (matches!(self, Place::Task | Place::Include) && key.starts_with("with_"))
+    }
+}
+
+/// The `with_<lookup>` loops stead implements.
+pub fn is_with_lookup(key: &str) -> bool {
+    matches!(key, "with_items" | "with_list")
+}
+
+/// The `become_method`s the transport implements.
+pub const BECOME_METHODS: &[&str] = &["sudo", "su"];
+
+/// Collections whose modules stead resolves by their bare names.
+pub const KNOWN_COLLECTIONS: &[&str] = &["ansible.builtin", "ansible.legacy", "ansible.posix", "community.general"];
+
+/// Play strategies stead accepts (see docs/compatibility.md).
+pub const STRATEGIES: &[&str] = &["linear", "free"];
+
+/// The one sentence for an Ansible keyword stead refuses.
+pub fn not_implemented(place: Place, key: &str) -> String {
+    format!("`{key}` is an Ansible {} keyword that stead does not implement yet", place.noun())
+}
+
+/// The hint that goes with [`not_implemented`].
+pub const NOT_IMPLEMENTED_HINT: &str =
+    "remove it, or run this playbook with ansible-playbook; docs/compatibility.md lists what stead refuses";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implemented_keywords_are_ansible_keywords() {
+        for place in Place::ALL {
+            for key in place.implemented() {
+                assert!(place.is_ansible(key), "{key} is not an Ansible {} keyword", place.noun());
+            }
+        }
+    }
+}

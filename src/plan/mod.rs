@@ -280,6 +280,11 @@ fn check_variables(
         known.extend(task_defines(task).into_iter().map(|(n, _)| n));
     }
     for task in play.tasks.iter().chain(&play.handlers) {
+        // A task guarded by `when: x is defined` (or never run: `when:
+        // false`) may use what its guard tests: checked when it renders.
+        if task.when.iter().any(|c| guards_undefined(c) || c.trim() == "false") {
+            continue;
+        }
         let mut local = known.clone();
         local.insert(task.loop_var.clone());
         local.extend(task.vars.keys().cloned());

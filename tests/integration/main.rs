@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod control_flow;
 mod faults;
 mod fixture;
 mod hosts;

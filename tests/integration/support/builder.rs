@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use super::oracle::{self, Engine};
 use super::sshd::{free_port, Sshd};
-use super::{oracle, tree};
+use super::tree;
 
 /// The most one stead invocation may take before the test kills it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,6 +53,7 @@ pub struct Test {
     env: Vec<(String, String)>,
     runs: Cell<u32>,
     raw: bool,
+    engine: Engine,
 }
 
 impl Default for Test {
@@ -72,7 +74,14 @@ impl Test {
             env: Vec::new(),
             runs: Cell::new(0),
             raw: false,
+            engine: Engine::Stead,
         }
+    }
+
+    /// Runs `apply`/`plan` with this engine (see [`oracle::engines`]).
+    pub fn engine(mut self, engine: &Engine) -> Test {
+        self.engine = engine.clone();
+        self
     }
 
     /// Adds an inventory host served by `sshd`, with its own managed root.
@@ -240,7 +249,11 @@ impl Test {
             args.push(format!("json={}", path.display()));
             report = Some(path);
         }
-        if let (Some(bin), Some(report)) = (oracle::ansible_playbook(), &report) {
+        let oracle_bin = match &self.engine {
+            Engine::Ansible(bin) => Some(bin.clone()),
+            Engine::Stead => oracle::ansible_playbook(),
+        };
+        if let (Some(bin), Some(report)) = (oracle_bin, &report) {
             let (status, stdout, stderr) = oracle::run(&bin, self.project.path(), &args, report);
             return Outcome {
                 command: format!("ansible-playbook (oracle for: stead {})", args.join(" ")),

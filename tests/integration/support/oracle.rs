@@ -6,16 +6,64 @@
 //! `ansible-playbook` (a small JSON callback of its own), maps Ansible's exit status to
 //! CONTRACT §2 and its results to a CONTRACT §6 report. Assertions on
 //! stead's own text output (diff lines, messages) are expected to differ;
-//! host files, change counts and statuses must not. Not used in CI.
+//! host files, change counts and statuses must not.
+//!
+//! Scenarios that must match Ansible run under both engines in one test
+//! (`for engine in oracle::engines()`): CI installs the oracle with
+//! `scripts/oracle-setup` and fails a scenario whose oracle is missing.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Map, Value};
 
-/// The `ansible-playbook` to use instead of stead, if any.
+/// The `ansible-playbook` to use instead of stead for the whole suite, if
+/// any (`STEAD_TEST_ORACLE`).
 pub fn ansible_playbook() -> Option<String> {
     std::env::var("STEAD_TEST_ORACLE").ok().filter(|s| !s.is_empty())
+}
+
+/// The pinned ansible-playbook that `scripts/oracle-setup` installs, or the
+/// one `STEAD_TEST_ORACLE` names.
+pub fn installed() -> Option<String> {
+    if let Some(bin) = ansible_playbook() {
+        return Some(bin);
+    }
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oracle/bin/ansible-playbook");
+    bin.is_file().then(|| bin.display().to_string())
+}
+
+/// The engines a scenario runs with: stead, then ansible-playbook when it
+/// is installed. Under CI a missing oracle is a failure, not a skip.
+pub fn engines() -> Vec<Engine> {
+    let mut out = vec![Engine::Stead];
+    match installed() {
+        Some(bin) => out.push(Engine::Ansible(bin)),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("the Ansible oracle is missing under CI: run scripts/oracle-setup first")
+        }
+        None => eprintln!("note: oracle not installed (scripts/oracle-setup); running with stead only"),
+    }
+    out
+}
+
+/// Which program runs a test's playbooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// The stead binary under test.
+    Stead,
+    /// ansible-playbook at this path.
+    Ansible(String),
+}
+
+impl Engine {
+    /// A short name for assertion messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Stead => "stead",
+            Engine::Ansible(_) => "ansible-playbook",
+        }
+    }
 }
 
 /// Runs stead-style `args` (`apply`/`plan`) with Ansible in `project`,
@@ -98,11 +146,19 @@ pub fn run(playbook_bin: &str, project: &Path, args: &[String], report: &Path) -
             }
         }
     }
-    let mut summary = json!({"hosts": 0, "ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0});
+    let mut summary =
+        json!({"hosts": 0, "ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0, "rescued": 0, "ignored": 0});
     let (mut failed_any, mut unreachable_any) = (false, false);
     for (host, s) in result["stats"].as_object().into_iter().flatten() {
         let entry = hosts.entry(host.clone()).or_insert_with(|| json!({"unreachable": false, "tasks": []}));
-        for (ours, theirs) in [("ok", "ok"), ("changed", "changed"), ("failed", "failures"), ("skipped", "skipped")] {
+        for (ours, theirs) in [
+            ("ok", "ok"),
+            ("changed", "changed"),
+            ("failed", "failures"),
+            ("skipped", "skipped"),
+            ("rescued", "rescued"),
+            ("ignored", "ignored"),
+        ] {
             let n = s[theirs].as_u64().unwrap_or(0);
             entry[ours] = json!(n);
             summary[ours] = json!(summary[ours].as_u64().unwrap() + n);

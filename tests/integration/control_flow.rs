@@ -1,0 +1,416 @@
+//! Ansible's control flow on a real host: block/rescue/always, until and
+//! retries, keyword inheritance, result conditions, loop controls. Every
+//! scenario runs under stead and, where installed (always in CI), under
+//! ansible-playbook: the host's files, the exit status and the recap must be
+//! the same.
+
+use crate::support::oracle::{self, Engine};
+use crate::support::{play, Outcome, Sshd, Test};
+
+const HOST: &str = "web1";
+
+/// The recap counts of `host` in a run's report, in Ansible's order.
+fn recap(out: &Outcome) -> [u64; 6] {
+    ["ok", "changed", "failed", "skipped", "rescued", "ignored"].map(|k| out.summary(k))
+}
+
+/// Runs `tasks` on one fresh host under every engine; `check` inspects each
+/// run (the engine, the outcome, the test for reading the host's files).
+fn scenario(tasks: &str, runs: usize, check: impl Fn(&Engine, usize, &Outcome, &Test)) {
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("site.yml", play(tasks));
+        for run in 1..=runs {
+            let out = test.run_args(["apply", "site.yml"]);
+            check(&engine, run, &out, &test);
+        }
+    }
+}
+
+const RESCUED_BLOCK: &str = r#"
+- name: guarded
+  block:
+    - name: breaks
+      command: /bin/false
+    - name: never runs
+      copy: {content: "x\n", dest: "{{ root }}/never"}
+  rescue:
+    - name: rescue note
+      copy:
+        content: "rc={{ ansible_failed_result.rc }} task={{ ansible_failed_task.name }}\n"
+        dest: "{{ root }}/rescued"
+  always:
+    - name: always note
+      copy: {content: "always\n", dest: "{{ root }}/always"}
+- name: after
+  copy: {content: "after\n", dest: "{{ root }}/after"}
+"#;
+
+#[test]
+fn block_rescue_clears_the_failure_and_always_runs() {
+    scenario(RESCUED_BLOCK, 2, |engine, run, out, test| {
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "rescued"), "rc=1 task=breaks\n", "{who}");
+        assert_eq!(test.read(HOST, "always"), "always\n", "{who}");
+        assert_eq!(test.read(HOST, "after"), "after\n", "{who}");
+        assert!(!test.exists(HOST, "never"), "{who}: the task after the failure ran");
+        let changed = if run == 1 { 3 } else { 0 };
+        assert_eq!(recap(out), [3, changed, 0, 0, 1, 0], "{who} run {run}\n{}", out.stdout);
+    });
+}
+
+#[test]
+fn always_without_rescue_runs_and_the_host_still_fails() {
+    let tasks = r#"
+        - block:
+            - name: breaks
+              command: /bin/false
+          always:
+            - name: always note
+              copy: {content: "always\n", dest: "{{ root }}/always"}
+        - name: after
+          copy: {content: "after\n", dest: "{{ root }}/after"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(4);
+        assert_eq!(test.read(HOST, "always"), "always\n", "{who}");
+        assert!(!test.exists(HOST, "after"), "{who}: a failed host went on");
+        assert_eq!(recap(out), [1, 1, 1, 0, 0, 0], "{who}\n{}", out.stdout);
+    });
+}
+
+#[test]
+fn a_nested_block_without_rescue_is_rescued_by_the_outer_one() {
+    let tasks = r#"
+        - block:
+            - block:
+                - name: breaks
+                  command: /bin/false
+              always:
+                - name: inner always
+                  copy: {content: "inner\n", dest: "{{ root }}/inner"}
+          rescue:
+            - name: outer rescue
+              copy: {content: "outer\n", dest: "{{ root }}/outer"}
+        - name: after
+          copy: {content: "after\n", dest: "{{ root }}/after"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(0);
+        for (file, text) in [("inner", "inner\n"), ("outer", "outer\n"), ("after", "after\n")] {
+            assert_eq!(test.read(HOST, file), text, "{who}");
+        }
+        assert_eq!(recap(out), [3, 3, 0, 0, 1, 0], "{who}\n{}", out.stdout);
+    });
+}
+
+#[test]
+fn a_failing_rescue_fails_the_host_after_always() {
+    let tasks = r#"
+        - block:
+            - name: breaks
+              command: /bin/false
+          rescue:
+            - name: rescue breaks too
+              command: /bin/false
+          always:
+            - name: always note
+              copy: {content: "always\n", dest: "{{ root }}/always"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(4);
+        assert_eq!(test.read(HOST, "always"), "always\n", "{who}");
+        assert_eq!(recap(out), [1, 1, 1, 0, 1, 0], "{who}\n{}", out.stdout);
+    });
+}
+
+#[test]
+fn block_keywords_are_inherited_by_its_tasks() {
+    let tasks = r#"
+        - name: configured
+          vars: {greeting: hello, who: block}
+          when: greeting is defined
+          ignore_errors: true
+          block:
+            - name: uses block vars
+              copy: {content: "{{ greeting }} {{ who }}\n", dest: "{{ root }}/greet"}
+            - name: task vars win
+              vars: {who: task}
+              copy: {content: "{{ greeting }} {{ who }}\n", dest: "{{ root }}/greet2"}
+            - name: fails but ignored
+              command: /bin/false
+        - name: skipped block
+          when: false
+          block:
+            - name: not run
+              copy: {content: "x\n", dest: "{{ root }}/skipped"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "greet"), "hello block\n", "{who}");
+        assert_eq!(test.read(HOST, "greet2"), "hello task\n", "{who}");
+        assert!(!test.exists(HOST, "skipped"), "{who}");
+        // The ignored failure counts ok and ignored, as in Ansible's recap;
+        // ansible-playbook counts the ignored command as changed too.
+        let [ok, _, failed, skipped, rescued, ignored] = recap(out);
+        assert_eq!([ok, failed, skipped, rescued, ignored], [3, 0, 1, 0, 1], "{who}\n{}", out.stdout);
+    });
+}
+
+const COUNTER: &str = r#"n=$(cat "$1/count" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$1/count"; [ $n -ge 3 ]"#;
+
+#[test]
+fn until_retries_until_the_condition_holds_and_registers_the_last_attempt() {
+    let tasks = format!(
+        r#"
+        - name: flaky
+          command: sh -c '{COUNTER}' sh "{{{{ root }}}}"
+          register: r
+          until: r.rc == 0
+          retries: 5
+          delay: 0
+        - name: record
+          copy: {{content: "attempts={{{{ r.attempts }}}} rc={{{{ r.rc }}}}\n", dest: "{{{{ root }}}}/result"}}
+        "#
+    );
+    scenario(&tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "count"), "3\n", "{who}: runs");
+        assert_eq!(test.read(HOST, "result"), "attempts=3 rc=0\n", "{who}");
+    });
+}
+
+#[test]
+fn until_that_never_holds_fails_after_the_retries() {
+    let tasks = r#"
+        - name: never
+          command: sh -c 'echo x >> "$1/runs"; exit 1' sh "{{ root }}"
+          register: r
+          until: r.rc == 0
+          retries: 2
+          delay: 0
+          ignore_errors: true
+        - name: record
+          copy: {content: "attempts={{ r.attempts }} failed={{ r.failed }}\n", dest: "{{ root }}/result"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "runs"), "x\nx\nx\n", "{who}: one run and two retries");
+        assert_eq!(test.read(HOST, "result"), "attempts=2 failed=True\n", "{who}");
+    });
+}
+
+#[test]
+fn failed_when_list_is_anded() {
+    // Regression: stead used to OR the list, failing on rc 2.
+    let tasks = r#"
+        - name: exits 2
+          command: sh -c 'exit 2'
+          register: r
+          failed_when:
+            - r.rc != 0
+            - r.rc != 2
+        - name: after
+          copy: {content: "rc={{ r.rc }}\n", dest: "{{ root }}/after"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "after"), "rc=2\n", "{}", engine.name());
+    });
+}
+
+#[test]
+fn loop_control_index_var_and_extended() {
+    let tasks = r#"
+        - name: items
+          copy:
+            content: "{{ idx }} {{ ansible_loop.index }}/{{ ansible_loop.length }} first={{ ansible_loop.first }} prev={{ ansible_loop.previtem | default('-') }}\n"
+            dest: "{{ root }}/{{ item }}"
+          loop: [a, b, c]
+          loop_control:
+            index_var: idx
+            extended: true
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "a"), "0 1/3 first=True prev=-\n", "{who}");
+        assert_eq!(test.read(HOST, "c"), "2 3/3 first=False prev=b\n", "{who}");
+        assert_eq!(recap(out), [1, 1, 0, 0, 0, 0], "{who}: a loop is one result");
+    });
+}
+
+#[test]
+fn include_keywords_reach_the_included_tasks() {
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file("inc.yml", "- name: included\n  copy: {content: \"{{ word }}\\n\", dest: \"{{ root }}/inc\"}\n")
+            .file(
+                "site.yml",
+                play(
+                    r#"
+                    - import_tasks: inc.yml
+                      vars: {word: imported}
+                    - include_tasks: inc.yml
+                      when: false
+                    "#,
+                ),
+            );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "inc"), "imported\n", "{}", engine.name());
+    }
+}
+
+#[test]
+fn play_sections_roles_and_play_keywords() {
+    let sshd = Sshd::start();
+    let site = r#"- name: keywords
+  hosts: all
+  gather_facts: false
+  strategy: free
+  collections: [ansible.builtin]
+  ignore_errors: true
+  vars_files: [vars.yml]
+  pre_tasks:
+    - name: pre
+      lineinfile: {path: "{{ root }}/order", line: "pre {{ from_file }}", create: true}
+  roles:
+    - role: r
+      vars: {role_word: param}
+      when: role_word is defined
+  tasks:
+    - name: fails, the play ignores it
+      command: /bin/false
+    - name: main
+      lineinfile: {path: "{{ root }}/order", line: main}
+  post_tasks:
+    - name: post
+      lineinfile: {path: "{{ root }}/order", line: post}
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file("vars.yml", "from_file: vars-file\n")
+            .file("roles/r/defaults/main.yml", "role_word: default\n")
+            .file(
+                "roles/r/tasks/main.yml",
+                "- name: role task\n  lineinfile: {path: \"{{ root }}/order\", line: \"role {{ role_word }}\"}\n",
+            )
+            .file("site.yml", site);
+        let out = test.run_args(["apply", "site.yml"]);
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "order"), "pre vars-file\nrole param\nmain\npost\n", "{who}");
+        assert_eq!(out.summary("ignored"), 1, "{who}");
+    }
+}
+
+#[test]
+fn check_mode_no_log_and_diff_inherit_from_plays_blocks_and_tasks() {
+    let tasks = r#"
+        - name: dry block
+          check_mode: true
+          no_log: true
+          diff: false
+          block:
+            - name: would write a secret
+              copy: {content: "s3cr3t-value\n", dest: "{{ root }}/dry"}
+        - name: real task
+          copy: {content: "real\n", dest: "{{ root }}/real"}
+    "#;
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("site.yml", play(tasks));
+        let out = test.run_args(["apply", "site.yml", "--diff"]);
+        let who = engine.name();
+        out.assert_status(0);
+        assert!(!test.exists(HOST, "dry"), "{who}: check_mode on the block was not applied");
+        assert_eq!(test.read(HOST, "real"), "real\n", "{who}");
+        assert_eq!(out.summary("changed"), 2, "{who}: a check-mode change still counts");
+        if engine == Engine::Stead {
+            out.assert_stdout_lacks("s3cr3t-value");
+            assert!(!out.report_text().contains("s3cr3t-value"), "{who}: the secret reached the report");
+        }
+    }
+}
+
+#[test]
+fn tags_on_plays_blocks_roles_and_includes_select_their_tasks() {
+    let sshd = Sshd::start();
+    let site = r#"- name: tagged
+  hosts: all
+  gather_facts: false
+  tags: [everything]
+  roles:
+    - role: r
+      tags: [from_role]
+  tasks:
+    - name: tagged block
+      tags: [from_block]
+      block:
+        - name: in block
+          lineinfile: {path: "{{ root }}/ran", line: block, create: true}
+    - import_tasks: inc.yml
+      tags: [from_include]
+    - name: untagged
+      lineinfile: {path: "{{ root }}/ran", line: untagged, create: true}
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file("inc.yml", "- name: in include\n  lineinfile: {path: \"{{ root }}/ran\", line: include, create: true}\n")
+            .file(
+                "roles/r/tasks/main.yml",
+                "- name: in role\n  lineinfile: {path: \"{{ root }}/ran\", line: role, create: true}\n",
+            )
+            .file("site.yml", site);
+        let out = test.run_args(["apply", "site.yml", "--tags", "from_block,from_role,from_include"]);
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "ran"), "role\nblock\ninclude\n", "{}", engine.name());
+        let all = test.run_args(["apply", "site.yml", "--tags", "everything"]);
+        all.assert_status(0);
+        assert_eq!(test.read(HOST, "ran"), "role\nblock\ninclude\nuntagged\n", "{}", engine.name());
+    }
+}
+
+#[test]
+fn handlers_listen_and_block_notify() {
+    let sshd = Sshd::start();
+    let site = r#"- name: handlers
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: notifying block
+      notify: restart things
+      block:
+        - name: change
+          copy: {content: "v1\n", dest: "{{ root }}/conf"}
+  handlers:
+    - name: first handler
+      listen: restart things
+      lineinfile: {path: "{{ root }}/handled", line: first, create: true}
+    - name: second handler
+      listen: restart things
+      lineinfile: {path: "{{ root }}/handled", line: second, create: true}
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(test.read(HOST, "handled"), "first\nsecond\n", "{}", engine.name());
+        // Nothing changes the second time: no handler runs.
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+    }
+}

@@ -970,3 +970,86 @@ pub fn find_local_file(playbook_dir: &Path, role_dir: Option<&Path>, name: &str,
 fn main_file(dir: &Path) -> Option<PathBuf> {
     ["main.yml", "main.yaml", "main"].iter().map(|f| dir.join(f)).find(|p| p.is_file())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(files: &[(&str, &str)]) -> Result<Playbook, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        load(&dir.path().join("site.yml"), &Templates::new()).map(|(pb, _)| pb)
+    }
+
+    #[test]
+    fn become_keywords_are_inherited_by_tasks() {
+        let site = "- hosts: all\n  roles:\n    - role: r\n      become: true\n      become_user: app\n  tasks:\n    \
+                    - block:\n        - ping:\n        - ping:\n          become_user: other\n      become: true\n      \
+                    become_method: su\n    - import_tasks: inc.yml\n      become: false\n";
+        let pb = load_text(&[("site.yml", site), ("inc.yml", "- ping:\n"), ("roles/r/tasks/main.yml", "- ping:\n")])
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let t = &pb.plays[0].tasks;
+        let got: Vec<_> = t.iter().map(|t| (t.become_, t.become_user.as_deref(), t.become_method.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(true), Some("app"), None),
+                (Some(true), None, Some("su")),
+                (Some(true), Some("other"), Some("su")),
+                (Some(false), None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_become_method_is_refused_where_it_is_written() {
+        let err = load_text(&[("site.yml", "- hosts: all\n  tasks:\n    - ping:\n      become_method: runas\n")])
+            .err()
+            .expect("refused");
+        let d = &err.0[0];
+        assert_eq!((d.loc.line, d.loc.column), (4, 22));
+        assert!(d.message.contains("runas"), "{}", d.message);
+    }
+
+    #[test]
+    fn blocks_become_a_tree_over_the_flat_task_list() {
+        let site = "- hosts: all\n  tasks:\n    - ping:\n    - block:\n        - ping:\n      rescue:\n        - ping:\n      \
+                    always:\n        - ping:\n";
+        let pb = load_text(&[("site.yml", site)]).unwrap_or_else(|e| panic!("{e:?}"));
+        let play = &pb.plays[0];
+        assert_eq!(play.tasks.len(), 4);
+        assert_eq!(
+            play.steps,
+            vec![
+                Step::Task(0),
+                Step::Block(Block {
+                    name: None,
+                    body: vec![Step::Task(1)],
+                    rescue: vec![Step::Task(2)],
+                    always: vec![Step::Task(3)],
+                }),
+            ]
+        );
+        let rescuable: Vec<bool> = play.tasks.iter().map(|t| t.rescuable).collect();
+        assert_eq!(rescuable, vec![false, true, false, false]);
+    }
+
+    #[test]
+    fn an_include_cycle_is_reported_with_its_chain() {
+        let err = load_text(&[
+            ("site.yml", "- hosts: all\n  tasks:\n    - import_tasks: a.yml\n"),
+            ("a.yml", "- import_tasks: b.yml\n"),
+            ("b.yml", "- import_tasks: a.yml\n"),
+        ])
+        .err()
+        .expect("refused");
+        let d = &err.0[0];
+        assert!(d.message.contains("cycle"), "{}", d.message);
+        let hint = d.hint.as_deref().unwrap_or("");
+        assert!(hint.contains("a.yml -> ") && hint.contains("b.yml -> "), "{hint}");
+    }
+}

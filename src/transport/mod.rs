@@ -169,3 +169,18 @@ fn is_sudo_password_prompt(stderr: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr);
     text.contains("a password is required") || text.contains("a terminal is required")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn become_wraps_the_script_for_sudo_and_su() {
+        let mut cmd = RemoteCommand { script: "id -u".into(), ..Default::default() };
+        assert_eq!(wrap_become(&cmd), "sh -c 'id -u'");
+        cmd.become_user = Some(Become { user: "app user".into(), method: "sudo".into() });
+        assert_eq!(wrap_become(&cmd), "sudo -n -H -u 'app user' -- sh -c 'id -u'");
+        cmd.become_user = Some(Become { user: "root".into(), method: "su".into() });
+        assert_eq!(wrap_become(&cmd), "su root -c 'sh -c '\\''id -u'\\'''");
+    }
+}

@@ -371,7 +371,10 @@ fn tags_on_plays_blocks_roles_and_includes_select_their_tasks() {
         let test = Test::new()
             .engine(&engine)
             .host(HOST, &sshd)
-            .file("inc.yml", "- name: in include\n  lineinfile: {path: \"{{ root }}/ran\", line: include, create: true}\n")
+            .file(
+                "inc.yml",
+                "- name: in include\n  lineinfile: {path: \"{{ root }}/ran\", line: include, create: true}\n",
+            )
             .file(
                 "roles/r/tasks/main.yml",
                 "- name: in role\n  lineinfile: {path: \"{{ root }}/ran\", line: role, create: true}\n",

@@ -242,3 +242,22 @@ fn unknown_host_key_is_refused_unless_accept_new_host_keys() {
     assert_eq!(test.read("web1", "hello"), "hello web1\n");
     assert!(!std::fs::read_to_string(empty_known_hosts.path()).unwrap().is_empty(), "the new key is recorded");
 }
+
+#[test]
+fn remote_user_of_the_play_is_the_ssh_login() {
+    // Without `ansible_user`, the play's `remote_user` is who ssh logs in as:
+    // a user the server does not accept makes the host unreachable.
+    let sshd = Sshd::start();
+    let vars: Vec<_> = sshd.host_vars().into_iter().filter(|(k, _)| k != "ansible_user").collect();
+    let site = |user: &str| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  remote_user: {user}\n  tasks:\n    - copy: {{content: \"x\\n\", dest: \"{{{{ root }}}}/f\"}}\n"
+        )
+    };
+    let test = Test::new().host_with("web1", vars).file("site.yml", site("nosuchuser-stead"));
+    test.run_args(["apply", "site.yml"]).assert_status(8);
+    assert!(!test.exists("web1", "f"));
+    test.write("site.yml", site(&crate::support::sshd::current_user()));
+    test.run_args(["apply", "site.yml"]).assert_status(0);
+    assert_eq!(test.read("web1", "f"), "x\n");
+}

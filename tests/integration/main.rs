@@ -11,6 +11,7 @@ mod control_flow;
 mod faults;
 mod fixture;
 mod hosts;
+mod keywords;
 mod modules;
 mod quoting;
 mod report;

@@ -146,8 +146,7 @@ pub fn run(playbook_bin: &str, project: &Path, args: &[String], report: &Path) -
             }
         }
     }
-    let mut summary =
-        json!({"hosts": 0, "ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0, "rescued": 0, "ignored": 0});
+    let mut summary = json!({"hosts": 0, "ok": 0, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0, "rescued": 0, "ignored": 0});
     let (mut failed_any, mut unreachable_any) = (false, false);
     for (host, s) in result["stats"].as_object().into_iter().flatten() {
         let entry = hosts.entry(host.clone()).or_insert_with(|| json!({"unreachable": false, "tasks": []}));

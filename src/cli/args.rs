@@ -91,6 +91,9 @@ pub struct RunArgs {
     /// Check the playbooks' syntax, and exit.
     #[arg(long)]
     pub syntax_check: bool,
+    /// Run notified handlers even when a later task fails.
+    #[arg(long)]
+    pub force_handlers: bool,
 }
 
 /// Dry run, diffs and output style, shared by apply, plan and exec.

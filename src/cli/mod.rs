@@ -81,6 +81,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 list_hosts: false,
                 list_tasks: false,
                 syntax_check: false,
+                force_handlers: false,
             };
             run_playbooks(run, false)
         }
@@ -201,6 +202,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    options.force_handlers = a.force_handlers;
     let reports = a.report.iter().map(|r| parse_report(r)).collect::<Result<Vec<_>>>()?;
     let inventory = load_inventory(&a.inventory, &a.playbooks)?;
     let plan = compile(&a.playbooks, inventory, options)?;

@@ -1,6 +1,6 @@
-//! One host walking one play: the play's step tree (tasks and blocks with
-//! rescue/always) in order, probes of independent tasks sent together,
-//! apply only where something differs, retries, handlers at the end.
+//! One host running the segments of a play that the strategy hands it
+//! (see [`super::play`]): probes of independent tasks sent together, apply
+//! only where something differs, retries, results registered and reported.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,12 +11,13 @@ use std::time::Instant;
 use serde_json::{Map, Value as Json};
 
 use super::batch;
+use super::cursor::Segment;
 use super::events::{Event, EventSink, Status, TaskRecord};
 use super::outcome::{self, UnitResult};
 use super::vars::HostVars;
-use crate::modules::{Action, Args, ModuleError, Plan, ResultMap, TaskContext};
+use crate::modules::{Action, Args, Control, ModuleError, Plan, ResultMap, TaskContext};
 use crate::plan::{PlayPlan, RunOptions};
-use crate::playbook::{find_local_file, Block, Step, Task};
+use crate::playbook::{find_local_file, Task};
 use crate::template::{context, Templates};
 use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError};
 
@@ -45,6 +46,8 @@ pub struct Link {
     pub facts: Map<String, Json>,
     /// set_fact / register values (they persist across plays, as in Ansible).
     pub runtime: Map<String, Json>,
+    /// Remote execs of connections already closed (`meta: reset_connection`).
+    pub closed_execs: u64,
 }
 
 /// Everything a host's walk needs.
@@ -56,7 +59,7 @@ pub struct HostRun<'a> {
     /// Run options.
     pub options: &'a RunOptions,
     /// Event sink.
-    pub sink: &'a Arc<dyn EventSink>,
+    pub sink: Arc<dyn EventSink>,
     /// Set on Ctrl-C.
     pub interrupted: &'a AtomicBool,
     /// Inventory variables of the host.
@@ -166,8 +169,9 @@ impl HostRun<'_> {
         Ok(link.conn.as_ref().expect("just connected"))
     }
 
-    /// Walks the play on one host.
-    pub async fn run(&self, link: &mut Link) -> HostEnd {
+    /// The first step of a host's play: facts (when the play gathers them
+    /// and they are not known yet) and the play's variables.
+    pub async fn setup(&self, link: &mut Link) -> Result<HostVars, HostEnd> {
         let play = &self.play.play;
         let host = link.host.clone();
         if play.gather_facts && link.facts.is_empty() {
@@ -182,7 +186,7 @@ impl HostRun<'_> {
                     link.facts = super::facts::parse(&out.stdout_text());
                     self.sink.emit(Event::TaskDone(self.record(&host, "Gathering Facts", "gather_facts", started)));
                 }
-                Err(e) => return self.unreachable(&host, e),
+                Err(e) => return Err(self.unreachable(&host, e)),
             }
         }
         let mut vars = HostVars::new(
@@ -200,87 +204,60 @@ impl HostRun<'_> {
         if let Err(e) = vars.resolve_base(self.templates) {
             let record = self.record(&host, "play vars", "vars", Instant::now());
             self.sink.emit(Event::TaskDone(TaskRecord { status: Status::Failed, msg: Some(e.to_string()), ..record }));
-            return HostEnd::Failed;
+            return Err(HostEnd::Failed);
         }
-        let mut notified: BTreeSet<usize> = BTreeSet::new();
-        match self.walk(&play.steps, link, &mut vars, &mut notified).await {
-            HostEnd::Done => {}
-            other => return other,
-        }
-        let handler_ids: Vec<usize> = notified.iter().copied().collect();
-        for h in handler_ids {
-            match self.run_tasks(&play.handlers, &[h], link, &mut vars, &mut notified, true).await {
-                HostEnd::Done => {}
-                other => return other,
-            }
-        }
-        link.runtime = vars.runtime;
-        HostEnd::Done
+        Ok(vars)
     }
 
-    /// Walks a list of steps: consecutive tasks in the runs of the task
-    /// graph (probed together), blocks one by one.
-    fn walk<'s>(
-        &'s self,
-        steps: &'s [Step],
-        link: &'s mut Link,
-        vars: &'s mut HostVars,
-        notified: &'s mut BTreeSet<usize>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = HostEnd> + 's>> {
-        Box::pin(async move {
-            let play = &self.play.play;
-            let mut i = 0;
-            while i < steps.len() {
-                if let Step::Block(b) = &steps[i] {
-                    match self.block(b, link, vars, notified).await {
-                        HostEnd::Done => {}
-                        other => return other,
-                    }
-                    i += 1;
-                    continue;
-                }
-                let mut indices = Vec::new();
-                while let Some(Step::Task(t)) = steps.get(i) {
-                    indices.push(*t);
-                    i += 1;
-                }
-                for run in self.play.graph.split_into_runs(&indices) {
-                    let selected: Vec<usize> = run.into_iter().filter(|t| self.play.selected[*t]).collect();
-                    match self.run_tasks(&play.tasks, &selected, link, vars, notified, false).await {
-                        HostEnd::Done => {}
-                        other => return other,
-                    }
-                }
+    /// When `segment` is a `meta` task: what it asks for, or the failure of
+    /// its `when`. Unselected or skipped, it asks for nothing (`Noop`). A
+    /// meta task leaves no result, as in Ansible.
+    pub fn meta(&self, segment: &Segment, vars: &mut HostVars, host: &str) -> Option<Result<Control, HostEnd>> {
+        let Segment::Tasks(tasks) = segment else { return None };
+        let [t] = tasks.as_slice() else { return None };
+        let task = &self.play.play.tasks[*t];
+        let control = task.control()?;
+        if !self.play.selected[*t] {
+            return Some(Ok(Control::Noop));
+        }
+        match self.prepare(task, vars) {
+            Ok(units) if units.iter().all(|u| matches!(u.prepared, Prepared::Skipped)) => Some(Ok(Control::Noop)),
+            Ok(_) => Some(Ok(control)),
+            Err(e) => {
+                let name = self.task_name(task, vars);
+                Some(Err(self.finish_task(task, host, &name, vars, e, Instant::now(), false)))
             }
-            HostEnd::Done
-        })
+        }
     }
 
-    /// A block: its body; on a failure its rescue (which, when it succeeds,
-    /// clears the failure); then its always, whatever happened. A lost
-    /// connection or Ctrl-C ends the block at once, as in Ansible.
-    async fn block(
+    /// Runs one segment of the play (see [`super::cursor`]) on this host.
+    pub async fn run_segment(
         &self,
-        block: &Block,
+        segment: &Segment,
         link: &mut Link,
         vars: &mut HostVars,
         notified: &mut BTreeSet<usize>,
     ) -> HostEnd {
-        let mut end = self.walk(&block.body, link, vars, notified).await;
-        if end == HostEnd::Failed && !block.rescue.is_empty() {
-            if let Some((task, result)) = vars.last_failure.take() {
-                vars.runtime.insert("ansible_failed_task".into(), task);
-                vars.runtime.insert("ansible_failed_result".into(), result);
+        let play = &self.play.play;
+        match segment {
+            Segment::Tasks(tasks) => {
+                let selected: Vec<usize> = tasks.iter().copied().filter(|t| self.play.selected[*t]).collect();
+                if selected.is_empty() {
+                    return HostEnd::Done;
+                }
+                self.run_tasks(&play.tasks, &selected, link, vars, notified, false).await
             }
-            end = self.walk(&block.rescue, link, vars, notified).await;
-        }
-        if matches!(end, HostEnd::Done | HostEnd::Failed) && !block.always.is_empty() {
-            match self.walk(&block.always, link, vars, notified).await {
-                HostEnd::Done => {}
-                other => end = other,
+            Segment::Handlers => {
+                // Definition order; a handler may notify a later one.
+                while let Some(h) = notified.pop_first() {
+                    match self.run_tasks(&play.handlers, &[h], link, vars, notified, true).await {
+                        HostEnd::Done => {}
+                        other => return other,
+                    }
+                }
+                HostEnd::Done
             }
         }
-        end
     }
 
     fn unreachable(&self, host: &str, e: TransportError) -> HostEnd {
@@ -614,7 +591,9 @@ impl HostRun<'_> {
         if task.ignore_errors {
             HostEnd::Done
         } else {
-            vars.last_failure = Some((failed_task_value(task, name), result));
+            if task.rescuable {
+                set_failed_task(vars, task, name, result);
+            }
             HostEnd::Failed
         }
     }
@@ -718,8 +697,11 @@ impl HostRun<'_> {
             ..record
         }));
         if any_failed && !task.ignore_errors {
-            let shown = if task.no_log { serde_json::json!({"censored": NO_LOG}) } else { Json::Object(registered) };
-            vars.last_failure = Some((failed_task_value(task, name), shown));
+            if task.rescuable {
+                let shown =
+                    if task.no_log { serde_json::json!({"censored": NO_LOG}) } else { Json::Object(registered) };
+                set_failed_task(vars, task, name, shown);
+            }
             HostEnd::Failed
         } else {
             HostEnd::Done
@@ -727,7 +709,14 @@ impl HostRun<'_> {
     }
 }
 
-/// What `ansible_failed_task` holds in a rescue: the task's name, action and
+/// A failure a rescue will handle sets `ansible_failed_task` and
+/// `ansible_failed_result` for the rest of the play, as Ansible does.
+fn set_failed_task(vars: &mut HostVars, task: &Task, name: &str, result: Json) {
+    vars.runtime.insert("ansible_failed_task".into(), failed_task_value(task, name));
+    vars.runtime.insert("ansible_failed_result".into(), result);
+}
+
+/// What `ansible_failed_task` holds: the task's name, action and the
 /// keywords that matter there (Ansible serialises the whole task).
 fn failed_task_value(task: &Task, name: &str) -> Json {
     serde_json::json!({

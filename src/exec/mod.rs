@@ -1,5 +1,6 @@
-//! The executor: plays in order; within a play, every host walks its task
-//! list in parallel (at most `--forks` at once, one tokio task per host);
+//! The executor: plays in order; within a play, the play's strategy
+//! (`play.rs`) moves every host through its step tree (`cursor.rs`), at
+//! most `--forks` hosts at once; one host's segment runs in `host.rs`;
 //! events go to a sink.
 //!
 //! A failed or unreachable host stops on its own and drops out of later
@@ -8,10 +9,12 @@
 
 mod batch;
 mod connect;
+mod cursor;
 pub mod events;
 mod facts;
 mod host;
 mod outcome;
+mod play;
 mod vars;
 
 use std::collections::{HashMap, HashSet};
@@ -24,7 +27,8 @@ pub use events::{Event, EventSink, Status, TaskRecord, Tee};
 pub use host::HostEnd;
 
 use crate::plan::RunPlan;
-use host::{HostRun, Link};
+use crate::playbook::HostOrder;
+use host::Link;
 
 /// How a run ended, per host.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +70,13 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
         .all_hosts()
         .into_iter()
         .map(|h| {
-            let link = Link { host: h.clone(), conn: None, facts: Default::default(), runtime: Default::default() };
+            let link = Link {
+                host: h.clone(),
+                conn: None,
+                facts: Default::default(),
+                runtime: Default::default(),
+                closed_execs: 0,
+            };
             (h, Arc::new(Mutex::new(link)))
         })
         .collect();
@@ -80,35 +90,22 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
             .filter(|h| !outcome.failed.contains(*h) && !outcome.unreachable.contains(*h))
             .cloned()
             .collect();
+        let hosts = ordered(hosts, play.play.order);
         let tasks = play.selected.iter().filter(|s| **s).count();
         sink.emit(Event::PlayStart { name: play.play.name.clone(), hosts: hosts.clone(), tasks });
-        let results = async {
-            let mut set = Vec::new();
-            for host in &hosts {
-                let link = links[host].clone();
-                let semaphore = semaphore.clone();
-                let sink = sink.clone();
-                let interrupted = interrupted.clone();
-                let inventory_vars = plan.inventory.host_vars(host).unwrap_or_default();
-                set.push(async move {
-                    let _permit = semaphore.acquire().await.expect("semaphore open");
-                    let mut link = link.lock().await;
-                    let run = HostRun {
-                        play,
-                        templates: &plan.templates,
-                        options: &plan.options,
-                        sink: &sink,
-                        interrupted: &interrupted,
-                        inventory_vars,
-                    };
-                    let end = run.run(&mut link).await;
-                    sink.emit(Event::HostDone { host: link.host.clone() });
-                    (link.host.clone(), end)
-                });
+        let ended = AtomicBool::new(false);
+        let run =
+            play::PlayRun { play, plan, sink: &sink, interrupted: &interrupted, forks: &semaphore, ended: &ended };
+        let mut results = Vec::new();
+        for batch in batches(&hosts, &play.play.serial) {
+            let ran = run.run(batch, &links).await;
+            // A batch whose every host failed ends the play, as in Ansible.
+            let all_failed = ran.iter().all(|(_, end)| matches!(end, HostEnd::Failed | HostEnd::Unreachable));
+            results.extend(ran);
+            if all_failed || ended.load(Ordering::SeqCst) || interrupted.load(Ordering::SeqCst) {
+                break;
             }
-            futures_join_all(set).await
         }
-        .await;
         for (host, end) in results {
             match end {
                 HostEnd::Failed => {
@@ -124,13 +121,60 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
     }
     for (host, link) in links {
         let mut link = link.lock().await;
+        let mut execs = link.closed_execs;
         if let Some(conn) = link.conn.take() {
-            outcome.remote_execs.insert(host, conn.exec_count());
+            execs += conn.exec_count();
             conn.close().await;
+        }
+        if execs > 0 {
+            outcome.remote_execs.insert(host, execs);
         }
     }
     outcome.interrupted |= interrupted.load(Ordering::SeqCst);
     outcome
+}
+
+/// The play's hosts in the order its `order:` asks for.
+fn ordered(mut hosts: Vec<String>, order: HostOrder) -> Vec<String> {
+    match order {
+        HostOrder::Inventory => {}
+        HostOrder::ReverseInventory => hosts.reverse(),
+        HostOrder::Sorted => hosts.sort(),
+        HostOrder::ReverseSorted => {
+            hosts.sort();
+            hosts.reverse();
+        }
+        HostOrder::Shuffle => {
+            use std::hash::{BuildHasher, Hasher};
+            let mut seed = std::collections::hash_map::RandomState::new().build_hasher().finish() | 1;
+            for i in (1..hosts.len()).rev() {
+                // xorshift64: a fresh order each run is all `shuffle` promises.
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                hosts.swap(i, (seed % (i as u64 + 1)) as usize);
+            }
+        }
+    }
+    hosts
+}
+
+/// The `serial` batches of `hosts`: each size in turn, the last repeated.
+fn batches<'h>(hosts: &'h [String], serial: &[serde_json::Value]) -> Vec<&'h [String]> {
+    let total = hosts.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut sizes = serial.iter().map(|v| crate::playbook::serial_size(v, total).unwrap_or(total));
+    let mut last = total;
+    while start < total {
+        let size = sizes.next().unwrap_or(last);
+        last = size;
+        let size = if size == 0 { total } else { size };
+        let end = (start + size).min(total);
+        out.push(&hosts[start..end]);
+        start = end;
+    }
+    out
 }
 
 /// Polls futures concurrently on the current task (hosts share the runtime's
@@ -156,4 +200,42 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     })
     .await;
     outputs.into_iter().map(|o| o.expect("all ready")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("h{i}")).collect()
+    }
+
+    #[test]
+    fn serial_batches_follow_numbers_percentages_and_lists() {
+        let hosts = names(5);
+        let sizes = |serial: serde_json::Value| -> Vec<usize> {
+            let list = match serial {
+                serde_json::Value::Array(a) => a,
+                other => vec![other],
+            };
+            batches(&hosts, &list).iter().map(|b| b.len()).collect()
+        };
+        assert_eq!(sizes(serde_json::json!(2)), vec![2, 2, 1]);
+        assert_eq!(sizes(serde_json::json!("40%")), vec![2, 2, 1]);
+        assert_eq!(sizes(serde_json::json!("10%")), vec![1, 1, 1, 1, 1], "at least one host");
+        assert_eq!(sizes(serde_json::json!([1, "50%"])), vec![1, 2, 2]);
+        assert_eq!(sizes(serde_json::json!(0)), vec![5]);
+        assert_eq!(batches(&hosts, &[]).len(), 1);
+    }
+
+    #[test]
+    fn order_sorts_reverses_and_shuffles() {
+        let hosts = vec!["b".to_owned(), "c".to_owned(), "a".to_owned()];
+        assert_eq!(ordered(hosts.clone(), HostOrder::Sorted), vec!["a", "b", "c"]);
+        assert_eq!(ordered(hosts.clone(), HostOrder::ReverseSorted), vec!["c", "b", "a"]);
+        assert_eq!(ordered(hosts.clone(), HostOrder::ReverseInventory), vec!["a", "c", "b"]);
+        let mut shuffled = ordered(hosts.clone(), HostOrder::Shuffle);
+        shuffled.sort();
+        assert_eq!(shuffled, vec!["a", "b", "c"]);
+    }
 }

@@ -17,9 +17,6 @@ pub struct HostVars {
     pub runtime: Map<String, Json>,
     /// Extra vars (highest precedence).
     pub extra: Map<String, Json>,
-    /// The last failed task and its result, for `ansible_failed_task` and
-    /// `ansible_failed_result` when a rescue starts.
-    pub last_failure: Option<(Json, Json)>,
 }
 
 fn has_template(v: &Json) -> bool {
@@ -83,7 +80,7 @@ impl HostVars {
         }
         base.extend(play_vars.iter().filter(|(k, _)| *k != ROLE_DEFAULTS_KEY).map(|(k, v)| (k.clone(), v.clone())));
         base.insert("omit".into(), Json::from(OMIT));
-        HostVars { base, runtime, extra, last_failure: None }
+        HostVars { base, runtime, extra }
     }
 
     /// Resolves the templated values of the base layer once.

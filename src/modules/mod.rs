@@ -26,6 +26,7 @@ pub mod file;
 pub mod file_state;
 pub mod file_write;
 pub mod lineinfile;
+pub mod meta;
 pub mod mode;
 pub mod registry;
 pub mod spec;
@@ -36,6 +37,7 @@ use std::path::PathBuf;
 
 pub use args::Args;
 pub use diff::Diff;
+pub use meta::Control;
 pub use registry::{lookup, module_names};
 pub use spec::{ArgKind, ArgSpec, ModuleSpec};
 
@@ -113,6 +115,12 @@ pub trait Module: Sync + Send {
     /// such tasks never contact the host.
     fn is_local(&self) -> bool {
         false
+    }
+    /// A task of this module that acts on the play rather than on a host
+    /// (`meta`) names what it asks for; the executor runs such a task as a
+    /// step of its own and carries the control out. `args` are as written.
+    fn control(&self, _args: &serde_json::Map<String, serde_json::Value>) -> Option<Control> {
+        None
     }
     /// Typed arguments (rendered) → an action for one host.
     fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError>;

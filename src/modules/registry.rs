@@ -11,6 +11,7 @@ static MODULES: &[&dyn Module] = &[
     &super::control::Assert,
     &super::control::Fail,
     &super::control::Ping,
+    &super::meta::Meta,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,

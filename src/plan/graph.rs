@@ -165,8 +165,10 @@ impl TaskGraph {
         let incoming: Vec<HashSet<usize>> =
             (0..play.tasks.len()).map(|to| edges.iter().filter(|e| e.to == to).map(|e| e.from).collect()).collect();
         for (i, from_set) in incoming.iter().enumerate() {
+            // A task that acts on the play (`meta`) is a step of its own.
+            let barrier = play.tasks[i].control().is_some() || (i > 0 && play.tasks[i - 1].control().is_some());
             let depends_inside = from_set.iter().any(|from| *from >= start);
-            if depends_inside && i > start {
+            if (depends_inside || barrier) && i > start {
                 runs.push(start..i);
                 start = i;
             }

@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub accept_new_host_keys: bool,
     /// `--shard K/N` (1-based K).
     pub shard: Option<(usize, usize)>,
+    /// `--force-handlers`: notified handlers run even after a failure.
+    pub force_handlers: bool,
 }
 
 /// Why a run could not be planned.

@@ -39,6 +39,18 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// `gather_facts:` (default true).
     pub gather_facts: bool,
+    /// `strategy:` (default linear).
+    pub strategy: Strategy,
+    /// `serial:` batch sizes, as written (numbers or `"N%"`); empty: one batch.
+    pub serial: Vec<Json>,
+    /// `order:` of the hosts.
+    pub order: HostOrder,
+    /// `any_errors_fatal:`: a failure on one host ends the play for all.
+    pub any_errors_fatal: bool,
+    /// `max_fail_percentage:` of a batch before the play ends for all.
+    pub max_fail_percentage: Option<f64>,
+    /// `force_handlers:` notified handlers run even after a failure.
+    pub force_handlers: bool,
     /// `pre_tasks` + role tasks + `tasks` + `post_tasks`, imports inlined,
     /// blocks flattened in written order (body, rescue, always).
     pub tasks: Vec<Task>,
@@ -51,6 +63,32 @@ pub struct Play {
     pub tags: Vec<String>,
     /// Where the play starts.
     pub loc: Location,
+}
+
+/// How the hosts of a play move through it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every host finishes a step before any host starts the next.
+    #[default]
+    Linear,
+    /// Each host at its own pace.
+    Free,
+}
+
+/// `order:` of a play's hosts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostOrder {
+    /// As the inventory lists them.
+    #[default]
+    Inventory,
+    /// The inventory's order reversed.
+    ReverseInventory,
+    /// By name.
+    Sorted,
+    /// By name, reversed.
+    ReverseSorted,
+    /// At random.
+    Shuffle,
 }
 
 /// One step of a play: a task, or a block with its rescue and always parts.
@@ -190,6 +228,11 @@ impl Task {
 }
 
 impl Task {
+    /// What this task asks of the executor when it is a `meta` task.
+    pub fn control(&self) -> Option<crate::modules::Control> {
+        self.module.control(&self.args)
+    }
+
     /// The name shown in output: `name:`, else `module` and its free-form text.
     pub fn display_name(&self) -> String {
         match &self.name {

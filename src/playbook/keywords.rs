@@ -144,6 +144,11 @@ impl Place {
                 "check_mode",
                 "diff",
                 "strategy",
+                "serial",
+                "order",
+                "any_errors_fatal",
+                "max_fail_percentage",
+                "force_handlers",
             ],
             Place::Block => &[
                 "name",

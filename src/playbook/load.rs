@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use super::ast::{Block, LoopExtras, Play, Playbook, Retry, Step, Task};
+use super::ast::{Block, HostOrder, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
 use super::keywords::{self, Place, NOT_IMPLEMENTED_HINT};
 use super::kv;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -251,9 +251,11 @@ impl Loader<'_> {
                 String::new()
             }
         };
+        let mut strategy = Strategy::Linear;
         if let Some(n) = node.get("strategy") {
-            match self.scalar_text(n) {
-                Some(s) if keywords::STRATEGIES.contains(&s.as_str()) => {}
+            match self.scalar_text(n).as_deref() {
+                Some("linear") => {}
+                Some("free") => strategy = Strategy::Free,
                 Some(s) => self.err(
                     Diagnostic::new(&n.loc, format!("unknown or unsupported strategy `{s}`"))
                         .hint(format!("stead runs {}", keywords::STRATEGIES.join(" or "))),
@@ -261,6 +263,34 @@ impl Loader<'_> {
                 None => {}
             }
         }
+        let order = match node.get("order") {
+            None => HostOrder::Inventory,
+            Some(n) => match self.scalar_text(n).as_deref() {
+                Some("inventory") => HostOrder::Inventory,
+                Some("reverse_inventory") => HostOrder::ReverseInventory,
+                Some("sorted") => HostOrder::Sorted,
+                Some("reverse_sorted") => HostOrder::ReverseSorted,
+                Some("shuffle") => HostOrder::Shuffle,
+                other => {
+                    self.err(
+                        Diagnostic::new(&n.loc, format!("unknown order `{}`", other.unwrap_or_default()))
+                            .hint("inventory, reverse_inventory, sorted, reverse_sorted or shuffle"),
+                    );
+                    HostOrder::Inventory
+                }
+            },
+        };
+        let serial = self.serial(node.get("serial"));
+        let max_fail_percentage = node.get("max_fail_percentage").and_then(|n| match &n.kind {
+            NodeKind::Int(i) if (0..=100).contains(i) => Some(*i as f64),
+            NodeKind::Float(f) if (0.0..=100.0).contains(f) => Some(*f),
+            _ => {
+                self.err(Diagnostic::new(&n.loc, "`max_fail_percentage` takes a number from 0 to 100"));
+                None
+            }
+        });
+        let any_errors_fatal = node.get("any_errors_fatal").and_then(|n| self.bool_value(n)).unwrap_or(false);
+        let force_handlers = node.get("force_handlers").and_then(|n| self.bool_value(n)).unwrap_or(false);
         // A play hands its tags and these keywords down to every task; its
         // become settings and vars have their own levels (see exec).
         let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
@@ -346,12 +376,41 @@ impl Loader<'_> {
             become_method: self.become_method(node.get("become_method")),
             remote_user: node.get("remote_user").and_then(|n| self.scalar_text(n)),
             gather_facts,
+            strategy,
+            serial,
+            order,
+            any_errors_fatal,
+            max_fail_percentage,
+            force_handlers,
             tasks,
             steps,
             handlers,
             tags,
             loc: node.loc.clone(),
         })
+    }
+
+    /// `serial:` a batch size, a percentage, or a list of them.
+    fn serial(&mut self, node: Option<&Node>) -> Vec<Json> {
+        let Some(node) = node else { return Vec::new() };
+        let items: Vec<&Node> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.kind {
+                NodeKind::Int(i) if *i >= 0 => out.push(Json::from(*i)),
+                NodeKind::Str(s) if serial_size(&Json::String(s.clone()), 100).is_some() => {
+                    out.push(Json::String(s.trim().to_owned()))
+                }
+                _ => self.err(
+                    Diagnostic::new(&item.loc, "`serial` takes a number of hosts or a percentage such as \"30%\"")
+                        .hint("or a list of them: [1, 5, \"20%\"]"),
+                ),
+            }
+        }
+        out
     }
 
     /// Handlers run one by one when notified; a block among them may group
@@ -940,6 +999,27 @@ impl Loader<'_> {
             .flat_map(|(s, _)| s.split(',').map(|p| p.trim().to_owned()).collect::<Vec<_>>())
             .filter(|s| !s.is_empty())
             .collect()
+    }
+}
+
+/// The size of a `serial` batch out of `total` hosts: a number as it is, a
+/// percentage of the hosts rounded down but at least one (as Ansible).
+pub fn serial_size(value: &Json, total: usize) -> Option<usize> {
+    match value {
+        Json::Number(n) => n.as_u64().map(|n| n as usize),
+        Json::String(s) => {
+            let s = s.trim();
+            if let Some(pct) = s.strip_suffix('%') {
+                let pct: f64 = pct.trim().parse().ok()?;
+                if !(0.0..=100.0).contains(&pct) {
+                    return None;
+                }
+                Some(((pct * total as f64 / 100.0) as usize).max(1))
+            } else {
+                s.parse().ok()
+            }
+        }
+        _ => None,
     }
 }
 

@@ -8,5 +8,5 @@ pub mod keywords;
 mod kv;
 mod load;
 
-pub use ast::{Block, LoopExtras, Play, Playbook, Retry, Step, Task};
-pub use load::{find_local_file, load, ROLE_DEFAULTS_KEY};
+pub use ast::{Block, HostOrder, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
+pub use load::{find_local_file, load, serial_size, ROLE_DEFAULTS_KEY};

@@ -417,3 +417,211 @@ fn handlers_listen_and_block_notify() {
         test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
     }
 }
+
+/// A project with hosts h1..h3 on one sshd, and a `log` file shared by all
+/// of them (the variable `log`), to see the order in which hosts ran.
+fn three_hosts(engine: &Engine, sshd: &Sshd, site: &str) -> (Test, tempfile::TempDir) {
+    let shared = tempfile::tempdir().expect("shared directory");
+    let log = shared.path().join("log").display().to_string();
+    let mut test = Test::new().engine(engine);
+    for h in ["h1", "h2", "h3"] {
+        test = test.host(h, sshd).host_var(h, "log", log.clone());
+    }
+    (test.file("site.yml", site), shared)
+}
+
+fn log_lines(shared: &tempfile::TempDir) -> Vec<String> {
+    std::fs::read_to_string(shared.path().join("log")).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+/// Two steps that depend on each other (`b` reads what `a` registered), so
+/// a strategy may not run them as one.
+const TWO_STEPS: &str = r#"
+  tasks:
+    - name: a
+      shell: echo "{{ inventory_hostname }} a" >> "{{ log }}"
+      register: a_out
+    - name: b
+      shell: echo "{{ inventory_hostname }} b {{ a_out.rc }}" >> "{{ log }}"
+"#;
+
+fn header(extra: &str) -> String {
+    format!("- name: order\n  hosts: all\n  gather_facts: false\n{extra}")
+}
+
+#[test]
+fn linear_hosts_finish_each_step_before_the_next() {
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, &format!("{}{TWO_STEPS}", header("")));
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let lines = log_lines(&shared);
+        let last_a = lines.iter().rposition(|l| l.ends_with(" a")).expect("a ran");
+        let first_b = lines.iter().position(|l| l.contains(" b ")).expect("b ran");
+        assert!(last_a < first_b, "{}: a step started before the last one ended: {lines:?}", engine.name());
+        assert_eq!(lines.len(), 6, "{}", engine.name());
+    }
+}
+
+#[test]
+fn linear_output_has_one_task_header_per_task_and_a_line_per_host() {
+    let sshd = Sshd::start();
+    let site = format!(
+        "{}  tasks:\n    - name: first\n      copy: {{content: \"1\\n\", dest: \"{{{{ root }}}}/1\"}}\n    \
+         - name: second\n      copy: {{content: \"2\\n\", dest: \"{{{{ root }}}}/2\"}}\n",
+        header("")
+    );
+    let (test, _shared) = three_hosts(&Engine::Stead, &sshd, &site);
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(0);
+    assert_eq!(out.stdout.matches("TASK [first]").count(), 1, "{}", out.stdout);
+    assert_eq!(out.stdout.matches("TASK [second]").count(), 1, "{}", out.stdout);
+    let first = out.stdout.find("TASK [first]").unwrap();
+    let second = out.stdout.find("TASK [second]").unwrap();
+    let block = &out.stdout[first..second];
+    for h in ["h1", "h2", "h3"] {
+        assert_eq!(block.matches(&format!("changed: [{h}]")).count(), 1, "{}", out.stdout);
+    }
+}
+
+#[test]
+fn serial_runs_the_play_batch_by_batch_in_the_order_asked() {
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, &format!("{}{TWO_STEPS}", header("  serial: 2\n")));
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let lines = log_lines(&shared);
+        let first_h3 = lines.iter().position(|l| l.starts_with("h3 ")).expect("h3 ran");
+        assert_eq!(first_h3, 4, "{}: h3 is the second batch: {lines:?}", engine.name());
+
+        let (test, shared) =
+            three_hosts(&engine, &sshd, &format!("{}{TWO_STEPS}", header("  serial: 1\n  order: reverse_inventory\n")));
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let expected = ["h3 a", "h3 b 0", "h2 a", "h2 b 0", "h1 a", "h1 b 0"];
+        assert_eq!(log_lines(&shared), expected, "{}", engine.name());
+    }
+}
+
+const ONE_FAILS: &str = r#"
+  tasks:
+    - name: a
+      shell: echo "{{ inventory_hostname }} a" >> "{{ log }}"
+      register: a_out
+      failed_when: inventory_hostname == 'h1'
+    - name: b
+      shell: echo "{{ inventory_hostname }} b {{ a_out.rc }}" >> "{{ log }}"
+"#;
+
+#[test]
+fn any_errors_fatal_and_max_fail_percentage_end_the_play_for_every_host() {
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let who = engine.name();
+        for (keywords, b_runs) in [
+            ("  any_errors_fatal: true\n", 0),
+            ("  max_fail_percentage: 0\n", 0),
+            ("  max_fail_percentage: 50\n", 2),
+            ("", 2),
+        ] {
+            let (test, shared) = three_hosts(&engine, &sshd, &format!("{}{ONE_FAILS}", header(keywords)));
+            let out = test.run_args(["apply", "site.yml"]);
+            out.assert_status(4);
+            let b = log_lines(&shared).iter().filter(|l| l.contains(" b ")).count();
+            assert_eq!(b, b_runs, "{who} with {keywords:?}: {:?}", log_lines(&shared));
+            assert_eq!(out.summary("failed"), 1, "{who} with {keywords:?}: only h1 counts as failed");
+        }
+    }
+}
+
+#[test]
+fn meta_flush_handlers_end_host_and_end_play() {
+    let sshd = Sshd::start();
+    let site = format!(
+        "{}{}",
+        header(""),
+        r#"  tasks:
+    - name: change
+      copy: {content: "v\n", dest: "{{ root }}/conf"}
+      notify: write marker
+    - meta: flush_handlers
+    - name: see the marker
+      stat: {path: "{{ root }}/marker"}
+      register: st
+    - name: record
+      shell: echo "{{ inventory_hostname }} marker={{ st.stat.exists }}" >> "{{ log }}"
+    - meta: end_host
+      when: inventory_hostname == 'h2'
+    - name: after end_host
+      shell: echo "{{ inventory_hostname }} after" >> "{{ log }}"
+    - meta: reset_connection
+    - meta: noop
+    - meta: end_play
+    - name: never
+      shell: echo "{{ inventory_hostname }} never" >> "{{ log }}"
+  handlers:
+    - name: write marker
+      copy: {content: "m\n", dest: "{{ root }}/marker"}
+"#
+    );
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, &site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let mut lines = log_lines(&shared);
+        lines.sort();
+        let expected = ["h1 after", "h1 marker=True", "h2 marker=True", "h3 after", "h3 marker=True"];
+        assert_eq!(lines, expected, "{}", engine.name());
+    }
+}
+
+#[test]
+fn clear_host_errors_lets_a_failed_host_into_the_next_play() {
+    let sshd = Sshd::start();
+    let site = r#"- name: one
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: h1 fails
+      command: /bin/false
+      when: inventory_hostname == 'h1'
+    - meta: clear_host_errors
+- name: two
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      shell: echo "{{ inventory_hostname }} two" >> "{{ log }}"
+"#;
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, site);
+        test.run_args(["apply", "site.yml"]);
+        let mut lines = log_lines(&shared);
+        lines.sort();
+        assert_eq!(lines, ["h1 two", "h2 two", "h3 two"], "{}", engine.name());
+    }
+}
+
+#[test]
+fn force_handlers_run_notified_handlers_after_a_failure() {
+    let sshd = Sshd::start();
+    let site = |force: &str| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n{force}  tasks:\n    - name: change\n      \
+             copy: {{content: \"v\\n\", dest: \"{{{{ root }}}}/conf\"}}\n      notify: h\n    - name: breaks\n      \
+             command: /bin/false\n  handlers:\n    - name: h\n      copy: {{content: \"h\\n\", dest: \"{{{{ root }}}}/handled\"}}\n"
+        )
+    };
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("site.yml", site(""));
+        test.run_args(["apply", "site.yml"]).assert_status(4);
+        assert!(!test.exists(HOST, "handled"), "{}: a failed host ran its handlers", engine.name());
+        test.write("site.yml", site("  force_handlers: true\n"));
+        std::fs::remove_file(test.path(HOST, "conf")).unwrap();
+        test.run_args(["apply", "site.yml"]).assert_status(4);
+        assert_eq!(test.read(HOST, "handled"), "h\n", "{}", engine.name());
+        std::fs::remove_file(test.path(HOST, "conf")).unwrap();
+        std::fs::remove_file(test.path(HOST, "handled")).unwrap();
+        test.write("site.yml", site(""));
+        test.run_args(["apply", "site.yml", "--force-handlers"]).assert_status(4);
+        assert_eq!(test.read(HOST, "handled"), "h\n", "{} --force-handlers", engine.name());
+    }
+}

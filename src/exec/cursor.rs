@@ -1,0 +1,272 @@
+//! Where one host stands in a play: a state machine over the play's step
+//! tree (tasks, blocks with rescue and always), as Ansible's play iterator.
+//!
+//! The cursor hands out *segments*: a run of independent tasks (which the
+//! host probes together), or "run the notified handlers". The executor runs
+//! a segment and tells the cursor whether the host failed in it; the cursor
+//! then moves to the next segment: the rest of the section, the rescue of
+//! the innermost block that has one, its always, or the end.
+//!
+//! Pure: no host, no I/O, no variables. Every transition is unit-tested below.
+
+use crate::playbook::{Block, Step};
+
+/// What a host runs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Consecutive independent tasks (indices into the play's tasks).
+    Tasks(Vec<usize>),
+    /// The notified handlers (at the end of the play, or `meta: flush_handlers`).
+    Handlers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Root,
+    Body,
+    Rescue,
+    Always,
+}
+
+#[derive(Debug)]
+struct Frame<'p> {
+    steps: &'p [Step],
+    pos: usize,
+    section: Section,
+    block: Option<&'p Block>,
+    /// In an always section entered because of a failure: it goes on after.
+    failing: bool,
+}
+
+/// One host's position in a play.
+#[derive(Debug)]
+pub struct Cursor<'p> {
+    stack: Vec<Frame<'p>>,
+    /// The host failed (no rescue caught it).
+    failed: bool,
+    /// The final handler flush is still to come.
+    handlers_pending: bool,
+    /// Notified handlers run even after a failure (`--force-handlers`).
+    force_handlers: bool,
+}
+
+impl<'p> Cursor<'p> {
+    /// At the start of `steps` (a play's tree).
+    pub fn new(steps: &'p [Step], force_handlers: bool) -> Cursor<'p> {
+        Cursor {
+            stack: vec![Frame { steps, pos: 0, section: Section::Root, block: None, failing: false }],
+            failed: false,
+            handlers_pending: true,
+            force_handlers,
+        }
+    }
+
+    /// Whether the host failed for good (it runs nothing more, handlers aside).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Ends the host's play now (`meta: end_host`, `end_play`,
+    /// `end_batch`): no more tasks, and no handler flush, as in Ansible.
+    pub fn end(&mut self) {
+        self.stack.clear();
+        self.handlers_pending = false;
+    }
+
+    /// The next segment, or `None` when the host is done with the play.
+    /// `split` cuts consecutive task indices into runs of independent tasks.
+    pub fn next(&mut self, split: &dyn Fn(&[usize]) -> Vec<Vec<usize>>) -> Option<Segment> {
+        loop {
+            let Some(top) = self.stack.last_mut() else {
+                let flush = self.handlers_pending && (!self.failed || self.force_handlers);
+                self.handlers_pending = false;
+                return flush.then_some(Segment::Handlers);
+            };
+            if top.pos < top.steps.len() {
+                if let Step::Block(b) = &top.steps[top.pos] {
+                    top.pos += 1;
+                    self.stack.push(Frame {
+                        steps: &b.body,
+                        pos: 0,
+                        section: Section::Body,
+                        block: Some(b),
+                        failing: false,
+                    });
+                    continue;
+                }
+                let mut indices = Vec::new();
+                for step in &top.steps[top.pos..] {
+                    match step {
+                        Step::Task(t) => indices.push(*t),
+                        Step::Block(_) => break,
+                    }
+                }
+                let first = split(&indices).into_iter().next().unwrap_or_else(|| vec![indices[0]]);
+                top.pos += first.len().max(1);
+                return Some(Segment::Tasks(first));
+            }
+            // The section ended without a failure.
+            let done = self.stack.pop().expect("a frame is on the stack");
+            match (done.section, done.block) {
+                (Section::Body | Section::Rescue, Some(b)) => {
+                    self.enter_always(b, false);
+                }
+                (Section::Always, Some(_)) if done.failing => self.fail(),
+                _ => {}
+            }
+        }
+    }
+
+    fn enter_always(&mut self, block: &'p Block, failing: bool) -> bool {
+        if block.always.is_empty() {
+            return false;
+        }
+        self.stack.push(Frame { steps: &block.always, pos: 0, section: Section::Always, block: Some(block), failing });
+        true
+    }
+
+    /// The host failed in the last segment: go to the rescue of the
+    /// innermost block that has one (through the always sections on the
+    /// way), or end the host.
+    pub fn fail(&mut self) {
+        while let Some(frame) = self.stack.pop() {
+            let Some(b) = frame.block else { break };
+            match frame.section {
+                Section::Body if !b.rescue.is_empty() => {
+                    self.stack.push(Frame {
+                        steps: &b.rescue,
+                        pos: 0,
+                        section: Section::Rescue,
+                        block: Some(b),
+                        failing: false,
+                    });
+                    return;
+                }
+                Section::Body | Section::Rescue => {
+                    if self.enter_always(b, true) {
+                        return;
+                    }
+                }
+                Section::Always | Section::Root => {}
+            }
+        }
+        self.stack.clear();
+        self.failed = true;
+    }
+
+    /// `meta: clear_host_errors`: a failed host runs on, from where it is.
+    pub fn clear_failure(&mut self) {
+        self.failed = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(body: Vec<Step>, rescue: Vec<Step>, always: Vec<Step>) -> Step {
+        Step::Block(Block { name: None, body, rescue, always })
+    }
+
+    /// Every task is its own run (the graph splits nothing here).
+    fn one_by_one(indices: &[usize]) -> Vec<Vec<usize>> {
+        indices.iter().map(|i| vec![*i]).collect()
+    }
+
+    fn together(indices: &[usize]) -> Vec<Vec<usize>> {
+        vec![indices.to_vec()]
+    }
+
+    /// Walks the cursor, failing the segments that contain a task in `fails`.
+    fn walk(steps: &[Step], fails: &[usize], force: bool) -> (Vec<Segment>, bool) {
+        let mut c = Cursor::new(steps, force);
+        let mut seen = Vec::new();
+        while let Some(seg) = c.next(&one_by_one) {
+            let failed = matches!(&seg, Segment::Tasks(t) if t.iter().any(|i| fails.contains(i)));
+            seen.push(seg);
+            if failed {
+                c.fail();
+            }
+        }
+        (seen, c.failed())
+    }
+
+    fn tasks(list: &[&[usize]]) -> Vec<Segment> {
+        let mut out: Vec<Segment> = list.iter().map(|t| Segment::Tasks(t.to_vec())).collect();
+        out.push(Segment::Handlers);
+        out
+    }
+
+    #[test]
+    fn consecutive_tasks_come_as_the_runs_of_the_graph() {
+        let steps = vec![Step::Task(0), Step::Task(1), block(vec![Step::Task(2)], vec![], vec![]), Step::Task(3)];
+        let mut c = Cursor::new(&steps, false);
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![0, 1])));
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![2])));
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![3])));
+        assert_eq!(c.next(&together), Some(Segment::Handlers));
+        assert_eq!(c.next(&together), None);
+    }
+
+    #[test]
+    fn a_failure_in_the_body_runs_rescue_then_always_and_goes_on() {
+        let steps =
+            vec![block(vec![Step::Task(0), Step::Task(1)], vec![Step::Task(2)], vec![Step::Task(3)]), Step::Task(4)];
+        assert_eq!(walk(&steps, &[0], false), (tasks(&[&[0], &[2], &[3], &[4]]), false));
+        assert_eq!(walk(&steps, &[], false), (tasks(&[&[0], &[1], &[3], &[4]]), false));
+    }
+
+    #[test]
+    fn without_rescue_always_runs_and_the_host_fails() {
+        let steps = vec![block(vec![Step::Task(0)], vec![], vec![Step::Task(1)]), Step::Task(2)];
+        assert_eq!(walk(&steps, &[0], false), (vec![Segment::Tasks(vec![0]), Segment::Tasks(vec![1])], true));
+    }
+
+    #[test]
+    fn a_failing_rescue_runs_always_and_fails_the_host() {
+        let steps = vec![block(vec![Step::Task(0)], vec![Step::Task(1)], vec![Step::Task(2)]), Step::Task(3)];
+        let (seen, failed) = walk(&steps, &[0, 1], false);
+        assert_eq!(seen, vec![Segment::Tasks(vec![0]), Segment::Tasks(vec![1]), Segment::Tasks(vec![2])]);
+        assert!(failed);
+    }
+
+    #[test]
+    fn an_inner_failure_goes_through_inner_always_to_the_outer_rescue() {
+        let inner = block(vec![Step::Task(0)], vec![], vec![Step::Task(1)]);
+        let steps = vec![block(vec![inner, Step::Task(2)], vec![Step::Task(3)], vec![]), Step::Task(4)];
+        assert_eq!(walk(&steps, &[0], false), (tasks(&[&[0], &[1], &[3], &[4]]), false));
+    }
+
+    #[test]
+    fn a_failing_always_fails_the_host() {
+        let steps = vec![block(vec![Step::Task(0)], vec![], vec![Step::Task(1)]), Step::Task(2)];
+        assert_eq!(walk(&steps, &[1], false), (vec![Segment::Tasks(vec![0]), Segment::Tasks(vec![1])], true));
+    }
+
+    #[test]
+    fn force_handlers_flushes_after_a_failure() {
+        let steps = vec![Step::Task(0), Step::Task(1)];
+        assert_eq!(walk(&steps, &[0], true), (vec![Segment::Tasks(vec![0]), Segment::Handlers], true));
+    }
+
+    #[test]
+    fn end_stops_the_tasks_and_the_handlers() {
+        let steps = vec![Step::Task(0), Step::Task(1)];
+        let mut c = Cursor::new(&steps, false);
+        assert_eq!(c.next(&one_by_one), Some(Segment::Tasks(vec![0])));
+        c.end();
+        assert_eq!(c.next(&one_by_one), None);
+        assert!(!c.failed());
+    }
+
+    #[test]
+    fn clear_failure_lets_a_failed_host_count_as_done() {
+        let steps = vec![Step::Task(0)];
+        let mut c = Cursor::new(&steps, false);
+        c.next(&one_by_one);
+        c.fail();
+        assert!(c.failed());
+        c.clear_failure();
+        assert!(!c.failed());
+    }
+}

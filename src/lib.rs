@@ -2,6 +2,7 @@
 //!
 //! The crate is laid out as the pipeline a run goes through, top to bottom:
 //!
+//! 0. [`config`]: ansible.cfg and the `ANSIBLE_*` search paths.
 //! 1. [`yaml`]: files → spanned YAML nodes (YAML 1.1, as Ansible reads it).
 //! 2. [`inventory`]: hosts, groups, variables, host patterns.
 //! 3. [`playbook`]: nodes → a typed, validated playbook (every module's
@@ -16,6 +17,7 @@
 //! Imports flow one way: a later stage never calls an earlier one's caller.
 //! The binary (`src/main.rs`, `src/cli/`) owns the terminal.
 
+pub mod config;
 pub mod diagnostic;
 pub mod exec;
 pub mod exit;

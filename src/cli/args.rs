@@ -94,6 +94,9 @@ pub struct RunArgs {
     /// Run notified handlers even when a later task fails.
     #[arg(long)]
     pub force_handlers: bool,
+    /// Extra role search path (also ANSIBLE_ROLES_PATH, roles_path in ansible.cfg); repeatable.
+    #[arg(long = "roles-path", value_name = "PATH")]
+    pub roles_path: Vec<PathBuf>,
 }
 
 /// Dry run, diffs and output style, shared by apply, plan and exec.
@@ -148,6 +151,9 @@ pub struct ValidateArgs {
     /// Extra variables (they count as defined).
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
+    /// Extra role search path (also ANSIBLE_ROLES_PATH, roles_path in ansible.cfg); repeatable.
+    #[arg(long = "roles-path", value_name = "PATH")]
+    pub roles_path: Vec<PathBuf>,
 }
 
 /// Options of exec.

@@ -50,7 +50,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Plan(a) => run_playbooks(a, true),
         Command::Validate(v) => {
             let inventory = load_inventory(&v.inventory, &v.playbooks)?;
-            let options = RunOptions { extra_vars: parse_extra_vars(&v.extra_vars)?, ..RunOptions::default() };
+            let options = RunOptions {
+                extra_vars: parse_extra_vars(&v.extra_vars)?,
+                search: search_paths(&v.roles_path),
+                ..RunOptions::default()
+            };
             let plan = compile(&v.playbooks, inventory, options)?;
             print_warnings(&plan);
             let tasks: usize = plan.plays.iter().map(|p| p.play.tasks.len()).sum();
@@ -82,6 +86,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 list_tasks: false,
                 syntax_check: false,
                 force_handlers: false,
+                roles_path: vec![],
             };
             run_playbooks(run, false)
         }
@@ -186,6 +191,15 @@ fn run_options(common: &CommonRunArgs, check: bool, diff: bool) -> Result<RunOpt
     })
 }
 
+/// Role and collection search paths: `--roles-path`, then the environment
+/// and ansible.cfg, as Ansible orders them.
+fn search_paths(roles_flag: &[PathBuf]) -> stead::config::SearchPaths {
+    let env = |k: &str| std::env::var(k).ok();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let cfg = stead::config::load_cfg(&env, &cwd);
+    stead::config::search_paths(roles_flag, &env, &cfg, &cwd)
+}
+
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
     let (k, n) = s.split_once('/').ok_or_else(|| anyhow!("--shard takes K/N, e.g. 1/3"))?;
     let (k, n): (usize, usize) = (k.trim().parse()?, n.trim().parse()?);
@@ -203,6 +217,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
     options.force_handlers = a.force_handlers;
+    options.search = search_paths(&a.roles_path);
     let reports = a.report.iter().map(|r| parse_report(r)).collect::<Result<Vec<_>>>()?;
     let inventory = load_inventory(&a.inventory, &a.playbooks)?;
     let plan = compile(&a.playbooks, inventory, options)?;

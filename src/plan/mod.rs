@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// `--force-handlers`: notified handlers run even after a failure.
     pub force_handlers: bool,
+    /// Where roles and collections are searched.
+    pub search: crate::config::SearchPaths,
 }
 
 /// Why a run could not be planned.
@@ -118,7 +120,7 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
     let mut warnings: Vec<String> = inventory.warnings().to_vec();
     let mut books: Vec<Playbook> = Vec::new();
     for path in playbook_paths {
-        match playbook::load(path, &templates) {
+        match playbook::load_with(path, &templates, &options.search) {
             Ok((book, w)) => {
                 warnings.extend(w);
                 books.push(book);

@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 use super::ast::{Block, HostOrder, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
 use super::keywords::{self, Place, NOT_IMPLEMENTED_HINT};
 use super::kv;
+use crate::config::SearchPaths;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::modules::{self, spec};
 use crate::suggest::closest;
@@ -22,6 +23,19 @@ use crate::yaml::{self, Key, Location, Node, NodeKind};
 /// Keywords a task include takes besides [`Place::Include`]'s: its own name.
 const INCLUDE_KEYS: &[&str] =
     &["import_tasks", "include_tasks", "ansible.builtin.import_tasks", "ansible.builtin.include_tasks"];
+
+/// Keywords that include a role.
+const ROLE_INCLUDE_KEYS: &[&str] =
+    &["import_role", "include_role", "ansible.builtin.import_role", "ansible.builtin.include_role"];
+
+/// Which files of a role to read (`tasks_from` and friends); `None`: main.
+#[derive(Default)]
+struct RoleFiles {
+    tasks: Option<String>,
+    vars: Option<String>,
+    defaults: Option<String>,
+    handlers: Option<String>,
+}
 
 /// What a play, role entry, block or import hands down to the tasks inside
 /// it, as Ansible's keyword inheritance does: the innermost value wins,
@@ -70,9 +84,19 @@ fn flatten(items: Vec<Item>, tasks: &mut Vec<Task>) -> Vec<Step> {
         .collect()
 }
 
+/// Loads and validates a playbook file, finding roles beside it only.
+pub fn load(path: &Path, templates: &Templates) -> Result<(Playbook, Vec<String>), Diagnostics> {
+    load_with(path, templates, &SearchPaths::default())
+}
+
 /// Loads and validates a playbook file. Warnings (duplicate keys) are
 /// returned beside it.
-pub fn load(path: &Path, templates: &Templates) -> Result<(Playbook, Vec<String>), Diagnostics> {
+pub fn load_with(
+    path: &Path,
+    templates: &Templates,
+    search: &SearchPaths,
+) -> Result<(Playbook, Vec<String>), Diagnostics> {
+    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let mut loader = Loader {
         templates,
         diags: Vec::new(),
@@ -80,8 +104,12 @@ pub fn load(path: &Path, templates: &Templates) -> Result<(Playbook, Vec<String>
         next_id: 0,
         in_handlers: false,
         include_chain: Vec::new(),
+        search: search.clone(),
+        playbook_dir: dir.clone(),
+        role_vars: serde_json::Map::new(),
+        role_defaults: serde_json::Map::new(),
+        role_handlers: Vec::new(),
     };
-    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let plays = loader.playbook_file(path, 0);
     if loader.diags.is_empty() {
         Ok((Playbook { path: path.to_path_buf(), dir, plays }, loader.warnings))
@@ -99,6 +127,15 @@ struct Loader<'t> {
     in_handlers: bool,
     /// The task files being imported, outermost first (cycle detection).
     include_chain: Vec<PathBuf>,
+    /// Where roles and collections are searched.
+    search: SearchPaths,
+    /// The playbook's folder.
+    playbook_dir: PathBuf,
+    /// What the roles of the play being loaded bring: vars (above play
+    /// vars), defaults (below everything), handlers.
+    role_vars: serde_json::Map<String, Json>,
+    role_defaults: serde_json::Map<String, Json>,
+    role_handlers: Vec<Item>,
 }
 
 fn yaml_diag(err: &yaml::YamlError) -> Diagnostic {
@@ -333,13 +370,16 @@ impl Loader<'_> {
         }
         let mut items = Vec::new();
         let mut handler_items = Vec::new();
-        let mut role_defaults = serde_json::Map::new();
+        self.role_vars.clear();
+        self.role_defaults.clear();
+        self.role_handlers.clear();
         if let Some(n) = node.get("pre_tasks") {
             items.extend(self.task_list(n, dir, &inh, None, 0));
         }
         if let Some(roles) = node.get("roles") {
             for role in roles.as_seq().unwrap_or_default() {
-                self.role(role, dir, &inh, &mut items, &mut handler_items, &mut vars, &mut role_defaults);
+                let role_items = self.role_entry(role, dir, &inh);
+                items.extend(role_items);
             }
         }
         for key in ["tasks", "post_tasks"] {
@@ -352,6 +392,12 @@ impl Loader<'_> {
             handler_items.extend(self.task_list(n, dir, &inh, None, 0));
             self.in_handlers = false;
         }
+        // Role handlers come before the play's own, as roles load first.
+        let mut all_handlers = std::mem::take(&mut self.role_handlers);
+        all_handlers.extend(handler_items);
+        let handler_items = all_handlers;
+        vars.extend(std::mem::take(&mut self.role_vars));
+        let role_defaults = std::mem::take(&mut self.role_defaults);
         let mut tasks = Vec::new();
         let steps = flatten(items, &mut tasks);
         let mut handlers = Vec::new();
@@ -429,23 +475,14 @@ impl Loader<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn role(
-        &mut self,
-        node: &Node,
-        dir: &Path,
-        outer: &Inherited,
-        tasks: &mut Vec<Item>,
-        handlers: &mut Vec<Item>,
-        vars: &mut serde_json::Map<String, Json>,
-        defaults: &mut serde_json::Map<String, Json>,
-    ) {
+    /// An entry of a play's `roles:`.
+    fn role_entry(&mut self, node: &Node, dir: &Path, outer: &Inherited) -> Vec<Item> {
         let (name, inh, role_vars) = match &node.kind {
             NodeKind::Str(s) => (s.clone(), outer.clone(), serde_json::Map::new()),
             NodeKind::Map(_) => {
                 let Some(name) = node.get("role").or_else(|| node.get("name")).and_then(Node::as_str) else {
                     self.err(Diagnostic::new(&node.loc, "a role entry needs `role: NAME`"));
-                    return;
+                    return Vec::new();
                 };
                 // Keywords apply to the role's tasks; any other key is a
                 // role parameter (a variable of the role), as in Ansible.
@@ -466,49 +503,164 @@ impl Loader<'_> {
                     params.insert(key.to_owned(), v.to_json());
                 }
                 let mut inh = self.inherit(node, outer);
-                // Role `vars:` are play-level variables in stead (see below),
-                // not task vars.
-                let own_vars = std::mem::take(&mut inh.vars);
+                // Role `vars:` are play-level variables in stead (see
+                // docs/compatibility.md), not task vars.
+                let mut rv = std::mem::take(&mut inh.vars);
                 inh.vars = outer.vars.clone();
-                let mut rv = own_vars;
                 rv.extend(params);
                 (name.to_owned(), inh, rv)
             }
             _ => {
                 self.err(Diagnostic::new(&node.loc, "a role entry is a name or a mapping"));
-                return;
+                return Vec::new();
             }
         };
-        let candidates = [dir.join("roles").join(&name), PathBuf::from("roles").join(&name)];
-        let Some(role_dir) = candidates.iter().find(|p| p.is_dir()).cloned() else {
-            self.err(Diagnostic::new(
-                &node.loc,
-                format!("role `{name}` not found (looked in {})", dir.join("roles").display()),
-            ));
-            return;
+        self.load_role(&name, &node.loc, dir, &inh, role_vars, &RoleFiles::default())
+    }
+
+    /// Finds a role as Ansible does: `roles/` beside the playbook, the roles
+    /// path, the playbook's folder, a path; `ns.collection.role` in
+    /// `ansible_collections/` beside the playbook and on the collections path.
+    fn find_role(&self, name: &str, dir: &Path) -> Result<PathBuf, Vec<PathBuf>> {
+        let mut candidates = Vec::new();
+        let parts: Vec<&str> = name.split('.').collect();
+        if parts.len() == 3 && !name.contains('/') {
+            let rel = Path::new("ansible_collections").join(parts[0]).join(parts[1]).join("roles").join(parts[2]);
+            candidates.push(self.playbook_dir.join("collections").join(&rel));
+            for base in &self.search.collections {
+                candidates.push(base.join(&rel));
+            }
+        }
+        candidates.push(dir.join("roles").join(name));
+        candidates.push(self.playbook_dir.join("roles").join(name));
+        candidates.extend(self.search.roles.iter().map(|r| r.join(name)));
+        candidates.push(self.playbook_dir.join(name));
+        candidates.dedup();
+        candidates
+            .iter()
+            .find(|p| p.join("tasks").is_dir() || p.join("meta").is_dir() || p.is_dir())
+            .cloned()
+            .ok_or(candidates)
+    }
+
+    /// Loads a role's defaults, vars, handlers (into the play) and returns
+    /// its tasks.
+    fn load_role(
+        &mut self,
+        name: &str,
+        loc: &Location,
+        dir: &Path,
+        inh: &Inherited,
+        params: serde_json::Map<String, Json>,
+        from: &RoleFiles,
+    ) -> Vec<Item> {
+        let role_dir = match self.find_role(name, dir) {
+            Ok(d) => d,
+            Err(tried) => {
+                let shown: Vec<String> = tried.iter().take(6).map(|p| p.display().to_string()).collect();
+                self.err(
+                    Diagnostic::new(loc, format!("role `{name}` not found"))
+                        .hint(format!("looked in {}; add --roles-path or roles_path in ansible.cfg", shown.join(", "))),
+                );
+                return Vec::new();
+            }
         };
-        for (sub, target) in [("defaults", &mut *defaults), ("vars", &mut *vars)] {
-            if let Some(file) = main_file(&role_dir.join(sub)) {
-                if let Some(root) = self.read(&file) {
-                    if let Json::Object(m) = root.to_json() {
-                        target.extend(m);
+        let file_in = |sub: &str, wanted: &Option<String>| -> Option<PathBuf> {
+            match wanted {
+                None => main_file(&role_dir.join(sub)),
+                Some(n) => ["", ".yml", ".yaml"]
+                    .iter()
+                    .map(|ext| role_dir.join(sub).join(format!("{n}{ext}")))
+                    .find(|p| p.is_file()),
+            }
+        };
+        let missing = |l: &mut Self, sub: &str, wanted: &Option<String>| {
+            if let Some(n) = wanted {
+                l.err(Diagnostic::new(loc, format!("role `{name}` has no {sub}/{n}")));
+            }
+        };
+        for (sub, wanted, defaults) in [("defaults", &from.defaults, true), ("vars", &from.vars, false)] {
+            match file_in(sub, wanted) {
+                Some(file) => {
+                    if let Some(root) = self.read(&file) {
+                        if let Json::Object(m) = root.to_json() {
+                            if defaults {
+                                self.role_defaults.extend(m);
+                            } else {
+                                self.role_vars.extend(m);
+                            }
+                        }
                     }
                 }
+                None => missing(self, sub, wanted),
             }
         }
-        vars.extend(role_vars);
-        if let Some(file) = main_file(&role_dir.join("tasks")) {
-            if let Some(root) = self.read(&file) {
-                tasks.extend(self.task_list(&root, &role_dir.join("tasks"), &inh, Some(&role_dir), 0));
+        self.role_vars.extend(params);
+        let mut tasks = Vec::new();
+        match file_in("tasks", &from.tasks) {
+            Some(file) => {
+                if let Some(root) = self.read(&file) {
+                    let tasks_dir = file.parent().unwrap_or(&role_dir).to_path_buf();
+                    tasks = self.task_list(&root, &tasks_dir, inh, Some(&role_dir), 0);
+                }
+            }
+            None => missing(self, "tasks", &from.tasks),
+        }
+        match file_in("handlers", &from.handlers) {
+            Some(file) => {
+                if let Some(root) = self.read(&file) {
+                    let was = std::mem::replace(&mut self.in_handlers, true);
+                    let handlers = self.task_list(&root, &role_dir.join("handlers"), inh, Some(&role_dir), 0);
+                    self.in_handlers = was;
+                    self.role_handlers.extend(handlers);
+                }
+            }
+            None => missing(self, "handlers", &from.handlers),
+        }
+        tasks
+    }
+
+    /// `import_role` / `include_role`: the role's tasks at this place, with
+    /// the task's keywords handed down.
+    fn include_role(&mut self, item: &Node, key: &str, target: &Node, dir: &Path, inh: &Inherited) -> Vec<Item> {
+        self.check_keys(item, Place::Include, ROLE_INCLUDE_KEYS);
+        let mut name = None;
+        let mut from = RoleFiles::default();
+        for (k, v) in target.as_map().unwrap_or_default() {
+            let text = self.scalar_text(v);
+            match k.name.as_str() {
+                "name" | "role" => name = text,
+                "tasks_from" => from.tasks = text,
+                "vars_from" => from.vars = text,
+                "defaults_from" => from.defaults = text,
+                "handlers_from" => from.handlers = text,
+                "public" | "allow_duplicates" | "rolespec_validate" if self.bool_value(v) == Some(true) => {}
+                other => self.err(
+                    Diagnostic::new(&k.loc, format!("`{key}` option `{other}` is not implemented by stead"))
+                        .hint(NOT_IMPLEMENTED_HINT),
+                ),
             }
         }
-        if let Some(file) = main_file(&role_dir.join("handlers")) {
-            if let Some(root) = self.read(&file) {
-                self.in_handlers = true;
-                handlers.extend(self.task_list(&root, &role_dir.join("handlers"), &inh, Some(&role_dir), 0));
-                self.in_handlers = false;
-            }
+        if let NodeKind::Str(s) = &target.kind {
+            name = Some(s.clone());
         }
+        let Some(name) = name else {
+            self.err(Diagnostic::new(&target.loc, format!("`{key}` needs `name:` (the role)")));
+            return Vec::new();
+        };
+        if is_template(&name)
+            || [&from.tasks, &from.vars, &from.defaults, &from.handlers]
+                .iter()
+                .any(|f| f.as_deref().is_some_and(is_template))
+        {
+            self.err(
+                Diagnostic::new(&target.loc, "templated role and file names are not supported yet")
+                    .hint("name the role and its files literally"),
+            );
+            return Vec::new();
+        }
+        let inner = self.inherit(item, inh);
+        self.load_role(&name, &target.loc, dir, &inner, serde_json::Map::new(), &from)
     }
 
     fn task_list(&mut self, node: &Node, dir: &Path, inh: &Inherited, role: Option<&Path>, depth: usize) -> Vec<Item> {
@@ -526,6 +678,10 @@ impl Loader<'_> {
         for item in items {
             if let Some((key, target)) = INCLUDE_KEYS.iter().find_map(|k| item.get(k).map(|t| (*k, t))) {
                 tasks.extend(self.include(item, key, target, dir, inh, role, depth));
+                continue;
+            }
+            if let Some((key, target)) = ROLE_INCLUDE_KEYS.iter().find_map(|k| item.get(k).map(|t| (*k, t))) {
+                tasks.extend(self.include_role(item, key, target, dir, inh));
                 continue;
             }
             if let Some(block) = item.get("block") {
@@ -590,14 +746,20 @@ impl Loader<'_> {
             );
             return Vec::new();
         }
-        let path = dir.join(&file);
-        if !path.exists() {
-            self.err(Diagnostic::new(
-                &target.loc,
-                format!("task file `{file}` not found (looked in {})", dir.display()),
-            ));
-            return Vec::new();
+        // As Ansible: the including file's folder, the role's tasks/, the playbook's folder.
+        let mut candidates = vec![dir.join(&file)];
+        if let Some(r) = role {
+            candidates.push(r.join("tasks").join(&file));
         }
+        candidates.push(self.playbook_dir.join(&file));
+        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            self.err(
+                Diagnostic::new(&target.loc, format!("task file `{file}` not found"))
+                    .hint(format!("looked for {}", tried.join(", "))),
+            );
+            return Vec::new();
+        };
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if self.include_chain.contains(&canonical) || depth > MAX_INCLUDE_DEPTH {
             let mut chain: Vec<String> = self.include_chain.iter().map(|p| p.display().to_string()).collect();

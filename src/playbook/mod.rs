@@ -9,4 +9,4 @@ mod kv;
 mod load;
 
 pub use ast::{Block, HostOrder, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
-pub use load::{find_local_file, load, serial_size, ROLE_DEFAULTS_KEY};
+pub use load::{find_local_file, load, load_with, serial_size, ROLE_DEFAULTS_KEY};

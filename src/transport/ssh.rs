@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use openssh::Session;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{local::exit_code, ExecCounter, ExecOutput, TransportError};
 
@@ -117,15 +117,39 @@ impl SshConnection {
                 let _ = pipe.shutdown().await;
             });
         }
-        let out = child.wait_with_output().await.map_err(|e| exec_error(e.to_string()))?;
-        let status = exit_code(&out.status);
-        if status == 255 && out.stdout.is_empty() {
+        // Read both pipes ourselves: the crate's `wait_with_output` drops
+        // them when the command's status is one it turns into an error.
+        let read = |pipe: Option<openssh::ChildStdout>| async move {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf).await;
+            }
+            buf
+        };
+        let read_err = |pipe: Option<openssh::ChildStderr>| async move {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf).await;
+            }
+            buf
+        };
+        let (stdout, stderr) = tokio::join!(read(child.stdout().take()), read_err(child.stderr().take()));
+        let status = match child.wait().await {
+            Ok(status) => exit_code(&status),
+            // The crate reports exit status 127 ("command not found") and a
+            // process killed by a signal as errors; both are the user
+            // command's outcome, never a lost connection.
+            Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => 127,
+            Err(openssh::Error::RemoteProcessTerminated) => -1,
+            Err(e) => return Err(exec_error(e.to_string())),
+        };
+        if status == 255 && stdout.is_empty() {
             // ssh's own failure code: check whether the master is gone.
             if let Err(e) = session.check().await {
                 return Err(exec_error(e.to_string()));
             }
         }
-        Ok(ExecOutput { status, stdout: out.stdout, stderr: out.stderr })
+        Ok(ExecOutput { status, stdout, stderr })
     }
 
     /// Stops the master connection.

@@ -625,3 +625,83 @@ fn force_handlers_run_notified_handlers_after_a_failure() {
         assert_eq!(test.read(HOST, "handled"), "h\n", "{} --force-handlers", engine.name());
     }
 }
+
+#[test]
+fn roles_come_from_imports_includes_the_roles_path_and_collections() {
+    let sshd = Sshd::start();
+    let extra = tempfile::tempdir().expect("roles path");
+    let role_line = |name: &str| {
+        format!("- name: {name}\n  lineinfile: {{path: \"{{{{ root }}}}/ran\", line: {name}, create: true}}\n")
+    };
+    std::fs::create_dir_all(extra.path().join("pathrole/tasks")).unwrap();
+    std::fs::write(extra.path().join("pathrole/tasks/main.yml"), role_line("from-roles-path")).unwrap();
+    let site = r#"- name: roles
+  hosts: all
+  gather_facts: false
+  tasks:
+    - import_role:
+        name: local
+        tasks_from: other
+    - include_role:
+        name: local
+      vars: {word: included}
+    - import_role: {name: pathrole}
+    - import_role: {name: acme.tools.deploy}
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .env("ANSIBLE_ROLES_PATH", &extra.path().display().to_string())
+            .host(HOST, &sshd)
+            .file("roles/local/tasks/main.yml", "- name: main\n  lineinfile: {path: \"{{ root }}/ran\", line: \"main {{ word }} {{ local_default }}\", create: true}\n  notify: local handler\n")
+            .file("roles/local/tasks/other.yml", role_line("other"))
+            .file("roles/local/defaults/main.yml", "local_default: d\n")
+            .file("roles/local/handlers/main.yml", role_line("local handler"))
+            .file("collections/ansible_collections/acme/tools/roles/deploy/tasks/main.yml", role_line("collection"))
+            .file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(
+            test.read(HOST, "ran"),
+            "other\nmain included d\nfrom-roles-path\ncollection\nlocal handler\n",
+            "{}",
+            engine.name()
+        );
+    }
+}
+
+#[test]
+fn a_user_command_exiting_127_or_255_fails_the_task_not_the_connection() {
+    let tasks = r#"
+        - name: not found
+          command: stead-no-such-command-xyz
+          ignore_errors: true
+          register: nf
+        - name: exits 255
+          command: sh -c 'exit 255'
+          ignore_errors: true
+          register: e255
+        - name: record
+          copy: {content: "{{ nf.failed }} {{ e255.rc }}\n", dest: "{{ root }}/rc"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "rc"), "True 255\n", "{}", engine.name());
+        assert_eq!(out.summary("unreachable"), 0, "{}", engine.name());
+    });
+}
+
+#[test]
+fn roles_path_flag_and_ansible_cfg_find_roles() {
+    let site = "- hosts: all\n  gather_facts: false\n  roles: [elsewhere]\n";
+    let extra = tempfile::tempdir().expect("roles dir");
+    std::fs::create_dir_all(extra.path().join("elsewhere/tasks")).unwrap();
+    std::fs::write(extra.path().join("elsewhere/tasks/main.yml"), "- ping:\n").unwrap();
+    let test = Test::new().file("site.yml", site);
+    let out = test.raw().run_args(["validate", "site.yml"]);
+    out.assert_status(1).assert_stderr_contains("role `elsewhere` not found");
+    let flag = extra.path().display().to_string();
+    let test = Test::new().file("site.yml", site);
+    test.raw().run_args(["validate", "site.yml", "--roles-path", &flag]).assert_status(0);
+    let test = Test::new().file("site.yml", site).file("ansible.cfg", format!("[defaults]\nroles_path = {flag}\n"));
+    test.raw().run_args(["validate", "site.yml"]).assert_status(0);
+}

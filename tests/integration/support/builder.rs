@@ -254,7 +254,7 @@ impl Test {
             Engine::Stead => oracle::ansible_playbook(),
         };
         if let (Some(bin), Some(report)) = (oracle_bin, &report) {
-            let (status, stdout, stderr) = oracle::run(&bin, self.project.path(), &args, report);
+            let (status, stdout, stderr) = oracle::run(&bin, self.project.path(), &args, &self.env, report);
             return Outcome {
                 command: format!("ansible-playbook (oracle for: stead {})", args.join(" ")),
                 status,

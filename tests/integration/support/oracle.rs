@@ -68,7 +68,13 @@ impl Engine {
 
 /// Runs stead-style `args` (`apply`/`plan`) with Ansible in `project`,
 /// writes a CONTRACT §6 report to `report`, returns (status, stdout, stderr).
-pub fn run(playbook_bin: &str, project: &Path, args: &[String], report: &Path) -> (i32, String, String) {
+pub fn run(
+    playbook_bin: &str,
+    project: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    report: &Path,
+) -> (i32, String, String) {
     let mut ansible = vec![];
     let mut check = args[0] == "plan";
     let mut diff = args[0] == "plan";
@@ -103,6 +109,7 @@ pub fn run(playbook_bin: &str, project: &Path, args: &[String], report: &Path) -
         .env("ANSIBLE_HOST_KEY_CHECKING", "True")
         .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
         .env("ANSIBLE_NOCOLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .output()
         .expect("run ansible-playbook");

@@ -64,6 +64,26 @@ pub struct HostRun<'a> {
     pub interrupted: &'a AtomicBool,
     /// Inventory variables of the host.
     pub inventory_vars: Map<String, Json>,
+    /// Connections of delegated tasks.
+    pub delegates: &'a super::pool::Pool,
+    /// The inventory (connection variables of delegation targets).
+    pub inventory: &'a crate::inventory::Inventory,
+}
+
+/// A connection a unit runs on: the host's own, or a delegate's.
+enum Conn<'l> {
+    Own(&'l Connection),
+    Delegate(Arc<Connection>),
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Conn::Own(c) => c,
+            Conn::Delegate(c) => c,
+        }
+    }
 }
 
 /// One (task, item) to run.
@@ -74,6 +94,8 @@ struct Unit {
     probe: Option<String>,
     become_: Option<Become>,
     check: bool,
+    /// `delegate_to`, rendered: another host's connection runs this unit.
+    delegate: Option<String>,
 }
 
 /// Where a unit stands after `prepare`.
@@ -153,6 +175,21 @@ impl HostRun<'_> {
             .or_else(|| var_text("ansible_become_method"))
             .unwrap_or_else(|| "sudo".into());
         Some(Become { user, method })
+    }
+
+    /// The connection a unit runs on: its delegate's, or the host's own.
+    async fn connection_for<'l>(&self, link: &'l mut Link, delegate: Option<&str>) -> Result<Conn<'l>, TransportError> {
+        match delegate {
+            Some(d) if d != link.host => {
+                let vars = self.inventory.host_vars(d).ok_or_else(|| TransportError::Exec {
+                    host: link.host.clone(),
+                    detail: format!("delegate_to: `{d}` is not in the inventory"),
+                })?;
+                let play_user = self.play.play.remote_user.as_deref();
+                Ok(Conn::Delegate(self.delegates.get(d, &vars, play_user, self.options).await?))
+            }
+            _ => Ok(Conn::Own(self.ensure_connected(link).await?)),
+        }
     }
 
     async fn ensure_connected<'l>(&self, link: &'l mut Link) -> Result<&'l Connection, TransportError> {
@@ -344,7 +381,15 @@ impl HostRun<'_> {
                 }
             }
             if !when_ok {
-                units.push(Unit { item, label, prepared: Prepared::Skipped, probe: None, become_: None, check: false });
+                units.push(Unit {
+                    item,
+                    label,
+                    prepared: Prepared::Skipped,
+                    probe: None,
+                    become_: None,
+                    check: false,
+                    delegate: None,
+                });
                 continue;
             }
             let check = task.check_mode.unwrap_or(self.options.check);
@@ -365,12 +410,19 @@ impl HostRun<'_> {
                     };
                     task.module.prepare(&args, &ctx).map_err(|e| e.to_string())
                 });
+            let delegate = match &task.delegate_to {
+                None => None,
+                Some(d) => match self.templates.render_str(d, &ctx_value) {
+                    Ok(v) => Some(json_text(&v)),
+                    Err(e) => return Err(format!("delegate_to `{d}`: {e}")),
+                },
+            };
             let probe = prepared.as_ref().ok().and_then(|a| a.probe());
             let prepared = match prepared {
                 Ok(action) => Prepared::Ready(action),
                 Err(e) => Prepared::Broken(e),
             };
-            units.push(Unit { item, label, prepared, probe, become_, check });
+            units.push(Unit { item, label, prepared, probe, become_, check, delegate });
         }
         Ok(units)
     }
@@ -389,14 +441,18 @@ impl HostRun<'_> {
         while start < wanted.len() {
             let become_ = unit_at(all, *wanted[start]).become_.clone();
             let mut end = start;
-            while end < wanted.len() && unit_at(all, *wanted[end]).become_ == become_ {
+            let delegate = unit_at(all, *wanted[start]).delegate.clone();
+            while end < wanted.len()
+                && unit_at(all, *wanted[end]).become_ == become_
+                && unit_at(all, *wanted[end]).delegate == delegate
+            {
                 end += 1;
             }
             let group = &wanted[start..end];
             let scripts: Vec<String> =
                 group.iter().map(|k| unit_at(all, **k).probe.clone().expect("filtered")).collect();
             let (script, nonce) = batch::combine(&scripts);
-            let conn = self.ensure_connected(link).await?;
+            let conn = self.connection_for(link, delegate.as_deref()).await?;
             let output = conn.exec(&RemoteCommand { script, stdin: Vec::new(), become_user: become_ }).await?;
             let parts = batch::split(&output, &nonce, scripts.len())
                 .map_err(|detail| TransportError::Exec { host: link.host.clone(), detail })?;
@@ -553,7 +609,7 @@ impl HostRun<'_> {
         };
         let apply = plan.apply.clone().expect("checked above");
         let cmd = RemoteCommand { script: apply.script, stdin: apply.stdin, become_user: unit.become_.clone() };
-        let conn = self.ensure_connected(link).await?;
+        let conn = self.connection_for(link, unit.delegate.as_deref()).await?;
         match conn.exec(&cmd).await {
             Ok(out) => Ok((action.finish(plan, &out), true)),
             Err(e @ TransportError::BecomeNeedsPassword { .. }) => Ok((Err(ModuleError::failed(e.to_string())), false)),

@@ -15,6 +15,7 @@ mod facts;
 mod host;
 mod outcome;
 mod play;
+mod pool;
 mod vars;
 
 use std::collections::{HashMap, HashSet};
@@ -80,6 +81,7 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
             (h, Arc::new(Mutex::new(link)))
         })
         .collect();
+    let delegates = pool::Pool::default();
     for play in &plan.plays {
         if interrupted.load(Ordering::SeqCst) {
             break;
@@ -94,8 +96,15 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
         let tasks = play.selected.iter().filter(|s| **s).count();
         sink.emit(Event::PlayStart { name: play.play.name.clone(), hosts: hosts.clone(), tasks });
         let ended = AtomicBool::new(false);
-        let run =
-            play::PlayRun { play, plan, sink: &sink, interrupted: &interrupted, forks: &semaphore, ended: &ended };
+        let run = play::PlayRun {
+            play,
+            plan,
+            sink: &sink,
+            interrupted: &interrupted,
+            forks: &semaphore,
+            ended: &ended,
+            delegates: &delegates,
+        };
         let mut results = Vec::new();
         for batch in batches(&hosts, &play.play.serial) {
             let ran = run.run(batch, &links).await;
@@ -129,6 +138,9 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
         if execs > 0 {
             outcome.remote_execs.insert(host, execs);
         }
+    }
+    for (host, execs) in delegates.close().await {
+        *outcome.remote_execs.entry(host).or_default() += execs;
     }
     outcome.interrupted |= interrupted.load(Ordering::SeqCst);
     outcome

@@ -62,6 +62,8 @@ struct Slot<'a> {
     /// Stopped because another host's failure ended the play
     /// (`any_errors_fatal`, `max_fail_percentage`): failed, with no result.
     aborted: bool,
+    /// The last segment failed on this host.
+    last_failed: bool,
     buffer: Option<Arc<Buffer>>,
 }
 
@@ -91,6 +93,7 @@ impl Slot<'_> {
                 Control::EndPlay | Control::EndBatch | Control::ClearHostErrors => return Some(control),
             },
         };
+        self.last_failed = end == HostEnd::Failed;
         match end {
             HostEnd::Done => {}
             HostEnd::Failed => self.cursor.fail(),
@@ -104,6 +107,37 @@ impl Slot<'_> {
             Some(end) => end,
             None if self.cursor.failed() || self.aborted => HostEnd::Failed,
             None => HostEnd::Done,
+        }
+    }
+}
+
+/// A `run_once` task of one step: who ran it, who takes its result, and
+/// the runner's variables before, to see what it registered or set.
+struct RunOnce {
+    runner: usize,
+    followers: Vec<usize>,
+    before: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RunOnce {
+    /// Gives the followers what the runner's task registered and set, and
+    /// its failure (they go to their rescue, or stop, as the runner does).
+    fn share(self, slots: &mut [Slot<'_>]) {
+        let runner = &slots[self.runner];
+        let changed: Vec<(String, serde_json::Value)> = runner
+            .vars
+            .runtime
+            .iter()
+            .filter(|(k, v)| self.before.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let failed = runner.last_failed;
+        for f in self.followers {
+            let s = &mut slots[f];
+            s.vars.runtime.extend(changed.iter().cloned());
+            if failed {
+                s.cursor.fail();
+            }
         }
     }
 }
@@ -122,6 +156,8 @@ pub(super) struct PlayRun<'a> {
     pub forks: &'a Semaphore,
     /// Set by `meta: end_play`: later batches of the play do not run.
     pub ended: &'a AtomicBool,
+    /// Connections of delegated tasks.
+    pub delegates: &'a super::pool::Pool,
 }
 
 impl PlayRun<'_> {
@@ -146,6 +182,8 @@ impl PlayRun<'_> {
                 sink,
                 interrupted: self.interrupted,
                 inventory_vars: self.plan.inventory.host_vars(host).unwrap_or_default(),
+                delegates: self.delegates,
+                inventory: &self.plan.inventory,
             };
             slots.push(Slot {
                 host: host.clone(),
@@ -159,6 +197,7 @@ impl PlayRun<'_> {
                 ),
                 end: None,
                 aborted: false,
+                last_failed: false,
                 buffer,
             });
         }
@@ -202,37 +241,53 @@ impl PlayRun<'_> {
                 }
                 return;
             }
-            let mut work = Vec::new();
-            for (i, s) in slots.iter_mut().enumerate() {
-                if s.end.is_some() {
-                    continue;
-                }
-                if let Some(segment) = s.cursor.next(&split) {
-                    work.push((i, s, segment));
-                }
-            }
-            if work.is_empty() {
+            let segments: Vec<Option<Segment>> =
+                slots.iter_mut().map(|s| if s.end.is_some() { None } else { s.cursor.next(&split) }).collect();
+            if segments.iter().all(Option::is_none) {
                 return;
             }
             // Hosts on the same segment are shown together, task by task.
             let mut groups: Vec<(Vec<usize>, Option<Segment>)> = Vec::new();
-            for (i, _, segment) in &work {
+            for (i, segment) in segments.iter().enumerate() {
+                let Some(segment) = segment else { continue };
                 match groups.iter_mut().find(|(_, s)| s.as_ref() == Some(segment)) {
-                    Some((members, _)) => members.push(*i),
-                    None => groups.push((vec![*i], Some(segment.clone()))),
+                    Some((members, _)) => members.push(i),
+                    None => groups.push((vec![i], Some(segment.clone()))),
                 }
             }
-            let steps = work.into_iter().map(|(_, s, segment)| async move {
-                let _permit = self.forks.acquire().await.expect("semaphore open");
-                s.step(&segment).await
+            // A `run_once` task runs on the first host of its group only; the
+            // others take its result afterwards.
+            let once: Vec<RunOnce> = groups
+                .iter()
+                .filter(|(_, seg)| self.is_run_once(seg.as_ref()))
+                .map(|(members, _)| RunOnce {
+                    runner: members[0],
+                    followers: members[1..].to_vec(),
+                    before: slots[members[0]].vars.runtime.clone(),
+                })
+                .collect();
+            let followers: Vec<usize> = once.iter().flat_map(|o| o.followers.iter().copied()).collect();
+            let steps = slots.iter_mut().zip(segments).enumerate().filter_map(|(i, (s, segment))| {
+                let segment = segment.filter(|_| !followers.contains(&i))?;
+                Some(async move {
+                    let _permit = self.forks.acquire().await.expect("semaphore open");
+                    s.step(&segment).await
+                })
             });
             let controls: Vec<Control> = futures_join_all(steps.collect()).await.into_iter().flatten().collect();
+            for o in once {
+                o.share(slots);
+            }
             self.flush(slots, &groups);
             for control in controls {
                 self.play_control(slots, control);
             }
             self.check_failures(slots);
         }
+    }
+
+    fn is_run_once(&self, segment: Option<&Segment>) -> bool {
+        matches!(segment, Some(Segment::Tasks(t)) if t.len() == 1 && self.play.play.tasks[t[0]].run_once)
     }
 
     /// Whether the failures so far end the play for every host of the

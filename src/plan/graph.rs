@@ -166,7 +166,9 @@ impl TaskGraph {
             (0..play.tasks.len()).map(|to| edges.iter().filter(|e| e.to == to).map(|e| e.from).collect()).collect();
         for (i, from_set) in incoming.iter().enumerate() {
             // A task that acts on the play (`meta`) is a step of its own.
-            let barrier = play.tasks[i].control().is_some() || (i > 0 && play.tasks[i - 1].control().is_some());
+            // So is one that runs once for all hosts or on another host's connection.
+            let alone = |t: &Task| t.control().is_some() || t.run_once || t.delegate_to.is_some();
+            let barrier = alone(&play.tasks[i]) || (i > 0 && alone(&play.tasks[i - 1]));
             let depends_inside = from_set.iter().any(|from| *from >= start);
             if (depends_inside || barrier) && i > start {
                 runs.push(start..i);

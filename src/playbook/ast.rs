@@ -207,6 +207,11 @@ pub struct Task {
     pub loop_extras: LoopExtras,
     /// `diff:` override (None: the run's `--diff`).
     pub diff: Option<bool>,
+    /// `run_once:`: runs on the first host of the batch, its result given
+    /// to every host.
+    pub run_once: bool,
+    /// `delegate_to:` (templated): the host whose connection runs the task.
+    pub delegate_to: Option<String>,
     /// Inside the body of a block that has a `rescue` (at any depth): a
     /// failure here is counted `rescued`, not `failed`, as Ansible counts it.
     pub rescuable: bool,

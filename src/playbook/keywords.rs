@@ -167,6 +167,8 @@ impl Place {
                 "diff",
                 "notify",
                 "collections",
+                "run_once",
+                "delegate_to",
             ],
             Place::Task => &[
                 "name",
@@ -192,6 +194,9 @@ impl Place {
                 "retries",
                 "delay",
                 "collections",
+                "run_once",
+                "delegate_to",
+                "local_action",
             ],
             Place::Role => &[
                 "role",
@@ -207,6 +212,8 @@ impl Place {
                 "check_mode",
                 "diff",
                 "collections",
+                "run_once",
+                "delegate_to",
             ],
             Place::Include => &[
                 "name",
@@ -221,6 +228,8 @@ impl Place {
                 "check_mode",
                 "diff",
                 "collections",
+                "run_once",
+                "delegate_to",
             ],
         }
     }

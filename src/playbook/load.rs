@@ -53,6 +53,8 @@ struct Inherited {
     check_mode: Option<bool>,
     diff: Option<bool>,
     notify: Vec<String>,
+    run_once: Option<bool>,
+    delegate_to: Option<String>,
     /// Inside the body of a block with a rescue.
     rescuable: bool,
 }
@@ -265,6 +267,9 @@ impl Loader<'_> {
         inh.check_mode = flag(self, "check_mode").or(outer.check_mode);
         inh.diff = flag(self, "diff").or(outer.diff);
         inh.notify.extend(self.string_list(node.get("notify")));
+        inh.run_once = flag(self, "run_once").or(outer.run_once);
+        inh.delegate_to =
+            node.get("delegate_to").and_then(|n| self.scalar_text(n)).or_else(|| outer.delegate_to.clone());
         self.check_collections(node.get("collections"));
         inh
     }
@@ -400,6 +405,14 @@ impl Loader<'_> {
         let role_defaults = std::mem::take(&mut self.role_defaults);
         let mut tasks = Vec::new();
         let steps = flatten(items, &mut tasks);
+        if strategy == Strategy::Free {
+            for t in tasks.iter().filter(|t| t.run_once) {
+                self.err(
+                    Diagnostic::new(&t.loc, "`run_once` needs the linear strategy; this play is `strategy: free`")
+                        .hint("remove `strategy: free`, or `run_once` (each host then runs the task)"),
+                );
+            }
+        }
         let mut handlers = Vec::new();
         self.refuse_handler_rescue(&handler_items);
         flatten(handler_items, &mut handlers);
@@ -788,7 +801,14 @@ impl Loader<'_> {
         };
         let mut module: Option<(&Key, &Node)> = None;
         let before = self.diags.len();
+        let local_action = node.get("local_action").and_then(|n| self.local_action(n));
+        if let Some((k, v)) = &local_action {
+            module = Some((k, v));
+        }
         for (k, v) in map {
+            if k.name == "local_action" {
+                continue;
+            }
             if Place::Task.implements(&k.name) {
                 if k.name == "listen" && !self.in_handlers {
                     self.err(
@@ -879,6 +899,12 @@ impl Loader<'_> {
             retry,
             loop_extras,
             diff: flag(self, "diff").or(inh.diff),
+            run_once: flag(self, "run_once").or(inh.run_once).unwrap_or(false),
+            delegate_to: if local_action.is_some() {
+                Some("localhost".to_owned())
+            } else {
+                node.get("delegate_to").and_then(|n| self.scalar_text(n)).or_else(|| inh.delegate_to.clone())
+            },
             rescuable: inh.rescuable,
             role_dir: role.map(Path::to_path_buf),
             loc: node.loc.clone(),
@@ -961,6 +987,40 @@ impl Loader<'_> {
             locs.push((k.name.clone(), v.loc.clone()));
         }
         (out, locs)
+    }
+
+    /// `local_action: MODULE ARGS` (or a mapping with `module:`): the module
+    /// key and its arguments, as if written as a task of that module.
+    fn local_action(&mut self, node: &Node) -> Option<(Key, Node)> {
+        match &node.kind {
+            NodeKind::Str(s) => {
+                let (name, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+                if modules::lookup(name).is_none() {
+                    self.err(Diagnostic::new(&node.loc, format!("local_action: unknown module `{name}`")));
+                    return None;
+                }
+                let key = Key { name: name.to_owned(), loc: node.loc.clone() };
+                let value = Node { kind: NodeKind::Str(rest.trim().to_owned()), loc: node.loc.clone(), raw: None };
+                Some((key, value))
+            }
+            NodeKind::Map(entries) => {
+                let Some(name) = node.get("module").and_then(Node::as_str) else {
+                    self.err(Diagnostic::new(&node.loc, "local_action needs `module:` (or `MODULE ARGS` as text)"));
+                    return None;
+                };
+                if modules::lookup(name).is_none() {
+                    self.err(Diagnostic::new(&node.loc, format!("local_action: unknown module `{name}`")));
+                    return None;
+                }
+                let args: Vec<(Key, Node)> = entries.iter().filter(|(k, _)| k.name != "module").cloned().collect();
+                let key = Key { name: name.to_owned(), loc: node.loc.clone() };
+                Some((key, Node { kind: NodeKind::Map(args), loc: node.loc.clone(), raw: None }))
+            }
+            _ => {
+                self.err(Diagnostic::new(&node.loc, "local_action takes `MODULE ARGS` or a mapping with `module:`"));
+                None
+            }
+        }
     }
 
     /// `until` / `retries` / `delay`. `retries` alone retries until the task

@@ -705,3 +705,108 @@ fn roles_path_flag_and_ansible_cfg_find_roles() {
     let test = Test::new().file("site.yml", site).file("ansible.cfg", format!("[defaults]\nroles_path = {flag}\n"));
     test.raw().run_args(["validate", "site.yml"]).assert_status(0);
 }
+
+#[test]
+fn run_once_runs_on_the_first_host_and_gives_every_host_its_result() {
+    let sshd = Sshd::start();
+    let site = format!(
+        "{}{}",
+        header(""),
+        r#"  tasks:
+    - name: once
+      shell: echo "once by {{ inventory_hostname }}" >> "{{ log }}"; echo token
+      register: r
+      run_once: true
+    - name: every host sees it
+      shell: echo "{{ inventory_hostname }} {{ r.stdout }}" >> "{{ log }}"
+    - name: a block once
+      run_once: true
+      block:
+        - name: in the block
+          shell: echo "block once by {{ inventory_hostname }}" >> "{{ log }}"
+    - import_tasks: inc.yml
+      run_once: true
+"#
+    );
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, &site);
+        let test = test.file(
+            "inc.yml",
+            "- name: included
+  shell: echo \"inc once by {{ inventory_hostname }}\" >> \"{{ log }}\"
+",
+        );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        let mut lines = log_lines(&shared);
+        lines.sort();
+        let expected = ["block once by h1", "h1 token", "h2 token", "h3 token", "inc once by h1", "once by h1"];
+        assert_eq!(lines, expected, "{}", engine.name());
+        assert_eq!(out.summary("changed"), 6, "{}: a run_once task counts once", engine.name());
+    }
+}
+
+#[test]
+fn delegate_to_runs_on_that_hosts_connection_with_this_hosts_variables() {
+    let sshd = Sshd::start();
+    let other = Sshd::start();
+    let site = r#"- name: delegation
+  hosts: web1
+  gather_facts: false
+  tasks:
+    - name: on the other host
+      shell: echo "{{ inventory_hostname }} ${SSH_CONNECTION##* }" > "{{ root }}/delegated"
+      delegate_to: web2
+    - name: on the controller
+      shell: echo "{{ inventory_hostname }} local=${SSH_CONNECTION:-yes}" > "{{ root }}/local"
+      delegate_to: localhost
+    - name: local action
+      local_action: shell echo "{{ inventory_hostname }}" > "{{ root }}/local_action"
+    - name: delegated block
+      delegate_to: web2
+      block:
+        - name: in the block
+          shell: echo "${SSH_CONNECTION##* }" > "{{ root }}/block"
+    - import_tasks: inc.yml
+      delegate_to: web2
+  roles:
+    - role: r
+      delegate_to: web2
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .env("SSH_CONNECTION", "")
+            .host("web1", &sshd)
+            .host("web2", &other)
+            .file("inc.yml", "- name: included\n  shell: echo \"${SSH_CONNECTION##* }\" > \"{{ root }}/inc\"\n")
+            .file(
+                "roles/r/tasks/main.yml",
+                "- name: role\n  shell: echo \"${SSH_CONNECTION##* }\" > \"{{ root }}/role\"\n",
+            )
+            .file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let who = engine.name();
+        assert_eq!(test.read("web1", "delegated"), format!("web1 {}\n", other.port()), "{who}");
+        assert_eq!(test.read("web1", "local"), "web1 local=yes\n", "{who}");
+        assert_eq!(test.read("web1", "local_action"), "web1\n", "{who}");
+        for file in ["block", "inc", "role"] {
+            assert_eq!(test.read("web1", file), format!("{}\n", other.port()), "{who}: {file}");
+        }
+    }
+}
+
+#[test]
+fn run_once_of_a_role_entry() {
+    let sshd = Sshd::start();
+    let site = format!("{}  roles:\n    - role: r\n      run_once: true\n", header(""));
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, &site);
+        let test = test.file(
+            "roles/r/tasks/main.yml",
+            "- name: role task\n  shell: echo \"role once by {{ inventory_hostname }}\" >> \"{{ log }}\"\n",
+        );
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(log_lines(&shared), ["role once by h1"], "{}", engine.name());
+    }
+}

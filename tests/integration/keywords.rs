@@ -101,6 +101,15 @@ const COVERED: &[(Place, &str, &str)] = &[
     (Place::Include, "check_mode", "role_and_include_keywords_reach_their_tasks"),
     (Place::Include, "diff", "role_and_include_keywords_reach_their_tasks"),
     (Place::Include, "collections", "role_and_include_keywords_reach_their_tasks"),
+    (Place::Block, "run_once", "run_once_runs_on_the_first_host_and_gives_every_host_its_result"),
+    (Place::Block, "delegate_to", "delegate_to_runs_on_that_hosts_connection_with_this_hosts_variables"),
+    (Place::Task, "run_once", "run_once_runs_on_the_first_host_and_gives_every_host_its_result"),
+    (Place::Task, "delegate_to", "delegate_to_runs_on_that_hosts_connection_with_this_hosts_variables"),
+    (Place::Role, "run_once", "run_once_of_a_role_entry"),
+    (Place::Role, "delegate_to", "delegate_to_runs_on_that_hosts_connection_with_this_hosts_variables"),
+    (Place::Include, "run_once", "run_once_runs_on_the_first_host_and_gives_every_host_its_result"),
+    (Place::Include, "delegate_to", "delegate_to_runs_on_that_hosts_connection_with_this_hosts_variables"),
+    (Place::Task, "local_action", "delegate_to_runs_on_that_hosts_connection_with_this_hosts_variables"),
 ];
 
 /// The sources the test names above are looked up in.

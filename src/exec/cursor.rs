@@ -9,6 +9,8 @@
 //!
 //! Pure: no host, no I/O, no variables. Every transition is unit-tested below.
 
+use serde_json::{Map, Value as Json};
+
 use crate::playbook::{Block, Step};
 
 /// What a host runs next.
@@ -18,6 +20,9 @@ pub enum Segment {
     Tasks(Vec<usize>),
     /// The notified handlers (at the end of the play, or `meta: flush_handlers`).
     Handlers,
+    /// A dynamic include (by id): the executor decides it for the host and
+    /// answers with [`Cursor::enter_include`].
+    Include(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +31,8 @@ enum Section {
     Body,
     Rescue,
     Always,
+    /// The tasks of a dynamic include, once per item.
+    Include,
 }
 
 #[derive(Debug)]
@@ -36,6 +43,13 @@ struct Frame<'p> {
     block: Option<&'p Block>,
     /// In an always section entered because of a failure: it goes on after.
     failing: bool,
+    /// In an include: the variables of each item, and the current one.
+    items: Vec<Map<String, Json>>,
+    item: usize,
+}
+
+fn frame<'p>(steps: &'p [Step], section: Section, block: Option<&'p Block>) -> Frame<'p> {
+    Frame { steps, pos: 0, section, block, failing: false, items: Vec::new(), item: 0 }
 }
 
 /// One host's position in a play.
@@ -48,16 +62,19 @@ pub struct Cursor<'p> {
     handlers_pending: bool,
     /// Notified handlers run even after a failure (`--force-handlers`).
     force_handlers: bool,
+    /// The body of the include just handed out, until it is entered.
+    pending_include: Option<&'p [Step]>,
 }
 
 impl<'p> Cursor<'p> {
     /// At the start of `steps` (a play's tree).
     pub fn new(steps: &'p [Step], force_handlers: bool) -> Cursor<'p> {
         Cursor {
-            stack: vec![Frame { steps, pos: 0, section: Section::Root, block: None, failing: false }],
+            stack: vec![frame(steps, Section::Root, None)],
             failed: false,
             handlers_pending: true,
             force_handlers,
+            pending_include: None,
         }
     }
 
@@ -83,29 +100,37 @@ impl<'p> Cursor<'p> {
                 return flush.then_some(Segment::Handlers);
             };
             if top.pos < top.steps.len() {
-                if let Step::Block(b) = &top.steps[top.pos] {
-                    top.pos += 1;
-                    self.stack.push(Frame {
-                        steps: &b.body,
-                        pos: 0,
-                        section: Section::Body,
-                        block: Some(b),
-                        failing: false,
-                    });
-                    continue;
+                match &top.steps[top.pos] {
+                    Step::Block(b) => {
+                        top.pos += 1;
+                        self.stack.push(frame(&b.body, Section::Body, Some(b)));
+                        continue;
+                    }
+                    Step::Include { id, body } => {
+                        top.pos += 1;
+                        self.pending_include = Some(body);
+                        return Some(Segment::Include(*id));
+                    }
+                    Step::Task(_) => {}
                 }
                 let mut indices = Vec::new();
                 for step in &top.steps[top.pos..] {
                     match step {
                         Step::Task(t) => indices.push(*t),
-                        Step::Block(_) => break,
+                        _ => break,
                     }
                 }
                 let first = split(&indices).into_iter().next().unwrap_or_else(|| vec![indices[0]]);
                 top.pos += first.len().max(1);
                 return Some(Segment::Tasks(first));
             }
-            // The section ended without a failure.
+            // The section ended without a failure; an include goes on with
+            // its next item.
+            if top.section == Section::Include && top.item + 1 < top.items.len() {
+                top.item += 1;
+                top.pos = 0;
+                continue;
+            }
             let done = self.stack.pop().expect("a frame is on the stack");
             match (done.section, done.block) {
                 (Section::Body | Section::Rescue, Some(b)) => {
@@ -121,25 +146,44 @@ impl<'p> Cursor<'p> {
         if block.always.is_empty() {
             return false;
         }
-        self.stack.push(Frame { steps: &block.always, pos: 0, section: Section::Always, block: Some(block), failing });
+        self.stack.push(Frame { failing, ..frame(&block.always, Section::Always, Some(block)) });
         true
+    }
+
+    /// Answers a [`Segment::Include`]: its tasks run once for each of
+    /// these items (their variables); none when the include was skipped.
+    pub fn enter_include(&mut self, items: Vec<Map<String, Json>>) {
+        let Some(body) = self.pending_include.take() else { return };
+        if !items.is_empty() {
+            self.stack.push(Frame { items, ..frame(body, Section::Include, None) });
+        }
+    }
+
+    /// The variables the enclosing includes give their tasks now (outer
+    /// first, inner winning).
+    pub fn params(&self) -> Map<String, Json> {
+        let mut out = Map::new();
+        for f in self.stack.iter().filter(|f| f.section == Section::Include) {
+            if let Some(vars) = f.items.get(f.item) {
+                out.extend(vars.clone());
+            }
+        }
+        out
     }
 
     /// The host failed in the last segment: go to the rescue of the
     /// innermost block that has one (through the always sections on the
     /// way), or end the host.
     pub fn fail(&mut self) {
-        while let Some(frame) = self.stack.pop() {
-            let Some(b) = frame.block else { break };
-            match frame.section {
+        self.pending_include = None;
+        while let Some(top) = self.stack.pop() {
+            if top.section == Section::Include {
+                continue;
+            }
+            let Some(b) = top.block else { break };
+            match top.section {
                 Section::Body if !b.rescue.is_empty() => {
-                    self.stack.push(Frame {
-                        steps: &b.rescue,
-                        pos: 0,
-                        section: Section::Rescue,
-                        block: Some(b),
-                        failing: false,
-                    });
+                    self.stack.push(frame(&b.rescue, Section::Rescue, Some(b)));
                     return;
                 }
                 Section::Body | Section::Rescue => {
@@ -147,7 +191,7 @@ impl<'p> Cursor<'p> {
                         return;
                     }
                 }
-                Section::Always | Section::Root => {}
+                Section::Always | Section::Root | Section::Include => {}
             }
         }
         self.stack.clear();
@@ -257,6 +301,53 @@ mod tests {
         c.end();
         assert_eq!(c.next(&one_by_one), None);
         assert!(!c.failed());
+    }
+
+    fn vars(item: &str) -> Map<String, Json> {
+        let mut m = Map::new();
+        m.insert("item".into(), Json::from(item));
+        m
+    }
+
+    #[test]
+    fn an_include_runs_its_tasks_once_per_item_with_that_items_variables() {
+        let steps = vec![Step::Include { id: 0, body: vec![Step::Task(0), Step::Task(1)] }, Step::Task(2)];
+        let mut c = Cursor::new(&steps, false);
+        assert_eq!(c.next(&together), Some(Segment::Include(0)));
+        c.enter_include(vec![vars("a"), vars("b")]);
+        let mut seen = Vec::new();
+        while let Some(seg) = c.next(&together) {
+            seen.push((seg, c.params().get("item").cloned()));
+        }
+        let a = Some(Json::from("a"));
+        let b = Some(Json::from("b"));
+        assert_eq!(
+            seen,
+            vec![
+                (Segment::Tasks(vec![0, 1]), a),
+                (Segment::Tasks(vec![0, 1]), b),
+                (Segment::Tasks(vec![2]), None),
+                (Segment::Handlers, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_skipped_include_runs_nothing_and_a_failure_inside_reaches_the_rescue() {
+        let inc = Step::Include { id: 0, body: vec![Step::Task(0)] };
+        let steps = vec![block(vec![inc], vec![Step::Task(1)], vec![]), Step::Task(2)];
+        let mut c = Cursor::new(&steps, false);
+        assert_eq!(c.next(&together), Some(Segment::Include(0)));
+        c.enter_include(vec![]);
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![2])));
+
+        let mut c = Cursor::new(&steps, false);
+        c.next(&together);
+        c.enter_include(vec![vars("a"), vars("b")]);
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![0])));
+        c.fail();
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![1])), "the block's rescue");
+        assert!(c.params().is_empty(), "the include's variables end with it");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::outcome::{self, UnitResult};
 use super::vars::HostVars;
 use crate::modules::{Action, Args, Control, ModuleError, Plan, ResultMap, TaskContext};
 use crate::plan::{PlayPlan, RunOptions};
-use crate::playbook::{find_local_file, Task};
+use crate::playbook::{find_local_file, Include, LoopExtras, Task};
 use crate::template::{context, Templates};
 use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError};
 
@@ -96,6 +96,13 @@ struct Unit {
     check: bool,
     /// `delegate_to`, rendered: another host's connection runs this unit.
     delegate: Option<String>,
+}
+
+/// One item a dynamic include includes: its label and the variables it
+/// gives the included tasks.
+struct IncludedItem {
+    label: String,
+    params: Map<String, Json>,
 }
 
 /// Where a unit stands after `prepare`.
@@ -267,6 +274,85 @@ impl HostRun<'_> {
         }
     }
 
+    /// Decides a dynamic include for this host: its `when` and `loop`, and
+    /// the variables each included item gives the tasks. Reports it as
+    /// Ansible counts it: ok once per included item, skipped once when no
+    /// item is included.
+    pub fn decide_include(&self, id: usize, vars: &HostVars, host: &str) -> Result<Vec<Map<String, Json>>, HostEnd> {
+        let inc = &self.play.play.includes[id];
+        if !self.play.include_selected[id] {
+            return Ok(Vec::new());
+        }
+        let started = Instant::now();
+        let record = |status: Status, msg: Option<String>, items: Vec<(String, Status)>| {
+            let msg = if inc.no_log { msg.map(|_| NO_LOG.to_owned()) } else { msg };
+            let r = self.record(host, &inc.name, inc.module, started);
+            TaskRecord { status, msg, items, ignored: status == Status::Failed && inc.ignore_errors, ..r }
+        };
+        let decided = self.include_items(inc, vars);
+        match decided {
+            Ok(included) if included.is_empty() => {
+                self.sink.emit(Event::TaskDone(record(Status::Skipped, None, Vec::new())));
+                Ok(Vec::new())
+            }
+            Ok(included) => {
+                let labels: Vec<(String, Status)> = if inc.loop_items.is_some() {
+                    included.iter().map(|i| (i.label.clone(), Status::Ok)).collect()
+                } else {
+                    Vec::new()
+                };
+                // One result per included item, as Ansible's recap counts them.
+                let n = included.len();
+                for i in 0..n {
+                    let items = if i == 0 { labels.clone() } else { Vec::new() };
+                    self.sink.emit(Event::TaskDone(record(Status::Ok, None, items)));
+                }
+                Ok(included.into_iter().map(|i| i.params).collect())
+            }
+            Err(e) => {
+                self.sink.emit(Event::TaskDone(record(Status::Failed, Some(e), Vec::new())));
+                if inc.ignore_errors {
+                    Ok(Vec::new())
+                } else {
+                    Err(HostEnd::Failed)
+                }
+            }
+        }
+    }
+
+    /// The items a dynamic include includes on this host (its `when` holds
+    /// for them), with the variables each gives the included tasks.
+    fn include_items(&self, inc: &Include, vars: &HostVars) -> Result<Vec<IncludedItem>, String> {
+        let base = vars.merged(self.templates).map_err(|e| e.to_string())?;
+        let base_ctx = context(&base);
+        let items = loop_items(self.templates, inc.loop_items.as_ref(), inc.loop_flatten, &base_ctx)?;
+        let all: Vec<Json> = items.iter().flatten().cloned().collect();
+        let mut out = Vec::new();
+        'items: for (index, item) in items.into_iter().enumerate() {
+            let layer = match &item {
+                Some(i) => loop_layer(&inc.loop_var, &inc.loop_extras, i, index, &all),
+                None => Map::new(),
+            };
+            let ctx = minijinja::value::merge_maps([context(&layer), base_ctx.clone()]);
+            for cond in &inc.when {
+                if !self.templates.condition(cond, &ctx).map_err(|e| format!("condition `{cond}`: {e}"))? {
+                    continue 'items;
+                }
+            }
+            let mut params = layer;
+            for (k, v) in &inc.vars {
+                params.insert(k.clone(), self.templates.render_value(v, &ctx).map_err(|e| e.to_string())?);
+            }
+            let label = match (&item, &inc.loop_label) {
+                (Some(_), Some(l)) => self.templates.render_str(l, &ctx).map(|v| json_text(&v)).unwrap_or_default(),
+                (Some(i), None) => json_text(i),
+                (None, _) => String::new(),
+            };
+            out.push(IncludedItem { label, params });
+        }
+        Ok(out)
+    }
+
     /// Runs one segment of the play (see [`super::cursor`]) on this host.
     pub async fn run_segment(
         &self,
@@ -284,6 +370,10 @@ impl HostRun<'_> {
                 }
                 self.run_tasks(&play.tasks, &selected, link, vars, notified, false).await
             }
+            Segment::Include(id) => match self.decide_include(*id, vars, &link.host) {
+                Ok(_) => HostEnd::Done,
+                Err(end) => end,
+            },
             Segment::Handlers => {
                 // Definition order; a handler may notify a later one.
                 while let Some(h) = notified.pop_first() {
@@ -330,35 +420,14 @@ impl HostRun<'_> {
         let base = vars.for_task(task, self.templates).map_err(|e| e.to_string())?;
         // Serialised once per task; loop items are layered over it lazily.
         let base_ctx = context(&base);
-        let items: Vec<Option<Json>> = match &task.loop_items {
-            None => vec![None],
-            Some(spec) => {
-                let value = self.templates.render_value(spec, &base_ctx).map_err(|e| e.to_string())?;
-                let list = match value {
-                    Json::Array(items) => items,
-                    Json::Null => vec![],
-                    other => return Err(format!("`loop` needs a list, got {other}")),
-                };
-                let list = if task.loop_flatten {
-                    list.into_iter()
-                        .flat_map(|i| match i {
-                            Json::Array(inner) => inner,
-                            other => vec![other],
-                        })
-                        .collect()
-                } else {
-                    list
-                };
-                list.into_iter().map(Some).collect()
-            }
-        };
+        let items = loop_items(self.templates, task.loop_items.as_ref(), task.loop_flatten, &base_ctx)?;
         let mut units = Vec::new();
         let all_items: Vec<Json> = items.iter().flatten().cloned().collect();
         for (index, item) in items.into_iter().enumerate() {
             let ctx_value = match &item {
                 None => base_ctx.clone(),
                 Some(item) => {
-                    let layer = loop_layer(task, item, index, &all_items);
+                    let layer = loop_layer(&task.loop_var, &task.loop_extras, item, index, &all_items);
                     minijinja::value::merge_maps([context(&layer), base_ctx.clone()])
                 }
             };
@@ -784,13 +853,40 @@ fn failed_task_value(task: &Task, name: &str) -> Json {
     })
 }
 
+/// The items of a `loop` (rendered; flattened one level for `with_items`),
+/// or one `None` without a loop.
+fn loop_items(
+    templates: &Templates,
+    spec: Option<&Json>,
+    flatten: bool,
+    ctx: &minijinja::Value,
+) -> Result<Vec<Option<Json>>, String> {
+    let Some(spec) = spec else { return Ok(vec![None]) };
+    let value = templates.render_value(spec, ctx).map_err(|e| e.to_string())?;
+    let list = match value {
+        Json::Array(items) => items,
+        Json::Null => vec![],
+        other => return Err(format!("`loop` needs a list, got {other}")),
+    };
+    let list: Vec<Json> = if flatten {
+        list.into_iter()
+            .flat_map(|i| match i {
+                Json::Array(inner) => inner,
+                other => vec![other],
+            })
+            .collect()
+    } else {
+        list
+    };
+    Ok(list.into_iter().map(Some).collect())
+}
+
 /// The variables a loop item adds: the loop variable, `ansible_loop_var`,
 /// `index_var` and, with `extended`, `ansible_loop` as Ansible fills it.
-fn loop_layer(task: &Task, item: &Json, index: usize, all: &[Json]) -> Map<String, Json> {
+fn loop_layer(loop_var: &str, extras: &LoopExtras, item: &Json, index: usize, all: &[Json]) -> Map<String, Json> {
     let mut layer = Map::new();
-    layer.insert(task.loop_var.clone(), item.clone());
-    layer.insert("ansible_loop_var".into(), Json::from(task.loop_var.clone()));
-    let extras = &task.loop_extras;
+    layer.insert(loop_var.to_owned(), item.clone());
+    layer.insert("ansible_loop_var".into(), Json::from(loop_var.to_owned()));
     if let Some(var) = &extras.index_var {
         layer.insert(var.clone(), Json::from(index));
         layer.insert("ansible_index_var".into(), Json::from(var.clone()));

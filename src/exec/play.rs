@@ -71,6 +71,18 @@ impl Slot<'_> {
     /// Runs a segment; a `meta` task is carried out here, or left in
     /// `control` when it acts on every host of the play.
     async fn step(&mut self, segment: &Segment) -> Option<Control> {
+        if let Segment::Include(id) = segment {
+            let end = match self.run.decide_include(*id, &self.vars, &self.host) {
+                Ok(items) => {
+                    self.cursor.enter_include(items);
+                    HostEnd::Done
+                }
+                Err(end) => end,
+            };
+            self.settle(end);
+            return None;
+        }
+        self.vars.params = self.cursor.params();
         let end = match self.run.meta(segment, &mut self.vars, &self.host) {
             None => self.run.run_segment(segment, &mut self.link, &mut self.vars, &mut self.notified).await,
             Some(Err(end)) => end,
@@ -93,13 +105,18 @@ impl Slot<'_> {
                 Control::EndPlay | Control::EndBatch | Control::ClearHostErrors => return Some(control),
             },
         };
+        self.settle(end);
+        None
+    }
+
+    /// Moves the cursor on from how the last segment ended.
+    fn settle(&mut self, end: HostEnd) {
         self.last_failed = end == HostEnd::Failed;
         match end {
             HostEnd::Done => {}
             HostEnd::Failed => self.cursor.fail(),
             other => self.end = Some(other),
         }
-        None
     }
 
     fn outcome(&self) -> HostEnd {

@@ -17,6 +17,9 @@ pub struct HostVars {
     pub runtime: Map<String, Json>,
     /// Extra vars (highest precedence).
     pub extra: Map<String, Json>,
+    /// What the enclosing dynamic includes give their tasks (their `vars`
+    /// and loop variables), above task vars as Ansible's include params.
+    pub params: Map<String, Json>,
 }
 
 fn has_template(v: &Json) -> bool {
@@ -80,7 +83,7 @@ impl HostVars {
         }
         base.extend(play_vars.iter().filter(|(k, _)| *k != ROLE_DEFAULTS_KEY).map(|(k, v)| (k.clone(), v.clone())));
         base.insert("omit".into(), Json::from(OMIT));
-        HostVars { base, runtime, extra }
+        HostVars { base, runtime, extra, params: Map::new() }
     }
 
     /// Resolves the templated values of the base layer once.
@@ -116,6 +119,16 @@ impl HostVars {
                 all.insert(k.clone(), templates.render_value(v, &ctx)?);
             }
         }
+        all.extend(self.params.clone());
+        all.extend(self.extra.clone());
+        Ok(all)
+    }
+
+    /// The variables outside any task: every layer but task vars.
+    pub fn merged(&self, _templates: &Templates) -> Result<Map<String, Json>, TemplateError> {
+        let mut all = self.base.clone();
+        all.extend(self.runtime.clone());
+        all.extend(self.params.clone());
         all.extend(self.extra.clone());
         Ok(all)
     }

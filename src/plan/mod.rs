@@ -78,6 +78,8 @@ pub struct PlayPlan {
     pub graph: TaskGraph,
     /// Which tasks the tag selection keeps (index = task index).
     pub selected: Vec<bool>,
+    /// Which dynamic includes the tag selection keeps (index = include id).
+    pub include_selected: Vec<bool>,
 }
 
 /// Everything needed to run.
@@ -164,12 +166,14 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
             check_local_files(play, &book.dir, &templates, &mut diags);
             let graph = TaskGraph::build(play, &templates);
             let selected = play.tasks.iter().map(|t| tag_selected(t, &options)).collect();
+            let include_selected = play.includes.iter().map(|i| tags_selected(&i.tags, &options)).collect();
             plays.push(PlayPlan {
                 play: Arc::new(play.clone()),
                 playbook_dir: book.dir.clone(),
                 hosts,
                 graph,
                 selected,
+                include_selected,
             });
         }
     }
@@ -196,7 +200,12 @@ fn hint_of(s: &str) -> Option<String> {
 
 /// Whether `--tags` / `--skip-tags` keep a task (Ansible's rules for `always` and `never`).
 pub fn tag_selected(task: &Task, options: &RunOptions) -> bool {
-    let tags: HashSet<&str> = task.tags.iter().map(String::as_str).collect();
+    tags_selected(&task.tags, options)
+}
+
+/// Whether something with these tags runs under `--tags` / `--skip-tags`.
+pub fn tags_selected(tags: &[String], options: &RunOptions) -> bool {
+    let tags: HashSet<&str> = tags.iter().map(String::as_str).collect();
     if options.skip_tags.iter().any(|s| tags.contains(s.as_str()) || (s == "all")) {
         return false;
     }
@@ -286,11 +295,12 @@ fn check_variables(
     for task in play.tasks.iter().chain(&play.handlers) {
         // A task guarded by `when: x is defined` (or never run: `when:
         // false`) may use what its guard tests: checked when it renders.
-        if task.when.iter().any(|c| guards_undefined(c) || c.trim() == "false") {
+        if task.when.iter().chain(&task.include_guards).any(|c| guards_undefined(c) || c.trim() == "false") {
             continue;
         }
         let mut local = known.clone();
         local.insert(task.loop_var.clone());
+        local.extend(task.scope_vars.iter().cloned());
         local.extend(task.vars.keys().cloned());
         let mut reported = HashSet::new();
         let check = |src: &str,

@@ -57,6 +57,8 @@ pub struct Play {
     /// The same tasks as Ansible nests them: the tree the executor walks
     /// (indices into `tasks`).
     pub steps: Vec<Step>,
+    /// The dynamic includes of the tree, by `Step::Include::id`.
+    pub includes: Vec<Include>,
     /// Handlers (play's and roles').
     pub handlers: Vec<Task>,
     /// Play-level tags, inherited by every task.
@@ -98,6 +100,48 @@ pub enum Step {
     Task(usize),
     /// `block` / `rescue` / `always`.
     Block(Block),
+    /// `include_tasks` / `include_role`: decided per host when reached
+    /// (its `when`, `loop` and `vars`, by index into [`Play::includes`]),
+    /// then its tasks run once per item.
+    Include {
+        /// Index into [`Play::includes`].
+        id: usize,
+        /// The included tasks.
+        body: Vec<Step>,
+    },
+}
+
+/// What a dynamic include decides per host. Its keywords apply to the
+/// include itself, not to the included tasks, as in Ansible; only `vars`
+/// (and the loop variable) reach them.
+#[derive(Clone, Debug)]
+pub struct Include {
+    /// Shown as the task name.
+    pub name: String,
+    /// `include_tasks` or `include_role`.
+    pub module: &'static str,
+    /// `when:` of the include (per item).
+    pub when: Vec<String>,
+    /// `tags:` of the include (with inherited ones): select the include.
+    pub tags: Vec<String>,
+    /// `vars:`: parameters of the included tasks (templated per item).
+    pub vars: serde_json::Map<String, Json>,
+    /// `loop:` / `with_items:` / `with_list:`.
+    pub loop_items: Option<Json>,
+    /// Flatten one level (`with_items`).
+    pub loop_flatten: bool,
+    /// `loop_control.loop_var`.
+    pub loop_var: String,
+    /// `loop_control.label`.
+    pub loop_label: Option<String>,
+    /// `loop_control` extras.
+    pub loop_extras: LoopExtras,
+    /// `ignore_errors:` (a failure of the include itself).
+    pub ignore_errors: bool,
+    /// `no_log:` (of the include's own result).
+    pub no_log: bool,
+    /// Where it is written.
+    pub loc: Location,
 }
 
 /// A block: its keywords are already inherited by its tasks at load time;
@@ -124,6 +168,7 @@ impl Step {
                     s.task_indices(out);
                 }
             }
+            Step::Include { body, .. } => body.iter().for_each(|s| s.task_indices(out)),
         }
     }
 }
@@ -212,6 +257,12 @@ pub struct Task {
     pub run_once: bool,
     /// `delegate_to:` (templated): the host whose connection runs the task.
     pub delegate_to: Option<String>,
+    /// Variables that enclosing dynamic includes define for this task (their
+    /// loop variables and `vars`), for the static undefined-variable check.
+    pub scope_vars: Vec<String>,
+    /// The `when` of enclosing dynamic includes: decided at the include, not
+    /// per task; the static check reads them as guards.
+    pub include_guards: Vec<String>,
     /// Inside the body of a block that has a `rescue` (at any depth): a
     /// failure here is counted `rescued`, not `failed`, as Ansible counts it.
     pub rescuable: bool,

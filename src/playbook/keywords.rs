@@ -44,13 +44,16 @@ pub enum Place {
     Task,
     /// An entry of a play's `roles:`.
     Role,
-    /// `import_tasks` / `include_tasks`.
+    /// `import_tasks` / `import_role` (static: keywords reach the tasks).
+    Import,
+    /// `include_tasks` / `include_role` (dynamic: keywords apply to the
+    /// include itself).
     Include,
 }
 
 impl Place {
     /// Every place, for the keyword table.
-    pub const ALL: [Place; 5] = [Place::Play, Place::Block, Place::Task, Place::Role, Place::Include];
+    pub const ALL: [Place; 6] = [Place::Play, Place::Block, Place::Task, Place::Role, Place::Import, Place::Include];
 
     /// How messages name the place.
     pub fn noun(self) -> &'static str {
@@ -59,12 +62,33 @@ impl Place {
             Place::Block => "block",
             Place::Task => "task",
             Place::Role => "role entry",
-            Place::Include => "task include",
+            Place::Import => "import",
+            Place::Include => "include",
         }
     }
 
     /// Ansible's keywords for this place (ansible-core 2.18).
     pub fn ansible(self) -> Vec<&'static str> {
+        if self == Place::Include {
+            // ansible-core's VALID_INCLUDE_KEYWORDS: anything else is an error there.
+            return vec![
+                "action",
+                "args",
+                "collections",
+                "debugger",
+                "ignore_errors",
+                "loop",
+                "loop_control",
+                "name",
+                "no_log",
+                "register",
+                "run_once",
+                "tags",
+                "timeout",
+                "vars",
+                "when",
+            ];
+        }
         let mut out: Vec<&str> = BASE.to_vec();
         let own: &[&str] = match self {
             Place::Play => &[
@@ -91,7 +115,7 @@ impl Place {
             Place::Block => {
                 &["when", "tags", "collections", "notify", "delegate_to", "delegate_facts", "block", "rescue", "always"]
             }
-            Place::Task | Place::Include => &[
+            Place::Task | Place::Import | Place::Include => &[
                 "when",
                 "tags",
                 "collections",
@@ -215,7 +239,10 @@ impl Place {
                 "run_once",
                 "delegate_to",
             ],
-            Place::Include => &[
+            Place::Include => {
+                &["name", "when", "tags", "vars", "loop", "loop_control", "ignore_errors", "no_log", "collections"]
+            }
+            Place::Import => &[
                 "name",
                 "when",
                 "tags",
@@ -236,12 +263,13 @@ impl Place {
 
     /// Whether `key` is implemented here.
     pub fn implements(self, key: &str) -> bool {
-        self.implemented().contains(&key) || (self == Place::Task && is_with_lookup(key))
+        self.implemented().contains(&key) || (matches!(self, Place::Task | Place::Include) && is_with_lookup(key))
     }
 
     /// Whether `key` is one of Ansible's keywords here (implemented or not).
     pub fn is_ansible(self, key: &str) -> bool {
-        self.ansible().contains(&key) || (matches!(self, Place::Task | Place::Include) && key.starts_with("with_"))
+        self.ansible().contains(&key)
+            || (matches!(self, Place::Task | Place::Import | Place::Include) && key.starts_with("with_"))
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use super::ast::{Block, HostOrder, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
+use super::ast::{Block, HostOrder, Include, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
 use super::keywords::{self, Place, NOT_IMPLEMENTED_HINT};
 use super::kv;
 use crate::config::SearchPaths;
@@ -55,6 +55,10 @@ struct Inherited {
     notify: Vec<String>,
     run_once: Option<bool>,
     delegate_to: Option<String>,
+    /// Names that enclosing dynamic includes define (loop var, vars).
+    scope_vars: Vec<String>,
+    /// Conditions of enclosing dynamic includes (for the static check).
+    include_guards: Vec<String>,
     /// Inside the body of a block with a rescue.
     rescuable: bool,
 }
@@ -64,11 +68,13 @@ struct Inherited {
 enum Item {
     Task(Box<Task>),
     Block { name: Option<String>, body: Vec<Item>, rescue: Vec<Item>, always: Vec<Item>, loc: Location },
+    Include(Box<Include>, Vec<Item>),
 }
 
-/// Moves the tasks of `items` into `tasks` (in written order) and returns
-/// the tree of steps over their indices.
-fn flatten(items: Vec<Item>, tasks: &mut Vec<Task>) -> Vec<Step> {
+/// Moves the tasks of `items` into `tasks` (in written order) and the
+/// dynamic includes into `includes`, and returns the tree of steps over
+/// their indices.
+fn flatten(items: Vec<Item>, tasks: &mut Vec<Task>, includes: &mut Vec<Include>) -> Vec<Step> {
     items
         .into_iter()
         .map(|item| match item {
@@ -77,10 +83,15 @@ fn flatten(items: Vec<Item>, tasks: &mut Vec<Task>) -> Vec<Step> {
                 Step::Task(tasks.len() - 1)
             }
             Item::Block { name, body, rescue, always, .. } => {
-                let body = flatten(body, tasks);
-                let rescue = flatten(rescue, tasks);
-                let always = flatten(always, tasks);
+                let body = flatten(body, tasks, includes);
+                let rescue = flatten(rescue, tasks, includes);
+                let always = flatten(always, tasks, includes);
                 Step::Block(Block { name, body, rescue, always })
+            }
+            Item::Include(include, body) => {
+                includes.push(*include);
+                let id = includes.len() - 1;
+                Step::Include { id, body: flatten(body, tasks, includes) }
             }
         })
         .collect()
@@ -404,7 +415,8 @@ impl Loader<'_> {
         vars.extend(std::mem::take(&mut self.role_vars));
         let role_defaults = std::mem::take(&mut self.role_defaults);
         let mut tasks = Vec::new();
-        let steps = flatten(items, &mut tasks);
+        let mut includes = Vec::new();
+        let steps = flatten(items, &mut tasks, &mut includes);
         if strategy == Strategy::Free {
             for t in tasks.iter().filter(|t| t.run_once) {
                 self.err(
@@ -415,7 +427,7 @@ impl Loader<'_> {
         }
         let mut handlers = Vec::new();
         self.refuse_handler_rescue(&handler_items);
-        flatten(handler_items, &mut handlers);
+        flatten(handler_items, &mut handlers, &mut Vec::new());
         // Role defaults rank below everything else: kept apart under a reserved key.
         if !role_defaults.is_empty() {
             vars.insert(ROLE_DEFAULTS_KEY.into(), Json::Object(role_defaults));
@@ -443,6 +455,7 @@ impl Loader<'_> {
             force_handlers,
             tasks,
             steps,
+            includes,
             handlers,
             tags,
             loc: node.loc.clone(),
@@ -476,14 +489,21 @@ impl Loader<'_> {
     /// tasks but its rescue/always have no meaning stead implements there.
     fn refuse_handler_rescue(&mut self, items: &[Item]) {
         for item in items {
-            if let Item::Block { rescue, always, loc, body, .. } = item {
-                if !rescue.is_empty() || !always.is_empty() {
-                    self.err(
-                        Diagnostic::new(loc, "`rescue`/`always` in a handler block are not supported")
-                            .hint("move the block into the tasks and notify a plain handler"),
-                    );
+            match item {
+                Item::Block { rescue, always, loc, body, .. } => {
+                    if !rescue.is_empty() || !always.is_empty() {
+                        self.err(
+                            Diagnostic::new(loc, "`rescue`/`always` in a handler block are not supported")
+                                .hint("move the block into the tasks and notify a plain handler"),
+                        );
+                    }
+                    self.refuse_handler_rescue(body);
                 }
-                self.refuse_handler_rescue(body);
+                Item::Include(include, _) => self.err(
+                    Diagnostic::new(&include.loc, format!("`{}` among handlers is not supported", include.module))
+                        .hint("use import_tasks there: handlers run one task at a time"),
+                ),
+                Item::Task(_) => {}
             }
         }
     }
@@ -636,7 +656,8 @@ impl Loader<'_> {
     /// `import_role` / `include_role`: the role's tasks at this place, with
     /// the task's keywords handed down.
     fn include_role(&mut self, item: &Node, key: &str, target: &Node, dir: &Path, inh: &Inherited) -> Vec<Item> {
-        self.check_keys(item, Place::Include, ROLE_INCLUDE_KEYS);
+        let dynamic = key.ends_with("include_role");
+        self.check_keys(item, if dynamic { Place::Include } else { Place::Import }, ROLE_INCLUDE_KEYS);
         let mut name = None;
         let mut from = RoleFiles::default();
         for (k, v) in target.as_map().unwrap_or_default() {
@@ -671,6 +692,11 @@ impl Loader<'_> {
                     .hint("name the role and its files literally"),
             );
             return Vec::new();
+        }
+        if dynamic {
+            let (include, scope) = self.dynamic_include(item, key, inh);
+            let body = self.load_role(&name, &target.loc, dir, &scope, serde_json::Map::new(), &from);
+            return vec![Item::Include(Box::new(include), body)];
         }
         let inner = self.inherit(item, inh);
         self.load_role(&name, &target.loc, dir, &inner, serde_json::Map::new(), &from)
@@ -719,8 +745,8 @@ impl Loader<'_> {
         tasks
     }
 
-    /// `import_tasks` / `include_tasks`: the file's tasks, inlined, with the
-    /// include's keywords handed down to them.
+    /// `import_tasks` (the file's tasks, inlined, with the import's keywords
+    /// handed down to them) or `include_tasks` (a dynamic include).
     #[allow(clippy::too_many_arguments)]
     fn include(
         &mut self,
@@ -732,7 +758,8 @@ impl Loader<'_> {
         role: Option<&Path>,
         depth: usize,
     ) -> Vec<Item> {
-        self.check_keys(item, Place::Include, INCLUDE_KEYS);
+        let dynamic = key.ends_with("include_tasks");
+        self.check_keys(item, if dynamic { Place::Include } else { Place::Import }, INCLUDE_KEYS);
         let file = match &target.kind {
             NodeKind::Str(s) => Some(s.strip_prefix("file=").unwrap_or(s).to_owned()),
             NodeKind::Map(_) => {
@@ -785,13 +812,67 @@ impl Loader<'_> {
             self.err(Diagnostic::new(&target.loc, what).hint(format!("include chain: {}", chain.join(" -> "))));
             return Vec::new();
         }
-        let inner = self.inherit(item, inh);
+        let (include, inner) = if dynamic {
+            let (include, scope) = self.dynamic_include(item, key, inh);
+            (Some(include), scope)
+        } else {
+            (None, self.inherit(item, inh))
+        };
         let Some(root) = self.read(&path) else { return Vec::new() };
         let inner_dir = path.parent().unwrap_or(dir).to_path_buf();
         self.include_chain.push(canonical);
         let items = self.task_list(&root, &inner_dir, &inner, role, depth + 1);
         self.include_chain.pop();
-        items
+        match include {
+            Some(include) => vec![Item::Include(Box::new(include), items)],
+            None => items,
+        }
+    }
+
+    /// The keywords of `include_tasks` / `include_role`, which apply to the
+    /// include itself; and what its tasks inherit: the enclosing levels'
+    /// keywords, plus the names the include defines for them.
+    fn dynamic_include(&mut self, item: &Node, key: &str, inh: &Inherited) -> (Include, Inherited) {
+        if self.in_handlers {
+            self.err(
+                Diagnostic::new(&item.loc, format!("`{key}` among handlers is not supported"))
+                    .hint("use import_tasks there: handlers run one task at a time"),
+            );
+        }
+        let (loop_items, loop_flatten, loop_var, loop_label, loop_extras) = self.loop_spec(item);
+        let vars = self.vars_map(item.get("vars"));
+        let mut tags = inh.tags.clone();
+        tags.extend(self.string_list(item.get("tags")));
+        let mut when = inh.when.clone();
+        when.extend(self.conditions(item.get("when")));
+        self.check_collections(item.get("collections"));
+        let flag = |l: &mut Self, k: &str| item.get(k).and_then(|n| l.bool_value(n));
+        let module = if key.ends_with("include_role") { "include_role" } else { "include_tasks" };
+        let name = item.get("name").and_then(|n| self.scalar_text(n)).unwrap_or_else(|| module.to_owned());
+        let mut scope = inh.clone();
+        scope.scope_vars.extend(vars.keys().cloned());
+        scope.include_guards.extend(when.iter().cloned());
+        if loop_items.is_some() {
+            scope.scope_vars.push(loop_var.clone());
+            scope.scope_vars.extend(loop_extras.index_var.iter().cloned());
+            scope.scope_vars.push("ansible_loop".into());
+        }
+        let include = Include {
+            name,
+            module,
+            when,
+            tags,
+            vars,
+            loop_items,
+            loop_flatten,
+            loop_var,
+            loop_label,
+            loop_extras,
+            ignore_errors: flag(self, "ignore_errors").or(inh.ignore_errors).unwrap_or(false),
+            no_log: flag(self, "no_log").or(inh.no_log).unwrap_or(false),
+            loc: item.loc.clone(),
+        };
+        (include, scope)
     }
 
     fn task(&mut self, node: &Node, inh: &Inherited, role: Option<&Path>) -> Option<Task> {
@@ -905,6 +986,8 @@ impl Loader<'_> {
             } else {
                 node.get("delegate_to").and_then(|n| self.scalar_text(n)).or_else(|| inh.delegate_to.clone())
             },
+            scope_vars: inh.scope_vars.clone(),
+            include_guards: inh.include_guards.clone(),
             rescuable: inh.rescuable,
             role_dir: role.map(Path::to_path_buf),
             loc: node.loc.clone(),

@@ -8,5 +8,5 @@ pub mod keywords;
 mod kv;
 mod load;
 
-pub use ast::{Block, HostOrder, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
+pub use ast::{Block, HostOrder, Include, LoopExtras, Play, Playbook, Retry, Step, Strategy, Task};
 pub use load::{find_local_file, load, load_with, serial_size, ROLE_DEFAULTS_KEY};

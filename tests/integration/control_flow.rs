@@ -810,3 +810,93 @@ fn run_once_of_a_role_entry() {
         assert_eq!(log_lines(&shared), ["role once by h1"], "{}", engine.name());
     }
 }
+
+#[test]
+fn include_tasks_over_a_loop_runs_the_whole_file_per_item() {
+    let sshd = Sshd::start();
+    let inc = "- name: one\n  lineinfile: {path: \"{{ root }}/ran\", line: \"{{ item }}-1\", create: true}\n\
+               - name: two\n  lineinfile: {path: \"{{ root }}/ran\", line: \"{{ item }}-2\"}\n";
+    let site = play("- name: per item\n  include_tasks: inc.yml\n  loop: [a, b]\n");
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("inc.yml", inc).file("site.yml", &site);
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        let who = engine.name();
+        assert_eq!(test.read(HOST, "ran"), "a-1\na-2\nb-1\nb-2\n", "{who}");
+        // Each included item counts ok once, beside the four tasks.
+        assert_eq!(recap(&out), [6, 4, 0, 0, 0, 0], "{who}\n{}", out.stdout);
+        let again = test.run_args(["apply", "site.yml"]);
+        assert_eq!(recap(&again), [6, 0, 0, 0, 0, 0], "{who}: second run");
+    }
+}
+
+#[test]
+fn include_keywords_apply_to_the_include_not_its_tasks() {
+    let sshd = Sshd::start();
+    let inc = "- name: turns the flag off\n  set_fact: {flag: false}\n\
+               - name: still runs\n  lineinfile: {path: \"{{ root }}/ran\", line: second, create: true}\n";
+    let site = r#"- name: includes
+  hosts: all
+  gather_facts: false
+  vars: {flag: true}
+  tasks:
+    - name: guarded include
+      include_tasks: inc.yml
+      when: flag
+      collections: [ansible.builtin]
+      ignore_errors: true
+      no_log: true
+    - name: skipped include
+      include_tasks: inc.yml
+      when: not flag and false
+    - name: tagged include
+      include_tasks: tagged.yml
+      tags: [t]
+"#;
+    let tagged = "- name: untagged inside\n  lineinfile: {path: \"{{ root }}/tagged\", line: inner, create: true}\n";
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file("inc.yml", inc)
+            .file("tagged.yml", tagged)
+            .file("site.yml", site);
+        let who = engine.name();
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        // The include's `when` is not evaluated again for its tasks.
+        assert_eq!(test.read(HOST, "ran"), "second\n", "{who}");
+        assert_eq!(out.summary("skipped"), 1, "{who}: a skipped include is one result\n{}", out.stdout);
+        // The include's tags select the include, not the tasks inside it.
+        std::fs::remove_file(test.path(HOST, "tagged")).unwrap();
+        let out = test.run_args(["apply", "site.yml", "--tags", "t"]);
+        out.assert_status(0);
+        assert!(!test.exists(HOST, "tagged"), "{who}: an untagged task ran under --tags t");
+    }
+}
+
+#[test]
+fn include_role_over_a_loop_with_vars() {
+    let sshd = Sshd::start();
+    let site = play(
+        r#"
+        - name: role per item
+          include_role: {name: r}
+          vars: {suffix: "!"}
+          loop: [x, y]
+          loop_control: {loop_var: thing}
+        "#,
+    );
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file(
+                "roles/r/tasks/main.yml",
+                "- name: role task\n  lineinfile: {path: \"{{ root }}/ran\", line: \"{{ thing }}{{ suffix }}\", create: true}\n",
+            )
+            .file("site.yml", &site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(test.read(HOST, "ran"), "x!\ny!\n", "{}", engine.name());
+    }
+}

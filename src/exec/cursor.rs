@@ -46,10 +46,22 @@ struct Frame<'p> {
     /// In an include: the variables of each item, and the current one.
     items: Vec<Map<String, Json>>,
     item: usize,
+    /// Index, in the parent's list, of the block or include this frame is part of.
+    entered_at: usize,
 }
 
-fn frame<'p>(steps: &'p [Step], section: Section, block: Option<&'p Block>) -> Frame<'p> {
-    Frame { steps, pos: 0, section, block, failing: false, items: Vec::new(), item: 0 }
+fn frame<'p>(steps: &'p [Step], section: Section, block: Option<&'p Block>, entered_at: usize) -> Frame<'p> {
+    Frame { steps, pos: 0, section, block, failing: false, items: Vec::new(), item: 0, entered_at }
+}
+
+/// Where a section sorts among its block's sections (Ansible's lockstep
+/// runs body tasks, then rescue, then always).
+fn rank(section: Section) -> usize {
+    match section {
+        Section::Root | Section::Body | Section::Include => 0,
+        Section::Rescue => 1,
+        Section::Always => 2,
+    }
 }
 
 /// One host's position in a play.
@@ -62,19 +74,24 @@ pub struct Cursor<'p> {
     handlers_pending: bool,
     /// Notified handlers run even after a failure (`--force-handlers`).
     force_handlers: bool,
-    /// The body of the include just handed out, until it is entered.
-    pending_include: Option<&'p [Step]>,
+    /// The body of the include just handed out (and where it stands), until
+    /// it is entered.
+    pending_include: Option<(&'p [Step], usize)>,
+    /// Where the last segment handed out stands in the tree (see
+    /// [`Cursor::position`]).
+    position: Vec<usize>,
 }
 
 impl<'p> Cursor<'p> {
     /// At the start of `steps` (a play's tree).
     pub fn new(steps: &'p [Step], force_handlers: bool) -> Cursor<'p> {
         Cursor {
-            stack: vec![frame(steps, Section::Root, None)],
+            stack: vec![frame(steps, Section::Root, None, 0)],
             failed: false,
             handlers_pending: true,
             force_handlers,
             pending_include: None,
+            position: Vec::new(),
         }
     }
 
@@ -97,18 +114,21 @@ impl<'p> Cursor<'p> {
             let Some(top) = self.stack.last_mut() else {
                 let flush = self.handlers_pending && (!self.failed || self.force_handlers);
                 self.handlers_pending = false;
+                self.position = vec![usize::MAX];
                 return flush.then_some(Segment::Handlers);
             };
             if top.pos < top.steps.len() {
+                let at = top.pos;
                 match &top.steps[top.pos] {
                     Step::Block(b) => {
                         top.pos += 1;
-                        self.stack.push(frame(&b.body, Section::Body, Some(b)));
+                        self.stack.push(frame(&b.body, Section::Body, Some(b), at));
                         continue;
                     }
                     Step::Include { id, body } => {
                         top.pos += 1;
-                        self.pending_include = Some(body);
+                        self.pending_include = Some((body, at));
+                        self.position = self.path(at);
                         return Some(Segment::Include(*id));
                     }
                     Step::Task(_) => {}
@@ -122,6 +142,7 @@ impl<'p> Cursor<'p> {
                 }
                 let first = split(&indices).into_iter().next().unwrap_or_else(|| vec![indices[0]]);
                 top.pos += first.len().max(1);
+                self.position = self.path(at);
                 return Some(Segment::Tasks(first));
             }
             // The section ended without a failure; an include goes on with
@@ -134,7 +155,7 @@ impl<'p> Cursor<'p> {
             let done = self.stack.pop().expect("a frame is on the stack");
             match (done.section, done.block) {
                 (Section::Body | Section::Rescue, Some(b)) => {
-                    self.enter_always(b, false);
+                    self.enter_always(b, false, done.entered_at);
                 }
                 (Section::Always, Some(_)) if done.failing => self.fail(),
                 _ => {}
@@ -142,20 +163,40 @@ impl<'p> Cursor<'p> {
         }
     }
 
-    fn enter_always(&mut self, block: &'p Block, failing: bool) -> bool {
+    fn enter_always(&mut self, block: &'p Block, failing: bool, at: usize) -> bool {
         if block.always.is_empty() {
             return false;
         }
-        self.stack.push(Frame { failing, ..frame(&block.always, Section::Always, Some(block)) });
+        self.stack.push(Frame { failing, ..frame(&block.always, Section::Always, Some(block), at) });
         true
+    }
+
+    /// The tree path of a segment starting at `start` in the top frame:
+    /// for each enclosing block or include, its index in its parent, the
+    /// section and the item; then `start`.
+    fn path(&self, start: usize) -> Vec<usize> {
+        let mut p = Vec::new();
+        for f in self.stack.iter().skip(1) {
+            p.extend([f.entered_at, rank(f.section), f.item]);
+        }
+        p.push(start);
+        p
+    }
+
+    /// Where the last segment handed out stands: hosts whose positions
+    /// compare lower are behind. The linear strategy runs the hosts that
+    /// are furthest behind first and lets the others wait, so hosts meet
+    /// again after a rescue, as Ansible's lockstep does.
+    pub fn position(&self) -> &[usize] {
+        &self.position
     }
 
     /// Answers a [`Segment::Include`]: its tasks run once for each of
     /// these items (their variables); none when the include was skipped.
     pub fn enter_include(&mut self, items: Vec<Map<String, Json>>) {
-        let Some(body) = self.pending_include.take() else { return };
+        let Some((body, at)) = self.pending_include.take() else { return };
         if !items.is_empty() {
-            self.stack.push(Frame { items, ..frame(body, Section::Include, None) });
+            self.stack.push(Frame { items, ..frame(body, Section::Include, None, at) });
         }
     }
 
@@ -183,11 +224,11 @@ impl<'p> Cursor<'p> {
             let Some(b) = top.block else { break };
             match top.section {
                 Section::Body if !b.rescue.is_empty() => {
-                    self.stack.push(frame(&b.rescue, Section::Rescue, Some(b)));
+                    self.stack.push(frame(&b.rescue, Section::Rescue, Some(b), top.entered_at));
                     return;
                 }
                 Section::Body | Section::Rescue => {
-                    if self.enter_always(b, true) {
+                    if self.enter_always(b, true, top.entered_at) {
                         return;
                     }
                 }
@@ -348,6 +389,28 @@ mod tests {
         c.fail();
         assert_eq!(c.next(&together), Some(Segment::Tasks(vec![1])), "the block's rescue");
         assert!(c.params().is_empty(), "the include's variables end with it");
+    }
+
+    #[test]
+    fn positions_order_body_before_rescue_before_always_and_later_steps() {
+        let steps =
+            vec![block(vec![Step::Task(0), Step::Task(1)], vec![Step::Task(2)], vec![Step::Task(3)]), Step::Task(4)];
+        let mut ok = Cursor::new(&steps, false);
+        let mut bad = Cursor::new(&steps, false);
+        ok.next(&one_by_one);
+        bad.next(&one_by_one);
+        assert_eq!(ok.position(), bad.position());
+        bad.fail();
+        ok.next(&one_by_one); // task 1, in the body
+        bad.next(&one_by_one); // task 2, the rescue
+        assert!(ok.position() < bad.position(), "body tasks run before rescue ones");
+        ok.next(&one_by_one); // task 3, always
+        assert!(bad.position() < ok.position(), "rescue runs before always");
+        bad.next(&one_by_one); // task 3, always
+        assert_eq!(ok.position(), bad.position(), "the hosts meet again");
+        ok.next(&one_by_one);
+        bad.next(&one_by_one);
+        assert_eq!(ok.position(), bad.position());
     }
 
     #[test]

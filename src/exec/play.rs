@@ -64,6 +64,9 @@ struct Slot<'a> {
     aborted: bool,
     /// The last segment failed on this host.
     last_failed: bool,
+    /// Linear: the next segment and its position, while the host waits for
+    /// hosts that are behind.
+    pending: Option<(Segment, Vec<usize>)>,
     buffer: Option<Arc<Buffer>>,
 }
 
@@ -107,6 +110,12 @@ impl Slot<'_> {
         };
         self.settle(end);
         None
+    }
+
+    /// Ends the host's play (`end_play`, `end_batch`, a fatal failure elsewhere).
+    fn end(&mut self) {
+        self.cursor.end();
+        self.pending = None;
     }
 
     /// Moves the cursor on from how the last segment ended.
@@ -215,6 +224,7 @@ impl PlayRun<'_> {
                 end: None,
                 aborted: false,
                 last_failed: false,
+                pending: None,
                 buffer,
             });
         }
@@ -258,11 +268,25 @@ impl PlayRun<'_> {
                 }
                 return;
             }
-            let segments: Vec<Option<Segment>> =
-                slots.iter_mut().map(|s| if s.end.is_some() { None } else { s.cursor.next(&split) }).collect();
-            if segments.iter().all(Option::is_none) {
-                return;
+            // Every host holds its next segment; only the hosts furthest
+            // behind run it now, the others wait for them (lockstep).
+            for s in slots.iter_mut() {
+                if s.end.is_some() {
+                    s.pending = None;
+                } else if s.pending.is_none() {
+                    s.pending = s.cursor.next(&split).map(|seg| (seg, s.cursor.position().to_vec()));
+                }
             }
+            let Some(lowest) = slots.iter().filter_map(|s| s.pending.as_ref().map(|(_, p)| p.clone())).min() else {
+                return;
+            };
+            let segments: Vec<Option<Segment>> = slots
+                .iter_mut()
+                .map(|s| match &s.pending {
+                    Some((_, p)) if *p == lowest => s.pending.take().map(|(seg, _)| seg),
+                    _ => None,
+                })
+                .collect();
             // Hosts on the same segment are shown together, task by task.
             let mut groups: Vec<(Vec<usize>, Option<Segment>)> = Vec::new();
             for (i, segment) in segments.iter().enumerate() {
@@ -325,7 +349,7 @@ impl PlayRun<'_> {
         self.ended.store(true, Ordering::SeqCst);
         for s in slots.iter_mut().filter(|s| s.outcome() == HostEnd::Done) {
             s.aborted = true;
-            s.cursor.end();
+            s.end();
         }
     }
 
@@ -334,9 +358,9 @@ impl PlayRun<'_> {
         match control {
             Control::EndPlay => {
                 self.ended.store(true, Ordering::SeqCst);
-                slots.iter_mut().for_each(|s| s.cursor.end());
+                slots.iter_mut().for_each(Slot::end);
             }
-            Control::EndBatch => slots.iter_mut().for_each(|s| s.cursor.end()),
+            Control::EndBatch => slots.iter_mut().for_each(Slot::end),
             Control::ClearHostErrors => slots.iter_mut().for_each(|s| s.cursor.clear_failure()),
             _ => {}
         }

@@ -5,7 +5,7 @@
 //! the same.
 
 use crate::support::oracle::{self, Engine};
-use crate::support::{play, Outcome, Sshd, Test};
+use crate::support::{play, tree, Outcome, Sshd, Test};
 
 const HOST: &str = "web1";
 
@@ -898,5 +898,110 @@ fn include_role_over_a_loop_with_vars() {
             .file("site.yml", &site);
         test.run_args(["apply", "site.yml"]).assert_status(0);
         assert_eq!(test.read(HOST, "ran"), "x!\ny!\n", "{}", engine.name());
+    }
+}
+
+/// What one engine left: per run the recap of each host, each host's files,
+/// the shared log.
+struct EngineRun {
+    engine: &'static str,
+    recaps: Vec<Vec<(String, [u64; 6])>>,
+    listings: Vec<String>,
+    log: Vec<String>,
+}
+
+/// Per host: [ok, changed, failed, skipped, rescued, ignored] from a report.
+fn host_recaps(out: &Outcome, hosts: &[&str]) -> Vec<(String, [u64; 6])> {
+    let report = out.report_json();
+    hosts
+        .iter()
+        .map(|h| {
+            let r = &report["hosts"][*h];
+            let n = |k: &str| r[k].as_u64().unwrap_or(0);
+            ((*h).to_owned(), [n("ok"), n("changed"), n("failed"), n("skipped"), n("rescued"), n("ignored")])
+        })
+        .collect()
+}
+
+/// The issue's "done when": one role with block/rescue/always and block
+/// vars, include_tasks over a loop, until/retries, run_once, delegate_to:
+/// localhost, flush_handlers, under serial: 2. stead and ansible-playbook
+/// must leave the same hosts and print the same recap, on the first run and
+/// on the second.
+#[test]
+fn a_role_using_the_whole_control_flow_matches_ansible() {
+    let sshd = Sshd::start();
+    let role = r#"
+- name: guarded setup
+  vars: {marker: from-block}
+  block:
+    - name: write marker
+      copy: {content: "{{ marker }}\n", dest: "{{ root }}/marker"}
+      notify: restart app
+    - name: break on h2
+      command: /bin/false
+      when: inventory_hostname == 'h2'
+  rescue:
+    - name: note rescue
+      copy: {content: "rescued {{ ansible_failed_result.rc }}\n", dest: "{{ root }}/rescued"}
+  always:
+    - name: always
+      copy: {content: "always\n", dest: "{{ root }}/always"}
+- name: per item
+  include_tasks: item.yml
+  loop: [one, two]
+- name: flaky
+  shell: n=$(cat "{{ root }}/count" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "{{ root }}/count"; [ $n -ge 2 ]
+  register: flaky
+  until: flaky.rc == 0
+  retries: 3
+  delay: 0
+  changed_when: false
+- name: once per batch
+  shell: echo "{{ inventory_hostname }}" >> "{{ log }}"
+  run_once: true
+- name: on the controller
+  copy: {content: "{{ inventory_hostname }} {{ flaky.attempts }}\n", dest: "{{ root }}/local"}
+  delegate_to: localhost
+- meta: flush_handlers
+- name: after flush
+  stat: {path: "{{ root }}/restarted"}
+  register: st
+- name: record
+  copy: {content: "restarted={{ st.stat.exists }}\n", dest: "{{ root }}/after_flush"}
+"#;
+    let site = "- name: app\n  hosts: all\n  gather_facts: false\n  serial: 2\n  roles: [app]\n";
+    let hosts = ["h1", "h2", "h3"];
+    let mut seen: Vec<EngineRun> = Vec::new();
+    for engine in oracle::engines() {
+        let (test, shared) = three_hosts(&engine, &sshd, site);
+        let test = test
+            .file("roles/app/tasks/main.yml", role)
+            .file(
+                "roles/app/tasks/item.yml",
+                "- name: item file\n  copy: {content: \"{{ item }}\\n\", dest: \"{{ root }}/item-{{ item }}\"}\n",
+            )
+            .file(
+                "roles/app/handlers/main.yml",
+                "- name: restart app\n  copy: {content: \"r\\n\", dest: \"{{ root }}/restarted\"}\n",
+            );
+        let mut recaps = Vec::new();
+        for _ in 0..2 {
+            let out = test.run_args(["apply", "site.yml"]);
+            out.assert_status(0);
+            recaps.push(host_recaps(&out, &hosts));
+        }
+        let listings = hosts.iter().map(|h| tree::listing(test.root(h))).collect();
+        seen.push(EngineRun { engine: engine.name(), recaps, listings, log: log_lines(&shared) });
+        assert_eq!(test.read("h2", "rescued"), "rescued 1\n", "{}", engine.name());
+        assert_eq!(test.read("h1", "after_flush"), "restarted=True\n", "{}", engine.name());
+    }
+    let ours = &seen[0];
+    assert_eq!(ours.log, ["h1", "h3", "h1", "h3"], "run_once runs once per serial batch, each run");
+    for other in &seen[1..] {
+        let who = other.engine;
+        assert_eq!(ours.recaps, other.recaps, "recaps: stead vs {who}");
+        assert_eq!(ours.listings, other.listings, "host files: stead vs {who}");
+        assert_eq!(ours.log, other.log, "run_once: stead vs {who}");
     }
 }

@@ -1,4 +1,8 @@
 //! From a host's variables to an open connection (CONTRACT §3 names).
+//!
+//! The variables arrive rendered (templated connection variables are
+//! resolved by the caller) and with Ansible's aliases normalised
+//! ([`crate::inventory::connection`]); a bad port is an error, never 22.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,7 +26,19 @@ pub fn is_local(vars: &Map<String, Json>) -> bool {
 }
 
 /// The SSH parameters of a host.
-pub fn ssh_params(host: &str, vars: &Map<String, Json>, play_user: Option<&str>, options: &RunOptions) -> SshParams {
+pub fn ssh_params(
+    host: &str,
+    vars: &Map<String, Json>,
+    play_user: Option<&str>,
+    options: &RunOptions,
+) -> Result<SshParams, TransportError> {
+    let port = match vars.get("ansible_port") {
+        None | Some(Json::Null) => None,
+        Some(v) => Some(
+            crate::inventory::connection::port(v)
+                .map_err(|e| TransportError::Connect { host: host.to_owned(), detail: format!("ansible_port: {e}") })?,
+        ),
+    };
     let mut extra_args = Vec::new();
     for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         if let Some(args) = text(vars, key) {
@@ -31,9 +47,9 @@ pub fn ssh_params(host: &str, vars: &Map<String, Json>, play_user: Option<&str>,
             );
         }
     }
-    SshParams {
+    Ok(SshParams {
         host: text(vars, "ansible_host").unwrap_or_else(|| host.to_owned()),
-        port: text(vars, "ansible_port").and_then(|p| p.parse().ok()),
+        port,
         user: text(vars, "ansible_user").or_else(|| play_user.map(str::to_owned)).or_else(|| options.user.clone()),
         private_key_file: text(vars, "ansible_ssh_private_key_file").map(|p| PathBuf::from(expand_home(&p))),
         extra_args,
@@ -42,7 +58,7 @@ pub fn ssh_params(host: &str, vars: &Map<String, Json>, play_user: Option<&str>,
             .and_then(|t| t.parse().ok())
             .map(Duration::from_secs)
             .unwrap_or(CONNECT_TIMEOUT),
-    }
+    })
 }
 
 fn expand_home(p: &str) -> String {
@@ -59,9 +75,14 @@ pub async fn open(
     play_user: Option<&str>,
     options: &RunOptions,
 ) -> Result<Connection, TransportError> {
-    if is_local(vars) {
+    let mut vars = vars.clone();
+    crate::inventory::connection::normalize(&mut vars);
+    if let Some(problem) = crate::inventory::connection::problems(&vars).into_iter().next() {
+        return Err(TransportError::Connect { host: host.to_owned(), detail: problem });
+    }
+    if is_local(&vars) {
         return Ok(Connection::Local(LocalConnection::new()));
     }
-    let params = ssh_params(host, vars, play_user, options);
+    let params = ssh_params(host, &vars, play_user, options)?;
     Ok(Connection::Ssh(SshConnection::connect(&params).await?))
 }

@@ -192,6 +192,7 @@ impl HostRun<'_> {
                     host: link.host.clone(),
                     detail: format!("delegate_to: `{d}` is not in the inventory"),
                 })?;
+                let vars = self.connection_vars(d, &vars)?;
                 let play_user = self.play.play.remote_user.as_deref();
                 Ok(Conn::Delegate(self.delegates.get(d, &vars, play_user, self.options).await?))
             }
@@ -199,15 +200,43 @@ impl HostRun<'_> {
         }
     }
 
+    /// A host's connection variables with templated values rendered (with
+    /// its inventory, play and extra variables), as Ansible templates
+    /// `ansible_host: "{{ ... }}"`.
+    fn connection_vars(&self, host: &str, vars: &Map<String, Json>) -> Result<Map<String, Json>, TransportError> {
+        let templated: Vec<String> = vars
+            .iter()
+            .filter(|(k, v)| {
+                k.starts_with("ansible_") && matches!(v, Json::String(s) if crate::template::is_template(s))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if templated.is_empty() {
+            return Ok(vars.clone());
+        }
+        let mut all = vars.clone();
+        all.extend(
+            self.play.play.vars.iter().filter(|(k, _)| !k.starts_with("__stead")).map(|(k, v)| (k.clone(), v.clone())),
+        );
+        all.extend(self.options.extra_vars.clone());
+        super::vars::resolve(&mut all, self.templates).map_err(|e| TransportError::Connect {
+            host: host.to_owned(),
+            detail: format!("connection variables: {e}"),
+        })?;
+        let mut out = vars.clone();
+        for k in templated {
+            if let Some(v) = all.get(&k) {
+                out.insert(k, v.clone());
+            }
+        }
+        Ok(out)
+    }
+
     async fn ensure_connected<'l>(&self, link: &'l mut Link) -> Result<&'l Connection, TransportError> {
         if link.conn.is_none() {
-            let conn = super::connect::open(
-                &link.host,
-                &self.inventory_vars,
-                self.play.play.remote_user.as_deref(),
-                self.options,
-            )
-            .await?;
+            let vars = self.connection_vars(&link.host, &self.inventory_vars)?;
+            let conn =
+                super::connect::open(&link.host, &vars, self.play.play.remote_user.as_deref(), self.options).await?;
             link.conn = Some(conn);
         }
         Ok(link.conn.as_ref().expect("just connected"))

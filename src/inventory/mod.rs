@@ -22,6 +22,7 @@
 //! This stage never contacts a host and never evaluates templates: values are
 //! data, and `{{ ... }}` in them is left for the template stage.
 
+pub mod connection;
 mod error;
 mod ini;
 mod literal;

@@ -162,6 +162,7 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
             if hosts.is_empty() {
                 warnings.push(format!("{}: play `{}` matches no hosts; skipping it", play.hosts_loc, play.name));
             }
+            check_connection_vars(&hosts, &inventory, &mut diags);
             check_variables(play, &hosts, &inventory, &options, &templates, &mut diags);
             check_local_files(play, &book.dir, &templates, &mut diags);
             let graph = TaskGraph::build(play, &templates);
@@ -267,6 +268,22 @@ const MAGIC: &[&str] = &[
     "None",
     "environment",
 ];
+
+/// Connection variables stead cannot honour, or that are invalid (a port
+/// that is no port), for every host a play runs on.
+fn check_connection_vars(hosts: &[String], inventory: &Inventory, diags: &mut Vec<Diagnostic>) {
+    for host in hosts {
+        let Some(mut vars) = inventory.host_vars(host) else { continue };
+        crate::inventory::connection::normalize(&mut vars);
+        let file = vars.get("inventory_file").and_then(Json::as_str).unwrap_or("inventory").to_owned();
+        for problem in crate::inventory::connection::problems(&vars) {
+            let message = format!("host `{host}`: {problem}");
+            if !diags.iter().any(|d| d.message == message) {
+                diags.push(Diagnostic::new(&Location::synthetic(&file), message));
+            }
+        }
+    }
+}
 
 /// Undefined variables that no host, play, task or earlier task could define.
 fn check_variables(

@@ -244,3 +244,38 @@ fn missing_playbook_file_is_named_in_the_error() {
     test.run_args(["apply", "nosuch.yml"]).assert_status(1).assert_stderr_contains("nosuch.yml");
     assert!(!wire.was_touched());
 }
+
+/// Issue 12: an invalid `ansible_port` silently became port 22.
+#[test]
+fn invalid_ansible_port_is_refused_not_turned_into_22() {
+    for bad in
+        [serde_json::json!("abc"), serde_json::json!(99999), serde_json::json!(-1), serde_json::json!("22 -oX=y")]
+    {
+        let wire = Tripwire::new();
+        let test = project(&wire, "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n").host_var(
+            "web1",
+            "ansible_port",
+            bad.clone(),
+        );
+        for command in ["apply", "validate"] {
+            let out = test.run_args([command, "site.yml"]);
+            out.assert_status(1).assert_stderr_contains("host `web1`").assert_stderr_contains("ansible_port");
+            assert!(!wire.was_touched(), "{bad}: stead connected");
+        }
+    }
+}
+
+#[test]
+fn connection_variables_stead_cannot_honour_are_refused_by_name() {
+    for (var, value) in
+        [("ansible_password", "hunter2"), ("ansible_become_password", "x"), ("ansible_connection", "winrm")]
+    {
+        let wire = Tripwire::new();
+        let test =
+            project(&wire, "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n").host_var("web1", var, value);
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(1).assert_stderr_contains(var);
+        out.assert_stderr_lacks("hunter2");
+        assert!(!wire.was_touched(), "{var}: stead connected");
+    }
+}

@@ -261,3 +261,24 @@ fn remote_user_of_the_play_is_the_ssh_login() {
     test.run_args(["apply", "site.yml"]).assert_status(0);
     assert_eq!(test.read("web1", "f"), "x\n");
 }
+
+#[test]
+fn templated_connection_variables_are_rendered() {
+    let sshd = Sshd::start();
+    let mut vars = sshd.host_vars();
+    for (k, v) in vars.iter_mut() {
+        if k == "ansible_port" {
+            *v = "{{ real_port }}".into();
+        }
+        if k == "ansible_host" {
+            *v = "{{ '127.0.0.' ~ last_octet }}".into();
+        }
+    }
+    let test = Test::new()
+        .host_with("web1", vars)
+        .host_var("web1", "real_port", sshd.port())
+        .host_var("web1", "last_octet", 1)
+        .file("site.yml", play("- copy: {content: \"x\\n\", dest: \"{{ root }}/f\"}\n"));
+    test.run_args(["apply", "site.yml"]).assert_status(0);
+    assert_eq!(test.read("web1", "f"), "x\n");
+}

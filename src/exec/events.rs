@@ -30,6 +30,9 @@ pub struct TaskRecord {
     pub module: String,
     /// Status.
     pub status: Status,
+    /// The result changed the host; true for a changed task, and for a
+    /// failed one that changed something first (a command that ran).
+    pub changed: bool,
     /// Unified diff (with `--diff`, when something changes).
     pub diff: Option<String>,
     /// A message (debug output, failure reason).

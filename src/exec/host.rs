@@ -2,6 +2,7 @@
 //! (see [`super::play`]): probes of independent tasks sent together, apply
 //! only where something differs, retries, results registered and reported.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -175,11 +176,21 @@ impl HostRun<'_> {
             .or_else(|| var_text("ansible_become_user"))
             .or_else(|| self.options.become_user.clone())
             .unwrap_or_else(|| "root".into());
+        // `become_user: "{{ app_user }}"` is rendered for the host.
+        let render = |text: String| -> String {
+            if crate::template::is_template(&text) {
+                self.templates.render_str(&text, &context(vars)).map(|v| json_text(&v)).unwrap_or(text)
+            } else {
+                text
+            }
+        };
+        let user = render(user);
         let method = task
             .become_method
             .clone()
             .or_else(|| play.become_method.clone())
             .or_else(|| var_text("ansible_become_method"))
+            .map(render)
             .unwrap_or_else(|| "sudo".into());
         Some(Become { user, method })
     }
@@ -247,7 +258,28 @@ impl HostRun<'_> {
     pub async fn setup(&self, link: &mut Link) -> Result<HostVars, HostEnd> {
         let play = &self.play.play;
         let host = link.host.clone();
-        if play.gather_facts && link.facts.is_empty() {
+        let gather = match &play.gather_facts_template {
+            None => play.gather_facts,
+            Some(expr) => {
+                let mut all = self.inventory_vars.clone();
+                all.extend(
+                    play.vars.iter().filter(|(k, _)| !k.starts_with("__stead")).map(|(k, v)| (k.clone(), v.clone())),
+                );
+                all.extend(self.options.extra_vars.clone());
+                let _ = super::vars::resolve(&mut all, self.templates);
+                match self.templates.render_str(expr, &context(&all)) {
+                    Ok(Json::String(s)) => crate::modules::spec::parse_bool(&s).unwrap_or(false),
+                    Ok(other) => crate::template::truthy(&other),
+                    Err(e) => {
+                        let record = self.record(&host, "Gathering Facts", "gather_facts", Instant::now());
+                        let msg = Some(format!("`gather_facts: {expr}`: {e}"));
+                        self.sink.emit(Event::TaskDone(TaskRecord { status: Status::Failed, msg, ..record }));
+                        return Err(HostEnd::Failed);
+                    }
+                }
+            }
+        };
+        if gather && link.facts.is_empty() {
             let started = Instant::now();
             let result = async {
                 let conn = self.ensure_connected(link).await?;
@@ -433,6 +465,7 @@ impl HostRun<'_> {
             task: task.to_owned(),
             module: module.to_owned(),
             status: Status::Ok,
+            changed: false,
             diff: None,
             msg: None,
             duration_ms: started.elapsed().as_millis() as u64,
@@ -573,16 +606,27 @@ impl HostRun<'_> {
         handlers: bool,
     ) -> HostEnd {
         let host = link.host.clone();
+        // Keywords given as templates are decided for this host first.
+        let resolved: Vec<Result<Cow<'_, Task>, String>> =
+            indices.iter().map(|&i| self.resolve_flags(&tasks[i], vars)).collect();
         // Prepare every task of the run up front: they do not depend on each other.
-        let mut prepared: Vec<Result<Vec<Unit>, String>> =
-            indices.iter().map(|&i| self.prepare(&tasks[i], vars)).collect();
+        let mut prepared: Vec<Result<Vec<Unit>, String>> = resolved
+            .iter()
+            .map(|t| match t {
+                Ok(task) => self.prepare(task, vars),
+                Err(e) => Err(e.clone()),
+            })
+            .collect();
         let mut probes: HashMap<(usize, usize), ExecOutput> = HashMap::new();
         let mut stale = true;
         for (pos, &i) in indices.iter().enumerate() {
             if self.interrupted.load(Ordering::SeqCst) {
                 return HostEnd::Interrupted;
             }
-            let task = &tasks[i];
+            let task: &Task = match &resolved[pos] {
+                Ok(t) => t,
+                Err(_) => &tasks[i],
+            };
             let started = Instant::now();
             self.sink.emit(Event::TaskStart { host: host.clone(), task: task.display_name() });
             let name = self.task_name(task, vars);
@@ -673,6 +717,32 @@ impl HostRun<'_> {
             }
         }
         HostEnd::Done
+    }
+
+    /// The task with its templated boolean keywords decided for this host
+    /// (borrowed as it is when it has none).
+    fn resolve_flags<'t>(&self, task: &'t Task, vars: &HostVars) -> Result<Cow<'t, Task>, String> {
+        if task.templated_flags.is_empty() {
+            return Ok(Cow::Borrowed(task));
+        }
+        let ctx = context(&vars.for_task(task, self.templates).map_err(|e| e.to_string())?);
+        let mut t = task.clone();
+        for (key, expr) in &task.templated_flags {
+            let value = self.templates.render_str(expr, &ctx).map_err(|e| format!("`{key}: {expr}`: {e}"))?;
+            let on = match &value {
+                Json::String(s) => crate::modules::spec::parse_bool(s).unwrap_or(false),
+                other => crate::template::truthy(other),
+            };
+            match key.as_str() {
+                "ignore_errors" => t.ignore_errors = on,
+                "no_log" => t.no_log = on,
+                "check_mode" => t.check_mode = Some(on),
+                "diff" => t.diff = Some(on),
+                "become" => t.become_ = Some(on),
+                _ => return Err(format!("`{key}` cannot be templated")),
+            }
+        }
+        Ok(Cow::Owned(t))
     }
 
     /// The task's display name, rendered when it is a template.
@@ -841,6 +911,7 @@ impl HostRun<'_> {
         let ignored = any_failed && task.ignore_errors;
         self.sink.emit(Event::TaskDone(TaskRecord {
             status,
+            changed: any_changed,
             diff,
             msg,
             ignored,

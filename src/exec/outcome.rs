@@ -82,7 +82,11 @@ pub fn evaluate(
             }
             (r, plan.changed, false, plan.skipped, plan.diff, plan.msg)
         }
-        Err(ModuleError::Failed { msg, result }) => (result, false, true, false, None, Some(msg)),
+        Err(ModuleError::Failed { msg, result }) => {
+            // A failure may still have changed the host (a command ran).
+            let changed = result.get("changed") == Some(&Json::Bool(true));
+            (result, changed, true, false, None, Some(msg))
+        }
         Err(e) => (ResultMap::new(), false, true, false, None, Some(e.to_string())),
     };
     result.insert("changed".into(), changed.into());

@@ -197,6 +197,8 @@ impl Action for RunCommand {
         plan.result.insert("stdout".into(), stdout.into());
         plan.result.insert("stderr".into(), stderr.into());
         if out.status != 0 {
+            // The command ran: Ansible reports it changed, failed or not.
+            plan.result.insert("changed".into(), true.into());
             return Err(ModuleError::Failed { msg: "non-zero return code".into(), result: plan.result });
         }
         Ok(plan)

@@ -39,6 +39,8 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// `gather_facts:` (default true).
     pub gather_facts: bool,
+    /// `gather_facts:` as a template, decided per host.
+    pub gather_facts_template: Option<String>,
     /// `strategy:` (default linear).
     pub strategy: Strategy,
     /// `serial:` batch sizes, as written (numbers or `"N%"`); empty: one batch.
@@ -252,6 +254,10 @@ pub struct Task {
     pub loop_extras: LoopExtras,
     /// `diff:` override (None: the run's `--diff`).
     pub diff: Option<bool>,
+    /// Boolean keywords given as templates (`ignore_errors`, `no_log`,
+    /// `check_mode`, `diff`, `become`): decided per host before the task
+    /// runs, overriding the fields above.
+    pub templated_flags: Vec<(String, String)>,
     /// `run_once:`: runs on the first host of the batch, its result given
     /// to every host.
     pub run_once: bool,

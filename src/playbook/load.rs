@@ -59,6 +59,8 @@ struct Inherited {
     scope_vars: Vec<String>,
     /// Conditions of enclosing dynamic includes (for the static check).
     include_guards: Vec<String>,
+    /// Boolean keywords given as templates, decided per host at run time.
+    templated: Vec<(String, String)>,
     /// Inside the body of a block with a rescue.
     rescuable: bool,
 }
@@ -268,16 +270,18 @@ impl Loader<'_> {
         inh.tags.extend(self.string_list(node.get("tags")));
         inh.when.extend(self.conditions(node.get("when")));
         inh.vars.extend(self.vars_map(node.get("vars")));
-        let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
-        inh.become_ = flag(self, "become").or(outer.become_);
+        let mut t = std::mem::take(&mut inh.templated);
+        inh.become_ = self.flag_at(node, "become", &mut t).or(outer.become_);
         inh.become_user =
             node.get("become_user").and_then(|n| self.scalar_text(n)).or_else(|| outer.become_user.clone());
         inh.become_method = self.become_method(node.get("become_method")).or_else(|| outer.become_method.clone());
-        inh.ignore_errors = flag(self, "ignore_errors").or(outer.ignore_errors);
-        inh.no_log = flag(self, "no_log").or(outer.no_log);
-        inh.check_mode = flag(self, "check_mode").or(outer.check_mode);
-        inh.diff = flag(self, "diff").or(outer.diff);
+        inh.ignore_errors = self.flag_at(node, "ignore_errors", &mut t).or(outer.ignore_errors);
+        inh.no_log = self.flag_at(node, "no_log", &mut t).or(outer.no_log);
+        inh.check_mode = self.flag_at(node, "check_mode", &mut t).or(outer.check_mode);
+        inh.diff = self.flag_at(node, "diff", &mut t).or(outer.diff);
+        inh.templated = t;
         inh.notify.extend(self.string_list(node.get("notify")));
+        let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
         inh.run_once = flag(self, "run_once").or(outer.run_once);
         inh.delegate_to =
             node.get("delegate_to").and_then(|n| self.scalar_text(n)).or_else(|| outer.delegate_to.clone());
@@ -346,15 +350,17 @@ impl Loader<'_> {
         let force_handlers = node.get("force_handlers").and_then(|n| self.bool_value(n)).unwrap_or(false);
         // A play hands its tags and these keywords down to every task; its
         // become settings and vars have their own levels (see exec).
-        let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
+        let mut templated = Vec::new();
         let inh = Inherited {
             tags: self.string_list(node.get("tags")),
-            ignore_errors: flag(self, "ignore_errors"),
-            no_log: flag(self, "no_log"),
-            check_mode: flag(self, "check_mode"),
-            diff: flag(self, "diff"),
+            ignore_errors: self.flag_at(node, "ignore_errors", &mut templated),
+            no_log: self.flag_at(node, "no_log", &mut templated),
+            check_mode: self.flag_at(node, "check_mode", &mut templated),
+            diff: self.flag_at(node, "diff", &mut templated),
             ..Inherited::default()
         };
+        let play_become = self.flag_at(node, "become", &mut templated);
+        let inh = Inherited { templated, ..inh };
         self.check_collections(node.get("collections"));
         let tags = inh.tags.clone();
         let mut vars = self.vars_map(node.get("vars"));
@@ -432,21 +438,21 @@ impl Loader<'_> {
         if !role_defaults.is_empty() {
             vars.insert(ROLE_DEFAULTS_KEY.into(), Json::Object(role_defaults));
         }
-        let gather_facts = match node.get("gather_facts") {
-            Some(n) => self.bool_value(n).unwrap_or(true),
-            None => true,
-        };
+        let mut gather_template = Vec::new();
+        let gather_facts = self.flag_at(node, "gather_facts", &mut gather_template).unwrap_or(true);
+        let gather_facts_template = gather_template.pop().map(|(_, t)| t);
         let name = node.get("name").and_then(Node::as_str).map_or_else(|| hosts.clone(), str::to_owned);
         Some(Play {
             name,
             hosts,
             hosts_loc: hosts_node.loc.clone(),
             vars,
-            become_: node.get("become").and_then(|n| self.bool_value(n)),
+            become_: play_become,
             become_user: node.get("become_user").and_then(|n| self.scalar_text(n)),
             become_method: self.become_method(node.get("become_method")),
             remote_user: node.get("remote_user").and_then(|n| self.scalar_text(n)),
             gather_facts,
+            gather_facts_template,
             strategy,
             serial,
             order,
@@ -953,6 +959,12 @@ impl Loader<'_> {
         self.next_id += 1;
         let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
         let retry = self.retry_spec(node);
+        let mut templated = inh.templated.clone();
+        let become_ = self.flag_at(node, "become", &mut templated).or(inh.become_);
+        let ignore_errors = self.flag_at(node, "ignore_errors", &mut templated).or(inh.ignore_errors);
+        let no_log = self.flag_at(node, "no_log", &mut templated).or(inh.no_log);
+        let check_mode = self.flag_at(node, "check_mode", &mut templated).or(inh.check_mode);
+        let diff = self.flag_at(node, "diff", &mut templated).or(inh.diff);
         Some(Task {
             id,
             name,
@@ -967,19 +979,20 @@ impl Loader<'_> {
             register: node.get("register").and_then(|n| self.identifier(n, "register")),
             notify,
             listen: self.string_list(node.get("listen")),
-            become_: flag(self, "become").or(inh.become_),
+            become_,
             become_user: node.get("become_user").and_then(|n| self.scalar_text(n)).or_else(|| inh.become_user.clone()),
             become_method: self.become_method(node.get("become_method")).or_else(|| inh.become_method.clone()),
-            ignore_errors: flag(self, "ignore_errors").or(inh.ignore_errors).unwrap_or(false),
+            ignore_errors: ignore_errors.unwrap_or(false),
             tags: all_tags,
-            no_log: flag(self, "no_log").or(inh.no_log).unwrap_or(false),
+            no_log: no_log.unwrap_or(false),
             changed_when: node.get("changed_when").map(|n| self.conditions(Some(n))),
             failed_when: node.get("failed_when").map(|n| self.conditions(Some(n))),
-            check_mode: flag(self, "check_mode").or(inh.check_mode),
+            check_mode,
             vars,
             retry,
             loop_extras,
-            diff: flag(self, "diff").or(inh.diff),
+            diff,
+            templated_flags: templated,
             run_once: flag(self, "run_once").or(inh.run_once).unwrap_or(false),
             delegate_to: if local_action.is_some() {
                 Some("localhost".to_owned())
@@ -1272,6 +1285,27 @@ impl Loader<'_> {
             return None;
         }
         Some(text)
+    }
+
+    /// A boolean keyword of `node`: its value, or `None` when absent or a
+    /// template (then recorded in `templated`, decided per host at run time,
+    /// as Ansible templates `ignore_errors: "{{ ansible_check_mode }}"`). A
+    /// fixed value here overrides a template handed down from outside.
+    fn flag_at(&mut self, node: &Node, key: &str, templated: &mut Vec<(String, String)>) -> Option<bool> {
+        let n = node.get(key)?;
+        if let NodeKind::Str(s) = &n.kind {
+            if is_template(s) {
+                self.compile(s, &n.loc);
+                templated.retain(|(k, _)| k != key);
+                templated.push((key.to_owned(), s.clone()));
+                return None;
+            }
+        }
+        let value = self.bool_value(n);
+        if value.is_some() {
+            templated.retain(|(k, _)| k != key);
+        }
+        value
     }
 
     fn bool_value(&mut self, node: &Node) -> Option<bool> {

@@ -126,6 +126,7 @@ impl EventSink for Collector {
                     (Status::Failed, true, _) => {
                         h.ok += 1;
                         h.ignored += 1;
+                        h.changed += usize::from(r.changed);
                     }
                     (Status::Failed, false, true) => h.rescued += 1,
                     (Status::Failed, false, false) => h.failed += 1,

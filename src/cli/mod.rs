@@ -342,7 +342,7 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
         let facts = h
             .tasks
             .iter()
-            .find(|t| t.module == "debug")
+            .find(|t| t.task == "facts")
             .and_then(|t| t.msg.as_deref())
             .and_then(|m| m.strip_prefix("ansible_facts: "))
             .and_then(|j| serde_json::from_str::<Json>(j).ok())

@@ -107,7 +107,7 @@ impl Terminal {
             text.push_str(&format!("\n    item: {label}"));
         }
         if let Some(msg) = &r.msg {
-            if r.status == Status::Failed || r.module == "debug" || r.module == "assert" {
+            if r.status == Status::Failed || r.show_msg {
                 for l in msg.lines() {
                     text.push_str(&format!("\n    {l}"));
                 }

@@ -46,6 +46,9 @@ pub struct TaskRecord {
     pub rescued: bool,
     /// Whether the terminal shows `diff` (`--diff`, or the task's `diff:`).
     pub show_diff: bool,
+    /// Whether the message is the point of the task (`debug`, `assert`):
+    /// shown even on success.
+    pub show_msg: bool,
     /// Whether this was a handler.
     pub handler: bool,
     /// Per-item statuses of a loop task (`item label`, status).

@@ -474,6 +474,7 @@ impl HostRun<'_> {
             handler: false,
             items: vec![],
             show_diff: self.options.diff,
+            show_msg: false,
         }
     }
 
@@ -641,9 +642,22 @@ impl HostRun<'_> {
                 }
             };
             let task_vars = vars.for_task(task, self.templates).unwrap_or_default();
+            // A looped set_fact: each item sees what the items before it set.
+            let accumulates = task.loop_items.is_some() && !task.module.defines(&task.args).is_empty();
             let mut results: Vec<UnitResult> = Vec::new();
             for u in 0..n_units {
                 let key = (pos, u);
+                if accumulates && u > 0 {
+                    let mut so_far = vars.clone();
+                    for r in &results {
+                        so_far.runtime.extend(r.facts.clone());
+                    }
+                    if let (Ok(mut fresh), Ok(units)) = (self.prepare(task, &so_far), prepared[pos].as_mut()) {
+                        if u < fresh.len() && u < units.len() {
+                            std::mem::swap(&mut fresh[u], &mut units[u]);
+                        }
+                    }
+                }
                 if u > 0 && task.loop_extras.pause > 0.0 {
                     tokio::time::sleep(std::time::Duration::from_secs_f64(task.loop_extras.pause)).await;
                 }
@@ -919,6 +933,7 @@ impl HostRun<'_> {
             handler,
             items: if task.no_log { vec![] } else { items },
             show_diff: task.diff.unwrap_or(self.options.diff),
+            show_msg: task.module.shows_message(),
             ..record
         }));
         if any_failed && !task.ignore_errors {

@@ -47,6 +47,12 @@ impl Module for Debug {
     fn name(&self) -> &'static str {
         "debug"
     }
+    fn expressions(&self, args: &serde_json::Map<String, Json>) -> Vec<String> {
+        args.get("var").and_then(Json::as_str).map(str::to_owned).into_iter().collect()
+    }
+    fn shows_message(&self) -> bool {
+        true
+    }
     fn spec(&self) -> &'static ModuleSpec {
         &DEBUG_SPEC
     }
@@ -76,6 +82,9 @@ pub struct SetFact;
 impl Module for SetFact {
     fn name(&self) -> &'static str {
         "set_fact"
+    }
+    fn defines(&self, args: &serde_json::Map<String, Json>) -> Vec<String> {
+        args.keys().filter(|k| *k != "cacheable").cloned().collect()
     }
     fn spec(&self) -> &'static ModuleSpec {
         &SET_FACT_SPEC
@@ -108,6 +117,16 @@ pub struct Assert;
 impl Module for Assert {
     fn name(&self) -> &'static str {
         "assert"
+    }
+    fn expressions(&self, args: &serde_json::Map<String, Json>) -> Vec<String> {
+        match args.get("that") {
+            Some(Json::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+            Some(Json::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn shows_message(&self) -> bool {
+        true
     }
     fn spec(&self) -> &'static ModuleSpec {
         &ASSERT_SPEC

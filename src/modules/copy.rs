@@ -42,6 +42,9 @@ impl Module for Copy {
     fn name(&self) -> &'static str {
         "copy"
     }
+    fn local_file(&self) -> Option<super::LocalFile> {
+        Some(super::LocalFile { arg: "src", subdir: "files", template: false })
+    }
 
     fn spec(&self) -> &'static ModuleSpec {
         &SPEC

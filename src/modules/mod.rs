@@ -105,6 +105,17 @@ pub trait TaskContext {
     fn find_file(&self, name: &str, subdir: &str) -> Result<PathBuf, ModuleError>;
 }
 
+/// A file on the controller that a task reads (`copy: src`, `template: src`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalFile {
+    /// The argument that names it.
+    pub arg: &'static str,
+    /// The folder of a role or playbook it is searched in (`files`, `templates`).
+    pub subdir: &'static str,
+    /// Whether it is a Jinja template (its syntax and variables are checked).
+    pub template: bool,
+}
+
 /// A module: the name it answers to, its spec, and how to prepare a task.
 pub trait Module: Sync + Send {
     /// Short name (`copy`); the registry also accepts `ansible.builtin.copy`.
@@ -114,6 +125,28 @@ pub trait Module: Sync + Send {
     /// Whether this module runs entirely on the controller (debug, set_fact):
     /// such tasks never contact the host.
     fn is_local(&self) -> bool {
+        false
+    }
+    /// The controller-side file a task of this module reads, if any (which
+    /// argument names it, where it is searched): the planner checks it
+    /// exists before any host is contacted, and reads a template's
+    /// variables into the task graph.
+    fn local_file(&self) -> Option<LocalFile> {
+        None
+    }
+    /// The variables a task of this module defines for later tasks
+    /// (`set_fact` keys), from its arguments as written.
+    fn defines(&self, _args: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+        Vec::new()
+    }
+    /// Bare Jinja expressions among its arguments (`assert: that`,
+    /// `debug: var`): the task graph and the static check read them.
+    fn expressions(&self, _args: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether its message is the point of the task (`debug`, `assert`):
+    /// the terminal shows it even when the task succeeds.
+    fn shows_message(&self) -> bool {
         false
     }
     /// A task of this module that acts on the play rather than on a host

@@ -32,6 +32,9 @@ impl Module for Template {
     fn name(&self) -> &'static str {
         "template"
     }
+    fn local_file(&self) -> Option<super::LocalFile> {
+        Some(super::LocalFile { arg: "src", subdir: "templates", template: true })
+    }
 
     fn spec(&self) -> &'static ModuleSpec {
         &SPEC

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::ops::Range;
+use std::path::Path;
 
 use serde_json::Value as Json;
 
@@ -73,28 +74,20 @@ pub fn task_templates(task: &Task) -> Vec<String> {
     out
 }
 
-/// Every bare expression a task evaluates (`when`, `changed_when`, `failed_when`).
+/// Every bare expression a task evaluates (`when`, `changed_when`,
+/// `failed_when`, `until`, and the module's own, such as `assert: that`).
 pub fn task_expressions(task: &Task) -> Vec<String> {
     let mut out = task.when.clone();
     out.extend(task.changed_when.iter().flatten().cloned());
     out.extend(task.failed_when.iter().flatten().cloned());
-    if task.module.name() == "assert" {
-        match task.args.get("that") {
-            Some(Json::Array(items)) => out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned))),
-            Some(Json::String(s)) => out.push(s.clone()),
-            _ => {}
-        }
-    }
-    if task.module.name() == "debug" {
-        if let Some(Json::String(v)) = task.args.get("var") {
-            out.push(v.clone());
-        }
-    }
+    out.extend(task.retry.iter().flat_map(|r| r.until.iter().cloned()));
+    out.extend(task.module.expressions(&task.args));
     out
 }
 
-/// The top-level variables a task reads.
-pub fn task_variables(task: &Task, templates: &Templates) -> BTreeSet<String> {
+/// The top-level variables a task reads, in its arguments and keywords and,
+/// for a `template` whose source is named literally, in the template file.
+pub fn task_variables(task: &Task, templates: &Templates, playbook_dir: &Path) -> BTreeSet<String> {
     let mut vars = BTreeSet::new();
     for t in task_templates(task) {
         vars.extend(templates.variables(&t));
@@ -102,7 +95,22 @@ pub fn task_variables(task: &Task, templates: &Templates) -> BTreeSet<String> {
     for e in task_expressions(task) {
         vars.extend(templates.expression_variables(&e));
     }
+    if let Some(text) = local_template_text(task, playbook_dir) {
+        vars.extend(templates.variables(&text));
+    }
     vars
+}
+
+/// The text of the controller-side template a task renders, when its name
+/// is literal and the file is found.
+fn local_template_text(task: &Task, playbook_dir: &Path) -> Option<String> {
+    let file = task.module.local_file().filter(|f| f.template)?;
+    let Json::String(name) = task.args.get(file.arg)? else { return None };
+    if crate::template::is_template(name) {
+        return None;
+    }
+    let path = crate::playbook::find_local_file(playbook_dir, task.role_dir.as_deref(), name, file.subdir)?;
+    std::fs::read_to_string(path).ok()
 }
 
 /// The variables a task defines for later tasks.
@@ -111,10 +119,8 @@ pub fn task_defines(task: &Task) -> Vec<(String, EdgeKind)> {
     if let Some(r) = &task.register {
         out.push((r.clone(), EdgeKind::Register(r.clone())));
     }
-    if task.module.name() == "set_fact" {
-        for k in task.args.keys().filter(|k| *k != "cacheable") {
-            out.push((k.clone(), EdgeKind::SetFact(k.clone())));
-        }
+    for k in task.module.defines(&task.args) {
+        out.push((k.clone(), EdgeKind::SetFact(k)));
     }
     out
 }
@@ -138,8 +144,9 @@ impl TaskGraph {
     }
 
     /// Builds the graph of a play.
-    pub fn build(play: &Play, templates: &Templates) -> TaskGraph {
-        let uses: Vec<BTreeSet<String>> = play.tasks.iter().map(|t| task_variables(t, templates)).collect();
+    pub fn build(play: &Play, templates: &Templates, playbook_dir: &Path) -> TaskGraph {
+        let uses: Vec<BTreeSet<String>> =
+            play.tasks.iter().map(|t| task_variables(t, templates, playbook_dir)).collect();
         let mut edges = Vec::new();
         for (to, used) in uses.iter().enumerate() {
             for (from, task) in play.tasks.iter().enumerate().take(to) {

@@ -165,7 +165,7 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
             check_connection_vars(&hosts, &inventory, &mut diags);
             check_variables(play, &hosts, &inventory, &options, &templates, &mut diags);
             check_local_files(play, &book.dir, &templates, &mut diags);
-            let graph = TaskGraph::build(play, &templates);
+            let graph = TaskGraph::build(play, &templates, &book.dir);
             let selected = play.tasks.iter().map(|t| tag_selected(t, &options)).collect();
             let include_selected = play.includes.iter().map(|i| tags_selected(&i.tags, &options)).collect();
             plays.push(PlayPlan {
@@ -369,12 +369,9 @@ fn guards_undefined(src: &str) -> bool {
 /// Literal `src:` files of copy/template must exist before any host is contacted.
 fn check_local_files(play: &Play, playbook_dir: &Path, templates: &Templates, diags: &mut Vec<Diagnostic>) {
     for task in play.tasks.iter().chain(&play.handlers) {
-        let subdir = match task.module.name() {
-            "template" => "templates",
-            "copy" => "files",
-            _ => continue,
-        };
-        let Some(Json::String(src)) = task.args.get("src") else {
+        let Some(file) = task.module.local_file() else { continue };
+        let subdir = file.subdir;
+        let Some(Json::String(src)) = task.args.get(file.arg) else {
             continue;
         };
         if crate::template::is_template(src) {
@@ -382,10 +379,10 @@ fn check_local_files(play: &Play, playbook_dir: &Path, templates: &Templates, di
         }
         match playbook::find_local_file(playbook_dir, task.role_dir.as_deref(), src, subdir) {
             None => diags.push(
-                Diagnostic::new(task.arg_loc("src"), format!("{} source `{src}` not found", task.module.name()))
+                Diagnostic::new(task.arg_loc(file.arg), format!("{} source `{src}` not found", task.module.name()))
                     .hint(format!("looked in {}/{subdir}/ and {}/", playbook_dir.display(), playbook_dir.display())),
             ),
-            Some(path) if subdir == "templates" => {
+            Some(path) if file.template => {
                 if let Err(d) = check_template_file(&path, templates) {
                     diags.push(d);
                 }

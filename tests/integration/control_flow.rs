@@ -1038,3 +1038,41 @@ fn keyword_values_given_as_templates_are_decided_per_host() {
         assert_eq!(recap(&out), [4, 4, 0, 0, 0, 2], "{who}\n{}", out.stdout);
     }
 }
+
+#[test]
+fn set_fact_in_a_loop_sees_what_earlier_items_set() {
+    let tasks = r#"
+        - name: accumulate
+          set_fact:
+            acc: "{{ (acc | default([])) + [item] }}"
+          loop: [a, b, c]
+        - name: record
+          copy: {content: "{{ acc | join(',') }}\n", dest: "{{ root }}/acc"}
+    "#;
+    scenario(tasks, 1, |engine, _, out, test| {
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "acc"), "a,b,c\n", "{}", engine.name());
+    });
+}
+
+#[test]
+fn a_template_reading_a_registered_variable_is_not_batched_with_the_task_that_registers_it() {
+    let sshd = Sshd::start();
+    for engine in oracle::engines() {
+        let test =
+            Test::new().engine(&engine).host(HOST, &sshd).file("templates/out.j2", "value={{ reg.stdout }}\n").file(
+                "site.yml",
+                play(
+                    r#"
+                    - name: produce
+                      command: echo produced
+                      register: reg
+                    - name: render
+                      template: {src: out.j2, dest: "{{ root }}/out"}
+                    "#,
+                ),
+            );
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(test.read(HOST, "out"), "value=produced\n", "{}", engine.name());
+    }
+}

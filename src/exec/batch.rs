@@ -22,6 +22,34 @@ pub fn combine(probes: &[String]) -> (String, String) {
     (script, nonce)
 }
 
+/// The length of `script` once quoted for the remote shell.
+pub fn quoted_len(script: &str) -> usize {
+    crate::transport::quote::quote(script).len()
+}
+
+/// Cuts `probes` into consecutive ranges whose combined script, quoted,
+/// stays within `limit` bytes (a probe too large alone is a range of one).
+pub fn chunks(probes: &[String], limit: usize) -> Vec<std::ops::Range<usize>> {
+    // Per probe: its quoted text, the subshell and the marker line.
+    const FRAME: usize = 96;
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, p) in probes.iter().enumerate() {
+        let cost = quoted_len(p) + FRAME;
+        if i > start && size + cost > limit {
+            out.push(start..i);
+            start = i;
+            size = 0;
+        }
+        size += cost;
+    }
+    if start < probes.len() {
+        out.push(start..probes.len());
+    }
+    out
+}
+
 /// Splits the combined output back into one output per probe. Stderr is
 /// shared and given to every probe.
 pub fn split(out: &ExecOutput, nonce: &str, count: usize) -> Result<Vec<ExecOutput>, String> {
@@ -57,6 +85,23 @@ fn nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_stay_under_the_limit_and_cover_every_probe() {
+        let probes: Vec<String> = (0..500).map(|i| format!("stat -c %s -- '/tmp/{i}'\n").repeat(20)).collect();
+        let ranges = chunks(&probes, 100 * 1024);
+        assert!(ranges.len() > 1, "500 large probes need several execs");
+        assert_eq!(ranges.first().unwrap().start, 0);
+        assert_eq!(ranges.last().unwrap().end, 500);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+        }
+        for r in &ranges {
+            let (script, _) = combine(&probes[r.clone()]);
+            assert!(quoted_len(&script) <= 100 * 1024, "{r:?} is {} bytes", quoted_len(&script));
+        }
+        assert_eq!(chunks(&probes[..3], 100 * 1024), vec![0..3]);
+    }
 
     #[test]
     fn outputs_are_cut_back_per_probe_with_their_status() {

@@ -20,7 +20,7 @@ use crate::modules::{Action, Args, Control, ModuleError, Plan, ResultMap, TaskCo
 use crate::plan::{PlayPlan, RunOptions};
 use crate::playbook::{find_local_file, Include, LoopExtras, Task};
 use crate::template::{context, Templates};
-use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError};
+use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError, MAX_SCRIPT_BYTES};
 
 const NO_LOG: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
@@ -580,16 +580,33 @@ impl HostRun<'_> {
             {
                 end += 1;
             }
-            let group = &wanted[start..end];
+            let group: Vec<(usize, usize)> = wanted[start..end].iter().map(|k| **k).collect();
             let scripts: Vec<String> =
-                group.iter().map(|k| unit_at(all, **k).probe.clone().expect("filtered")).collect();
-            let (script, nonce) = batch::combine(&scripts);
-            let conn = self.connection_for(link, delegate.as_deref()).await?;
-            let output = conn.exec(&RemoteCommand { script, stdin: Vec::new(), become_user: become_ }).await?;
-            let parts = batch::split(&output, &nonce, scripts.len())
-                .map_err(|detail| TransportError::Exec { host: link.host.clone(), detail })?;
-            for (key, part) in group.iter().zip(parts) {
-                out.insert(**key, part);
+                group.iter().map(|k| unit_at(all, *k).probe.clone().expect("filtered")).collect();
+            // As few execs as the kernel's limit on one argument allows.
+            for chunk in batch::chunks(&scripts, MAX_SCRIPT_BYTES) {
+                let chunk_scripts: Vec<String> = chunk.clone().map(|i| scripts[i].clone()).collect();
+                if chunk.len() == 1 && batch::quoted_len(&chunk_scripts[0]) > MAX_SCRIPT_BYTES {
+                    // Too large to send at all: that task fails, the host stays.
+                    let detail = format!(
+                        "the probe script is {} bytes, more than the {MAX_SCRIPT_BYTES} one remote command may hold",
+                        chunk_scripts[0].len()
+                    );
+                    out.insert(
+                        group[chunk.start],
+                        ExecOutput { status: 126, stdout: Vec::new(), stderr: detail.into() },
+                    );
+                    continue;
+                }
+                let (script, nonce) = batch::combine(&chunk_scripts);
+                let conn = self.connection_for(link, delegate.as_deref()).await?;
+                let cmd = RemoteCommand { script, stdin: Vec::new(), become_user: become_.clone() };
+                let output = conn.exec(&cmd).await?;
+                let parts = batch::split(&output, &nonce, chunk_scripts.len())
+                    .map_err(|detail| TransportError::Exec { host: link.host.clone(), detail })?;
+                for (i, part) in chunk.zip(parts) {
+                    out.insert(group[i], part);
+                }
             }
             start = end;
         }
@@ -619,7 +636,7 @@ impl HostRun<'_> {
             })
             .collect();
         let mut probes: HashMap<(usize, usize), ExecOutput> = HashMap::new();
-        let mut stale = true;
+
         for (pos, &i) in indices.iter().enumerate() {
             if self.interrupted.load(Ordering::SeqCst) {
                 return HostEnd::Interrupted;
@@ -675,33 +692,48 @@ impl HostRun<'_> {
                 let unit_result = loop {
                     attempt += 1;
                     let wants_probe = unit_at(&prepared, key).probe.is_some();
-                    if wants_probe && (stale || !probes.contains_key(&key)) {
-                        // Probe this unit and every later one of the run together.
+                    if wants_probe && !probes.contains_key(&key) {
+                        // Probe this unit and every later one of the run not
+                        // probed since the last change, together.
                         let rest: Vec<(usize, usize)> = (pos..indices.len())
                             .flat_map(|p| {
                                 let len = prepared[p].as_ref().map_or(0, Vec::len);
                                 (if p == pos { u } else { 0 }..len).map(move |x| (p, x))
                             })
+                            .filter(|k| !probes.contains_key(k))
                             .collect();
                         if let Err(e) = self.probe_all(link, &rest, &prepared, &mut probes).await {
                             return self.unreachable(&host, e);
                         }
-                        stale = false;
                     }
                     let unit = unit_at_mut(&mut prepared, key);
                     let (result, applied) = match self.run_unit(link, unit, probes.get(&key)).await {
                         Ok(done) => done,
                         Err(e) => return self.unreachable(&host, e),
                     };
-                    stale |= applied;
-                    let mut r = outcome::evaluate(
-                        task,
-                        unit.label.clone(),
-                        unit.item.clone(),
-                        result,
-                        &task_vars,
-                        self.templates,
-                    );
+                    let (label, item) = (unit.label.clone(), unit.item.clone());
+                    if applied {
+                        // What this apply changed makes the probes of units
+                        // touching related paths stale (all of them when it
+                        // cannot say, like a command).
+                        let changed = match &unit_at(&prepared, key).prepared {
+                            Prepared::Ready(action) => action.paths(),
+                            _ => None,
+                        };
+                        probes.retain(|k, _| {
+                            let later = match &unit_at(&prepared, *k).prepared {
+                                Prepared::Ready(action) => action.paths(),
+                                _ => None,
+                            };
+                            match (&changed, later) {
+                                (Some(a), Some(b)) => {
+                                    !a.iter().any(|x| b.iter().any(|y| crate::modules::paths_related(x, y)))
+                                }
+                                _ => false,
+                            }
+                        });
+                    }
+                    let mut r = outcome::evaluate(task, label, item, result, &task_vars, self.templates);
                     let Some((spec, runs, delay)) = retry else { break r };
                     if runs <= 1 {
                         break r;

@@ -255,6 +255,9 @@ impl Module for BlockInFile {
 }
 
 impl Action for BlockInFileAction {
+    fn paths(&self) -> Option<Vec<String>> {
+        Some(vec![self.path.clone()])
+    }
     fn probe(&self) -> Option<String> {
         Some(Probe::new(&self.path).content_limit(Some(EDIT_LIMIT)).script())
     }

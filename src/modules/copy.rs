@@ -150,6 +150,9 @@ impl PutFile {
 }
 
 impl Action for PutFile {
+    fn paths(&self) -> Option<Vec<String>> {
+        Some(vec![self.dest.clone()])
+    }
     fn probe(&self) -> Option<String> {
         Some(Probe::new(&self.dest).into_dir(self.into_dir.clone()).script())
     }

@@ -315,6 +315,9 @@ impl FileAction {
 }
 
 impl Action for FileAction {
+    fn paths(&self) -> Option<Vec<String>> {
+        Some(vec![self.path.clone()])
+    }
     fn probe(&self) -> Option<String> {
         let is_link = self.want == Some(Want::Link);
         Some(

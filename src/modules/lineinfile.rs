@@ -468,6 +468,9 @@ pub(crate) fn edit_plan(
 }
 
 impl Action for LineInFileAction {
+    fn paths(&self) -> Option<Vec<String>> {
+        Some(vec![self.path.clone()])
+    }
     fn probe(&self) -> Option<String> {
         Some(Probe::new(&self.path).content_limit(Some(EDIT_LIMIT)).script())
     }

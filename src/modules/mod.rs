@@ -166,6 +166,13 @@ pub trait Action: Send {
     fn probe(&self) -> Option<String>;
     /// Pure: from the probe's output (when there was a probe) to a plan.
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError>;
+    /// The paths on the host this unit reads or changes, so that after an
+    /// apply only the probes of units touching a related path (the same, a
+    /// parent or a child) are sent again. `None`: unknown (a command may
+    /// change anything), and every later probe of the run is sent again.
+    fn paths(&self) -> Option<Vec<String>> {
+        None
+    }
     /// Interprets the apply script's output. The default: exit 0 means done.
     fn finish(&mut self, plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
         if out.status == 0 {
@@ -178,6 +185,15 @@ pub trait Action: Send {
             Err(ModuleError::Failed { msg: format!("apply failed (exit {}): {}", out.status, detail.trim()), result })
         }
     }
+}
+
+/// Whether two host paths can affect each other: the same path, or one
+/// inside the other.
+pub fn paths_related(a: &str, b: &str) -> bool {
+    let a = a.trim_end_matches('/');
+    let b = b.trim_end_matches('/');
+    let inside = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
+    a == b || inside(a, b) || inside(b, a) || a.is_empty() || b.is_empty()
 }
 
 /// A script that changes the host.
@@ -219,5 +235,20 @@ impl Plan {
     pub fn with_diff(mut self, diff: Option<Diff>) -> Self {
         self.diff = diff;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paths_related;
+
+    #[test]
+    fn related_paths_are_the_same_a_parent_or_a_child() {
+        assert!(paths_related("/etc/ssh", "/etc/ssh/"));
+        assert!(paths_related("/etc/ssh", "/etc/ssh/sshd_config"));
+        assert!(paths_related("/etc/ssh/sshd_config", "/etc"));
+        assert!(!paths_related("/etc/ssh", "/etc/sshd"));
+        assert!(!paths_related("/a/b", "/a/c"));
+        assert!(paths_related("/", "/anything"));
     }
 }

@@ -116,6 +116,9 @@ pub fn stat_dict(path: &str, st: &FileState) -> Map<String, Value> {
 }
 
 impl Action for StatAction {
+    fn paths(&self) -> Option<Vec<String>> {
+        Some(vec![self.path.clone()])
+    }
     fn probe(&self) -> Option<String> {
         Some(
             Probe::new(&self.path)

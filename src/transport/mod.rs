@@ -148,6 +148,11 @@ impl Connection {
     }
 }
 
+/// The largest script sent in one remote command, as quoted for `sh -c`:
+/// Linux refuses a single argument over 128 KiB, and the command line
+/// carries some wrapping (`sudo`, `su`) around it.
+pub const MAX_SCRIPT_BYTES: usize = 100 * 1024;
+
 /// Default time allowed to establish a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

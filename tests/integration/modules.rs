@@ -910,3 +910,30 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 fn indent(text: &str, prefix: &str) -> String {
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
+
+/// Issue 5 / 12: a run of 500 loop items used to exceed the kernel's
+/// 128 KiB limit for one argument and the host was reported unreachable.
+#[test]
+fn a_500_item_loop_is_probed_in_chunks_under_the_argument_limit() {
+    let sshd = Sshd::start();
+    let test = one_host(
+        &sshd,
+        r#"
+        - name: many directories
+          file: {path: "{{ root }}/d/{{ item }}-with-a-long-name-to-make-the-probe-big", state: directory}
+          loop: "{{ range(500) | list }}"
+        "#,
+    );
+    // All but one exist already: the probe is what is large here, not the
+    // applies (one exec each, measured by the benchmark instead).
+    for i in 1..500 {
+        std::fs::create_dir_all(test.path(HOST, &format!("d/{i}-with-a-long-name-to-make-the-probe-big"))).unwrap();
+    }
+    let first = test.run_args(["apply", "site.yml"]);
+    first.assert_status(0).assert_changed(1);
+    assert_eq!(std::fs::read_dir(test.path(HOST, "d")).unwrap().count(), 500);
+    let again = test.run_args(["apply", "site.yml"]);
+    again.assert_status(0).assert_changed(0);
+    let execs = again.report_json()["hosts"][HOST]["remote_execs"].as_u64().unwrap();
+    assert!((2..=10).contains(&execs), "a no-change run of 500 items took {execs} remote execs");
+}

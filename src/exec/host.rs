@@ -97,6 +97,9 @@ struct Unit {
     check: bool,
     /// `delegate_to`, rendered: another host's connection runs this unit.
     delegate: Option<String>,
+    /// `export NAME=value` lines of the task's `environment`, put before
+    /// its probe and apply scripts.
+    env: String,
 }
 
 /// One item a dynamic include includes: its label and the variables it
@@ -521,6 +524,7 @@ impl HostRun<'_> {
                     become_: None,
                     check: false,
                     delegate: None,
+                    env: String::new(),
                 });
                 continue;
             }
@@ -549,12 +553,13 @@ impl HostRun<'_> {
                     Err(e) => return Err(format!("delegate_to `{d}`: {e}")),
                 },
             };
-            let probe = prepared.as_ref().ok().and_then(|a| a.probe());
+            let env = environment_lines(self.templates, &task.environment, &ctx_value)?;
+            let probe = prepared.as_ref().ok().and_then(|a| a.probe()).map(|p| format!("{env}{p}"));
             let prepared = match prepared {
                 Ok(action) => Prepared::Ready(action),
                 Err(e) => Prepared::Broken(e),
             };
-            units.push(Unit { item, label, prepared, probe, become_, check, delegate });
+            units.push(Unit { item, label, prepared, probe, become_, check, delegate, env });
         }
         Ok(units)
     }
@@ -601,7 +606,19 @@ impl HostRun<'_> {
                 let (script, nonce) = batch::combine(&chunk_scripts);
                 let conn = self.connection_for(link, delegate.as_deref()).await?;
                 let cmd = RemoteCommand { script, stdin: Vec::new(), become_user: become_.clone() };
-                let output = conn.exec(&cmd).await?;
+                let output = match conn.exec(&cmd).await {
+                    Ok(out) => out,
+                    // The same outcome as in an apply: these tasks fail, the
+                    // host is reachable.
+                    Err(e @ TransportError::BecomeNeedsPassword { .. }) => {
+                        for i in chunk {
+                            let stderr = e.to_string().into_bytes();
+                            out.insert(group[i], ExecOutput { status: 1, stdout: Vec::new(), stderr });
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let parts = batch::split(&output, &nonce, chunk_scripts.len())
                     .map_err(|detail| TransportError::Exec { host: link.host.clone(), detail })?;
                 for (i, part) in chunk.zip(parts) {
@@ -822,7 +839,8 @@ impl HostRun<'_> {
             other => return Ok((other, false)),
         };
         let apply = plan.apply.clone().expect("checked above");
-        let cmd = RemoteCommand { script: apply.script, stdin: apply.stdin, become_user: unit.become_.clone() };
+        let script = format!("{}{}", unit.env, apply.script);
+        let cmd = RemoteCommand { script, stdin: apply.stdin, become_user: unit.become_.clone() };
         let conn = self.connection_for(link, unit.delegate.as_deref()).await?;
         match conn.exec(&cmd).await {
             Ok(out) => Ok((action.finish(plan, &out), true)),
@@ -998,6 +1016,29 @@ fn failed_task_value(task: &Task, name: &str) -> Json {
         "tags": task.tags,
         "when": task.when,
     })
+}
+
+/// `export` lines for a task's `environment` layers (outermost first, inner
+/// names winning), every value quoted.
+fn environment_lines(templates: &Templates, layers: &[Json], ctx: &minijinja::Value) -> Result<String, String> {
+    let mut vars: Map<String, Json> = Map::new();
+    for layer in layers {
+        match templates.render_value(layer, ctx).map_err(|e| format!("environment: {e}"))? {
+            Json::Object(m) => vars.extend(m),
+            Json::Null => {}
+            other => return Err(format!("`environment` must be a mapping, got {other}")),
+        }
+    }
+    let mut out = String::new();
+    for (name, value) in vars {
+        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(format!("`{name}` is not an environment variable name"));
+        }
+        out.push_str(&format!("export {name}={}\n", crate::transport::quote::quote(&json_text(&value))));
+    }
+    Ok(out)
 }
 
 /// The items of a `loop` (rendered; flattened one level for `with_items`),

@@ -258,6 +258,9 @@ pub struct Task {
     /// `check_mode`, `diff`, `become`): decided per host before the task
     /// runs, overriding the fields above.
     pub templated_flags: Vec<(String, String)>,
+    /// `environment:` layers, outermost first (play, role, block, task):
+    /// mappings or templates of mappings, rendered per host and item.
+    pub environment: Vec<Json>,
     /// `run_once:`: runs on the first host of the batch, its result given
     /// to every host.
     pub run_once: bool,

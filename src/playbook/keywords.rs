@@ -173,6 +173,7 @@ impl Place {
                 "any_errors_fatal",
                 "max_fail_percentage",
                 "force_handlers",
+                "environment",
             ],
             Place::Block => &[
                 "name",
@@ -193,6 +194,7 @@ impl Place {
                 "collections",
                 "run_once",
                 "delegate_to",
+                "environment",
             ],
             Place::Task => &[
                 "name",
@@ -221,6 +223,7 @@ impl Place {
                 "run_once",
                 "delegate_to",
                 "local_action",
+                "environment",
             ],
             Place::Role => &[
                 "role",
@@ -238,6 +241,7 @@ impl Place {
                 "collections",
                 "run_once",
                 "delegate_to",
+                "environment",
             ],
             Place::Include => {
                 &["name", "when", "tags", "vars", "loop", "loop_control", "ignore_errors", "no_log", "collections"]
@@ -257,6 +261,7 @@ impl Place {
                 "collections",
                 "run_once",
                 "delegate_to",
+                "environment",
             ],
         }
     }

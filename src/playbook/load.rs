@@ -61,6 +61,8 @@ struct Inherited {
     include_guards: Vec<String>,
     /// Boolean keywords given as templates, decided per host at run time.
     templated: Vec<(String, String)>,
+    /// `environment:` layers of the enclosing levels.
+    environment: Vec<Json>,
     /// Inside the body of a block with a rescue.
     rescuable: bool,
 }
@@ -280,6 +282,7 @@ impl Loader<'_> {
         inh.check_mode = self.flag_at(node, "check_mode", &mut t).or(outer.check_mode);
         inh.diff = self.flag_at(node, "diff", &mut t).or(outer.diff);
         inh.templated = t;
+        inh.environment.extend(self.environment(node));
         inh.notify.extend(self.string_list(node.get("notify")));
         let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
         inh.run_once = flag(self, "run_once").or(outer.run_once);
@@ -360,7 +363,8 @@ impl Loader<'_> {
             ..Inherited::default()
         };
         let play_become = self.flag_at(node, "become", &mut templated);
-        let inh = Inherited { templated, ..inh };
+        let environment = self.environment(node).into_iter().collect();
+        let inh = Inherited { templated, environment, ..inh };
         self.check_collections(node.get("collections"));
         let tags = inh.tags.clone();
         let mut vars = self.vars_map(node.get("vars"));
@@ -993,6 +997,11 @@ impl Loader<'_> {
             loop_extras,
             diff,
             templated_flags: templated,
+            environment: {
+                let mut env = inh.environment.clone();
+                env.extend(self.environment(node));
+                env
+            },
             run_once: flag(self, "run_once").or(inh.run_once).unwrap_or(false),
             delegate_to: if local_action.is_some() {
                 Some("localhost".to_owned())
@@ -1285,6 +1294,37 @@ impl Loader<'_> {
             return None;
         }
         Some(text)
+    }
+
+    /// `environment:` of `node`: a mapping of variables (values may be
+    /// templates), or a template that renders to one.
+    fn environment(&mut self, node: &Node) -> Option<Json> {
+        let n = node.get("environment")?;
+        match &n.kind {
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    let ok = k.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && k.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !ok {
+                        self.err(Diagnostic::new(&k.loc, format!("`{}` is not an environment variable name", k.name)));
+                    }
+                    self.compile_node(v);
+                }
+                Some(n.to_json())
+            }
+            NodeKind::Str(s) if is_template(s) => {
+                self.compile(s, &n.loc);
+                Some(n.to_json())
+            }
+            NodeKind::Null => None,
+            _ => {
+                self.err(
+                    Diagnostic::new(&n.loc, format!("`environment` takes a mapping, not {}", n.type_name()))
+                        .hint("environment: {NAME: value}"),
+                );
+                None
+            }
+        }
     }
 
     /// A boolean keyword of `node`: its value, or `None` when absent or a

@@ -1076,3 +1076,49 @@ fn a_template_reading_a_registered_variable_is_not_batched_with_the_task_that_re
         assert_eq!(test.read(HOST, "out"), "value=produced\n", "{}", engine.name());
     }
 }
+
+#[test]
+fn environment_of_plays_blocks_and_tasks_reaches_the_commands() {
+    let sshd = Sshd::start();
+    let site = r#"- name: env
+  hosts: all
+  gather_facts: false
+  environment: {STEAD_A: play}
+  tasks:
+    - name: a block
+      environment: {STEAD_B: block}
+      block:
+        - name: all three
+          shell: echo "$STEAD_A $STEAD_B $STEAD_C" > "{{ root }}/abc"
+          environment:
+            STEAD_C: "it's {{ inventory_hostname }} $HOME `x`"
+    - name: outside the block
+      shell: echo "$STEAD_A ${STEAD_B:-none}" > "{{ root }}/a"
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let who = engine.name();
+        assert_eq!(test.read(HOST, "abc"), "play block it's web1 $HOME `x`\n", "{who}");
+        assert_eq!(test.read(HOST, "a"), "play none\n", "{who}");
+    }
+}
+
+#[test]
+fn environment_of_role_entries_and_imports() {
+    let sshd = Sshd::start();
+    let site = "- hosts: all\n  gather_facts: false\n  roles:\n    - role: r\n      environment: {STEAD_R: role}\n  \
+                tasks:\n    - import_tasks: inc.yml\n      environment: {STEAD_R: import}\n";
+    let body = |file: &str| format!("- name: {file}\n  shell: echo \"$STEAD_R\" > \"{{{{ root }}}}/{file}\"\n");
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file("roles/r/tasks/main.yml", body("role"))
+            .file("inc.yml", body("inc"))
+            .file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(test.read(HOST, "role"), "role\n", "{}", engine.name());
+        assert_eq!(test.read(HOST, "inc"), "import\n", "{}", engine.name());
+    }
+}

@@ -119,6 +119,11 @@ const COVERED: &[(Place, &str, &str)] = &[
     (Place::Include, "ignore_errors", "include_keywords_apply_to_the_include_not_its_tasks"),
     (Place::Include, "no_log", "include_keywords_apply_to_the_include_not_its_tasks"),
     (Place::Include, "collections", "include_keywords_apply_to_the_include_not_its_tasks"),
+    (Place::Play, "environment", "environment_of_plays_blocks_and_tasks_reaches_the_commands"),
+    (Place::Block, "environment", "environment_of_plays_blocks_and_tasks_reaches_the_commands"),
+    (Place::Task, "environment", "environment_of_plays_blocks_and_tasks_reaches_the_commands"),
+    (Place::Role, "environment", "environment_of_role_entries_and_imports"),
+    (Place::Import, "environment", "environment_of_role_entries_and_imports"),
 ];
 
 /// The sources the test names above are looked up in.

@@ -439,8 +439,13 @@ impl HostRun<'_> {
                 Err(end) => end,
             },
             Segment::Handlers => {
-                // Definition order; a handler may notify a later one.
+                // Definition order; a handler may notify another, which then
+                // runs in this flush too (each handler at most once per flush).
+                let mut ran = BTreeSet::new();
                 while let Some(h) = notified.pop_first() {
+                    if !ran.insert(h) {
+                        continue;
+                    }
                     match self.run_tasks(&play.handlers, &[h], link, vars, notified, true).await {
                         HostEnd::Done => {}
                         other => return other,
@@ -720,12 +725,16 @@ impl HostRun<'_> {
                             .filter(|k| !probes.contains_key(k))
                             .collect();
                         if let Err(e) = self.probe_all(link, &rest, &prepared, &mut probes).await {
-                            return self.unreachable(&host, e);
+                            if !task.ignore_unreachable {
+                                return self.unreachable(&host, e);
+                            }
+                            break Err(e);
                         }
                     }
                     let unit = unit_at_mut(&mut prepared, key);
                     let (result, applied) = match self.run_unit(link, unit, probes.get(&key)).await {
                         Ok(done) => done,
+                        Err(e) if task.ignore_unreachable => break Err(e),
                         Err(e) => return self.unreachable(&host, e),
                     };
                     let (label, item) = (unit.label.clone(), unit.item.clone());
@@ -751,20 +760,20 @@ impl HostRun<'_> {
                         });
                     }
                     let mut r = outcome::evaluate(task, label, item, result, &task_vars, self.templates);
-                    let Some((spec, runs, delay)) = retry else { break r };
+                    let Some((spec, runs, delay)) = retry else { break Ok(r) };
                     if runs <= 1 {
-                        break r;
+                        break Ok(r);
                     }
                     r.result.insert("attempts".into(), attempt.into());
                     if outcome::until_met(task, spec, &r, &task_vars, self.templates) {
-                        break r;
+                        break Ok(r);
                     }
                     if attempt >= runs {
                         // Ansible reports the retries, not the runs, when they run out.
                         r.result.insert("attempts".into(), (runs - 1).into());
                         r.failed = true;
                         r.result.insert("failed".into(), true.into());
-                        break r;
+                        break Ok(r);
                     }
                     self.sink
                         .emit(Event::Warning(format!("{host}: {name}: retrying ({} retries left)", runs - attempt)));
@@ -772,7 +781,33 @@ impl HostRun<'_> {
                     // The next attempt sees the host as it is now.
                     probes.remove(&key);
                 };
-                results.push(unit_result);
+                match unit_result {
+                    Ok(r) => results.push(r),
+                    Err(e) => {
+                        // `ignore_unreachable`: this task failed (ignored), the
+                        // host goes on; the next task connects again.
+                        if let Some(conn) = link.conn.take() {
+                            link.closed_execs += conn.exec_count();
+                            conn.close().await;
+                        }
+                        probes.clear();
+                        let mut failed = UnitResult {
+                            label: String::new(),
+                            item: None,
+                            result: ResultMap::new(),
+                            changed: false,
+                            failed: true,
+                            skipped: false,
+                            diff: None,
+                            msg: Some(e.to_string()),
+                            facts: Map::new(),
+                        };
+                        failed.result.insert("unreachable".into(), true.into());
+                        failed.result.insert("msg".into(), e.to_string().into());
+                        results.push(failed);
+                        break;
+                    }
+                }
             }
             let end = self.finish_units(task, &host, &name, vars, results, started, handlers, notified);
             if end != HostEnd::Done {
@@ -908,6 +943,9 @@ impl HostRun<'_> {
         let mut any_failed = false;
         let mut all_skipped = !results.is_empty();
         let mut facts = Map::new();
+        // An unreachable host under `ignore_unreachable` is ignored like a failure.
+        let unreachable = results.iter().any(|r| r.result.get("unreachable") == Some(&Json::Bool(true)));
+        let ignore = task.ignore_errors || (unreachable && task.ignore_unreachable);
         for r in results {
             let UnitResult { label, item, mut result, changed, failed, skipped, diff, msg, facts: f } = r;
             facts.extend(f);
@@ -950,8 +988,14 @@ impl HostRun<'_> {
             vars.runtime.insert(r.clone(), Json::Object(registered.clone()));
         }
         if any_changed && !any_failed {
-            for (t, h) in &self.play.graph.notifies {
-                if !handler && self.play.play.tasks[*t].id == task.id {
+            // A handler may notify another handler, as in Ansible.
+            let (edges, from) = if handler {
+                (&self.play.graph.handler_notifies, &self.play.play.handlers)
+            } else {
+                (&self.play.graph.notifies, &self.play.play.tasks)
+            };
+            for (t, h) in edges {
+                if from[*t].id == task.id {
                     notified.insert(*h);
                 }
             }
@@ -972,7 +1016,7 @@ impl HostRun<'_> {
             Some(msgs.join("\n"))
         };
         let record = self.record(host, name, task.module.name(), started);
-        let ignored = any_failed && task.ignore_errors;
+        let ignored = any_failed && ignore;
         self.sink.emit(Event::TaskDone(TaskRecord {
             status,
             changed: any_changed,
@@ -986,7 +1030,7 @@ impl HostRun<'_> {
             show_msg: task.module.shows_message(),
             ..record
         }));
-        if any_failed && !task.ignore_errors {
+        if any_failed && !ignore {
             if task.rescuable {
                 let shown =
                     if task.no_log { serde_json::json!({"censored": NO_LOG}) } else { Json::Object(registered) };

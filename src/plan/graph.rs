@@ -38,6 +38,8 @@ pub struct TaskGraph {
     pub edges: Vec<Edge>,
     /// `notify` edges: (task index, handler index).
     pub notifies: Vec<(usize, usize)>,
+    /// `notify` edges between handlers: (handler index, handler index).
+    pub handler_notifies: Vec<(usize, usize)>,
     /// Consecutive independent tasks, as index ranges over `play.tasks`.
     pub runs: Vec<Range<usize>>,
 }
@@ -157,16 +159,21 @@ impl TaskGraph {
                 }
             }
         }
-        let mut notifies = Vec::new();
-        for (i, task) in play.tasks.iter().enumerate() {
-            for n in &task.notify {
-                for (h, handler) in play.handlers.iter().enumerate() {
-                    if handler.name.as_deref() == Some(n.as_str()) || handler.listen.contains(n) {
-                        notifies.push((i, h));
+        let notified_by = |tasks: &[Task]| {
+            let mut out = Vec::new();
+            for (i, task) in tasks.iter().enumerate() {
+                for n in &task.notify {
+                    for (h, handler) in play.handlers.iter().enumerate() {
+                        if handler.name.as_deref() == Some(n.as_str()) || handler.listen.contains(n) {
+                            out.push((i, h));
+                        }
                     }
                 }
             }
-        }
+            out
+        };
+        let notifies = notified_by(&play.tasks);
+        let handler_notifies = notified_by(&play.handlers);
         let mut runs = Vec::new();
         let mut start = 0;
         let incoming: Vec<HashSet<usize>> =
@@ -185,6 +192,6 @@ impl TaskGraph {
         if start < play.tasks.len() {
             runs.push(start..play.tasks.len());
         }
-        TaskGraph { edges, notifies, runs }
+        TaskGraph { edges, notifies, handler_notifies, runs }
     }
 }

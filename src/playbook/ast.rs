@@ -236,6 +236,9 @@ pub struct Task {
     pub become_method: Option<String>,
     /// `ignore_errors:`.
     pub ignore_errors: bool,
+    /// `ignore_unreachable:`: a lost connection fails this task (ignored),
+    /// and the host goes on.
+    pub ignore_unreachable: bool,
     /// `tags:` (with the play's and import's).
     pub tags: Vec<String>,
     /// `no_log:`.

@@ -174,6 +174,7 @@ impl Place {
                 "max_fail_percentage",
                 "force_handlers",
                 "environment",
+                "ignore_unreachable",
             ],
             Place::Block => &[
                 "name",
@@ -195,6 +196,7 @@ impl Place {
                 "run_once",
                 "delegate_to",
                 "environment",
+                "ignore_unreachable",
             ],
             Place::Task => &[
                 "name",
@@ -224,6 +226,7 @@ impl Place {
                 "delegate_to",
                 "local_action",
                 "environment",
+                "ignore_unreachable",
             ],
             Place::Role => &[
                 "role",
@@ -242,6 +245,7 @@ impl Place {
                 "run_once",
                 "delegate_to",
                 "environment",
+                "ignore_unreachable",
             ],
             Place::Include => {
                 &["name", "when", "tags", "vars", "loop", "loop_control", "ignore_errors", "no_log", "collections"]
@@ -262,6 +266,7 @@ impl Place {
                 "run_once",
                 "delegate_to",
                 "environment",
+                "ignore_unreachable",
             ],
         }
     }

@@ -54,6 +54,7 @@ struct Inherited {
     diff: Option<bool>,
     notify: Vec<String>,
     run_once: Option<bool>,
+    ignore_unreachable: Option<bool>,
     delegate_to: Option<String>,
     /// Names that enclosing dynamic includes define (loop var, vars).
     scope_vars: Vec<String>,
@@ -286,6 +287,7 @@ impl Loader<'_> {
         inh.notify.extend(self.string_list(node.get("notify")));
         let flag = |l: &mut Self, key: &str| node.get(key).and_then(|n| l.bool_value(n));
         inh.run_once = flag(self, "run_once").or(outer.run_once);
+        inh.ignore_unreachable = flag(self, "ignore_unreachable").or(outer.ignore_unreachable);
         inh.delegate_to =
             node.get("delegate_to").and_then(|n| self.scalar_text(n)).or_else(|| outer.delegate_to.clone());
         self.check_collections(node.get("collections"));
@@ -357,6 +359,7 @@ impl Loader<'_> {
         let inh = Inherited {
             tags: self.string_list(node.get("tags")),
             ignore_errors: self.flag_at(node, "ignore_errors", &mut templated),
+            ignore_unreachable: node.get("ignore_unreachable").and_then(|n| self.bool_value(n)),
             no_log: self.flag_at(node, "no_log", &mut templated),
             check_mode: self.flag_at(node, "check_mode", &mut templated),
             diff: self.flag_at(node, "diff", &mut templated),
@@ -987,6 +990,7 @@ impl Loader<'_> {
             become_user: node.get("become_user").and_then(|n| self.scalar_text(n)).or_else(|| inh.become_user.clone()),
             become_method: self.become_method(node.get("become_method")).or_else(|| inh.become_method.clone()),
             ignore_errors: ignore_errors.unwrap_or(false),
+            ignore_unreachable: flag(self, "ignore_unreachable").or(inh.ignore_unreachable).unwrap_or(false),
             tags: all_tags,
             no_log: no_log.unwrap_or(false),
             changed_when: node.get("changed_when").map(|n| self.conditions(Some(n))),

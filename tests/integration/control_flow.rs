@@ -1122,3 +1122,71 @@ fn environment_of_role_entries_and_imports() {
         assert_eq!(test.read(HOST, "inc"), "import\n", "{}", engine.name());
     }
 }
+
+#[test]
+fn a_handler_notifies_another_handler() {
+    let sshd = Sshd::start();
+    let site = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: change
+      copy: {content: "v\n", dest: "{{ root }}/conf"}
+      notify: first
+  handlers:
+    - name: second
+      lineinfile: {path: "{{ root }}/handled", line: second, create: true}
+    - name: first
+      lineinfile: {path: "{{ root }}/handled", line: first, create: true}
+      notify: second
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        let handled = test.read(HOST, "handled");
+        assert!(handled.contains("first") && handled.contains("second"), "{}: {handled:?}", engine.name());
+    }
+}
+
+#[test]
+fn ignore_unreachable_lets_the_play_go_on_for_that_host() {
+    let sshd = Sshd::start();
+    let site = r#"- hosts: all
+  gather_facts: false
+  roles:
+    - role: r
+      ignore_unreachable: true
+  tasks:
+    - name: task level
+      copy: {content: "1\n", dest: "{{ root }}/one"}
+      ignore_unreachable: true
+    - name: block level
+      ignore_unreachable: true
+      block:
+        - name: in block
+          copy: {content: "2\n", dest: "{{ root }}/two"}
+    - import_tasks: inc.yml
+      ignore_unreachable: true
+- hosts: all
+  gather_facts: false
+  ignore_unreachable: true
+  tasks:
+    - name: play level
+      copy: {content: "4\n", dest: "{{ root }}/four"}
+"#;
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .unreachable_host("gone")
+            .file("roles/r/tasks/main.yml", "- name: role\n  copy: {content: \"r\\n\", dest: \"{{ root }}/r\"}\n")
+            .file("inc.yml", "- name: imported\n  copy: {content: \"3\\n\", dest: \"{{ root }}/three\"}\n")
+            .file("site.yml", site);
+        let out = test.run_args(["apply", "site.yml"]);
+        let who = engine.name();
+        out.assert_status(0);
+        assert_eq!(test.read(HOST, "four"), "4\n", "{who}");
+        let gone = &host_recaps(&out, &["gone"])[0].1;
+        assert_eq!(gone, &[5, 0, 0, 0, 0, 5], "{who}: each unreachable task counts ok and ignored");
+        assert_eq!(out.summary("unreachable"), 0, "{who}");
+    }
+}

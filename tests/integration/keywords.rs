@@ -124,6 +124,11 @@ const COVERED: &[(Place, &str, &str)] = &[
     (Place::Task, "environment", "environment_of_plays_blocks_and_tasks_reaches_the_commands"),
     (Place::Role, "environment", "environment_of_role_entries_and_imports"),
     (Place::Import, "environment", "environment_of_role_entries_and_imports"),
+    (Place::Play, "ignore_unreachable", "ignore_unreachable_lets_the_play_go_on_for_that_host"),
+    (Place::Block, "ignore_unreachable", "ignore_unreachable_lets_the_play_go_on_for_that_host"),
+    (Place::Task, "ignore_unreachable", "ignore_unreachable_lets_the_play_go_on_for_that_host"),
+    (Place::Role, "ignore_unreachable", "ignore_unreachable_lets_the_play_go_on_for_that_host"),
+    (Place::Import, "ignore_unreachable", "ignore_unreachable_lets_the_play_go_on_for_that_host"),
 ];
 
 /// The sources the test names above are looked up in.
@@ -252,6 +257,22 @@ fn role_and_include_keywords_reach_their_tasks() {
         if engine == Engine::Stead {
             out.assert_stdout_lacks("s3cr3t");
             assert!(!out.report_text().contains("s3cr3t"), "the report shows a no_log value");
+        }
+    }
+}
+
+#[test]
+fn docs_compatibility_lists_every_refused_keyword() {
+    let doc = include_str!("../../docs/compatibility.md");
+    for place in Place::ALL {
+        for key in place.ansible() {
+            if !place.implements(key) {
+                assert!(
+                    doc.contains(&format!("`{key}`")),
+                    "docs/compatibility.md does not list `{key}` ({})",
+                    place.noun()
+                );
+            }
         }
     }
 }

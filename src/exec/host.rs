@@ -746,14 +746,12 @@ impl HostRun<'_> {
                             Prepared::Ready(action) => action.paths(),
                             _ => None,
                         };
-                        probes.retain(|k, _| {
-                            let later = match &unit_at(&prepared, *k).prepared {
-                                Prepared::Ready(action) => action.paths(),
-                                _ => None,
-                            };
-                            match (&changed, later) {
+                        probes.retain(|k, probe| {
+                            let Prepared::Ready(action) = &unit_at(&prepared, *k).prepared else { return false };
+                            match (&changed, action.paths()) {
                                 (Some(a), Some(b)) => {
-                                    !a.iter().any(|x| b.iter().any(|y| crate::modules::paths_related(x, y)))
+                                    !action.saw_missing_parent(probe)
+                                        && !a.iter().any(|x| b.iter().any(|y| crate::modules::paths_related(x, y)))
                                 }
                                 _ => false,
                             }

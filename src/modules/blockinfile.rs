@@ -255,6 +255,9 @@ impl Module for BlockInFile {
 }
 
 impl Action for BlockInFileAction {
+    fn saw_missing_parent(&self, probe: &ExecOutput) -> bool {
+        super::file_state::parent_missing(&probe.stdout)
+    }
     fn paths(&self) -> Option<Vec<String>> {
         Some(vec![self.path.clone()])
     }

@@ -150,6 +150,9 @@ impl PutFile {
 }
 
 impl Action for PutFile {
+    fn saw_missing_parent(&self, probe: &ExecOutput) -> bool {
+        super::file_state::parent_missing(&probe.stdout)
+    }
     fn paths(&self) -> Option<Vec<String>> {
         Some(vec![self.dest.clone()])
     }

@@ -315,6 +315,9 @@ impl FileAction {
 }
 
 impl Action for FileAction {
+    fn saw_missing_parent(&self, probe: &ExecOutput) -> bool {
+        super::file_state::parent_missing(&probe.stdout)
+    }
     fn paths(&self) -> Option<Vec<String>> {
         Some(vec![self.path.clone()])
     }

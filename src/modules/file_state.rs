@@ -354,6 +354,14 @@ fn quote_owned(s: &str) -> String {
 }
 
 /// The directory part of a path, as `dirname` computes it.
+/// Whether a file-state probe's output says the parent directory is
+/// missing (the probe ran, and printed no `parent-dir` line).
+pub fn parent_missing(stdout: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stdout);
+    text.starts_with("stead-file-state") && !text.lines().any(|l| l == "parent-dir")
+}
+
+/// The parent directory of a path, as `dirname` prints it.
 pub fn parent_of(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {

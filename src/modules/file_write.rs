@@ -392,6 +392,21 @@ mod tests {
     use super::*;
     use crate::modules::mode::Mode;
 
+    /// A write of `content` to `dest` with nothing else asked.
+    fn plain<'a>(dest: &'a str, content: &'a [u8], attrs: &'a Attrs, current: &'a FileState) -> WriteFile<'a> {
+        WriteFile {
+            dest,
+            content,
+            follow: false,
+            attrs,
+            current,
+            backup: false,
+            make_parents: false,
+            validate: None,
+            expect: None,
+        }
+    }
+
     #[test]
     fn symbolic_modes_get_an_explicit_who() {
         assert_eq!(chmod_symbolic("+x,u=rw"), "a+x,u=rw");
@@ -496,17 +511,7 @@ mod tests {
         let dest = tmp.path().join("nope/f");
         let attrs = Attrs::default();
         let current = FileState::default();
-        let w = WriteFile {
-            dest: dest.to_str().unwrap(),
-            content: b"x",
-            follow: false,
-            attrs: &attrs,
-            current: &current,
-            backup: false,
-            make_parents: false,
-            validate: None,
-            expect: None,
-        };
+        let w = plain(dest.to_str().unwrap(), b"x", &attrs, &current);
         let out = run(&w.script(), b"x");
         assert!(out.stderr_text().contains("does not exist"));
         let w = WriteFile { make_parents: true, ..w };
@@ -526,17 +531,7 @@ mod tests {
         let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let attrs = Attrs::default();
         let current = FileState { exists: true, kind: FileKind::File, mode: 0o644, ..FileState::default() };
-        let w = WriteFile {
-            dest: dest.to_str().unwrap(),
-            content: &content,
-            follow: false,
-            attrs: &attrs,
-            current: &current,
-            backup: false,
-            make_parents: false,
-            validate: None,
-            expect: None,
-        };
+        let w = plain(dest.to_str().unwrap(), &content, &attrs, &current);
         let out = run(&w.script(), &content[..70_000]);
         assert_ne!(out.status, 0);
         assert!(out.stderr_text().contains("received 70000 of 200000 bytes"), "{}", out.stderr_text());
@@ -556,17 +551,7 @@ mod tests {
         std::fs::write(&dest, b"old\n").unwrap();
         let attrs = Attrs::default();
         let current = FileState::default();
-        let w = WriteFile {
-            dest: dest.to_str().unwrap(),
-            content: b"new!\n",
-            follow: false,
-            attrs: &attrs,
-            current: &current,
-            backup: false,
-            make_parents: false,
-            validate: None,
-            expect: None,
-        };
+        let w = plain(dest.to_str().unwrap(), b"new!\n", &attrs, &current);
         let out = run(&w.script(), b"evil\n");
         assert!(out.stderr_text().contains("does not match its checksum"), "{}", out.stderr_text());
         assert_eq!(std::fs::read(&dest).unwrap(), b"old\n");

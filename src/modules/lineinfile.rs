@@ -468,6 +468,9 @@ pub(crate) fn edit_plan(
 }
 
 impl Action for LineInFileAction {
+    fn saw_missing_parent(&self, probe: &ExecOutput) -> bool {
+        super::file_state::parent_missing(&probe.stdout)
+    }
     fn paths(&self) -> Option<Vec<String>> {
         Some(vec![self.path.clone()])
     }

@@ -173,6 +173,12 @@ pub trait Action: Send {
     fn paths(&self) -> Option<Vec<String>> {
         None
     }
+    /// Whether this unit's probe saw a missing parent directory: any apply
+    /// may then have created it (`mkdir -p` elsewhere), so the probe is
+    /// sent again after every change.
+    fn saw_missing_parent(&self, _probe: &ExecOutput) -> bool {
+        false
+    }
     /// Interprets the apply script's output. The default: exit 0 means done.
     fn finish(&mut self, plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
         if out.status == 0 {

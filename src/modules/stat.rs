@@ -116,6 +116,9 @@ pub fn stat_dict(path: &str, st: &FileState) -> Map<String, Value> {
 }
 
 impl Action for StatAction {
+    fn saw_missing_parent(&self, probe: &ExecOutput) -> bool {
+        super::file_state::parent_missing(&probe.stdout)
+    }
     fn paths(&self) -> Option<Vec<String>> {
         Some(vec![self.path.clone()])
     }

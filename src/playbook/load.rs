@@ -478,12 +478,8 @@ impl Loader<'_> {
     /// `serial:` a batch size, a percentage, or a list of them.
     fn serial(&mut self, node: Option<&Node>) -> Vec<Json> {
         let Some(node) = node else { return Vec::new() };
-        let items: Vec<&Node> = match &node.kind {
-            NodeKind::Seq(items) => items.iter().collect(),
-            _ => vec![node],
-        };
         let mut out = Vec::new();
-        for item in items {
+        for item in one_or_many(node) {
             match &item.kind {
                 NodeKind::Int(i) if *i >= 0 => out.push(Json::from(*i)),
                 NodeKind::Str(s) if serial_size(&Json::String(s.clone()), 100).is_some() => {
@@ -1216,12 +1212,8 @@ impl Loader<'_> {
 
     fn conditions(&mut self, node: Option<&Node>) -> Vec<String> {
         let Some(node) = node else { return Vec::new() };
-        let items: Vec<&Node> = match &node.kind {
-            NodeKind::Seq(items) => items.iter().collect(),
-            _ => vec![node],
-        };
         let mut out = Vec::new();
-        for item in items {
+        for item in one_or_many(node) {
             match &item.kind {
                 NodeKind::Str(s) => {
                     if let Err(e) = self.templates.compile_expression(s) {
@@ -1382,6 +1374,14 @@ impl Loader<'_> {
             .flat_map(|(s, _)| s.split(',').map(|p| p.trim().to_owned()).collect::<Vec<_>>())
             .filter(|s| !s.is_empty())
             .collect()
+    }
+}
+
+/// A keyword value that may be one item or a list of them.
+fn one_or_many(node: &Node) -> Vec<&Node> {
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => vec![node],
     }
 }
 

@@ -937,3 +937,24 @@ fn a_500_item_loop_is_probed_in_chunks_under_the_argument_limit() {
     let execs = again.report_json()["hosts"][HOST]["remote_execs"].as_u64().unwrap();
     assert!((2..=10).contains(&execs), "a no-change run of 500 items took {execs} remote execs");
 }
+
+/// Regression: after the re-probe became path-based, a file written into a
+/// directory that an earlier task of the same run created (with its
+/// parents) was still probed as "parent missing" and failed.
+#[test]
+fn a_directory_made_earlier_in_the_run_is_seen_by_a_later_task_on_a_sibling_path() {
+    let sshd = Sshd::start();
+    let test = one_host(
+        &sshd,
+        r#"
+        - name: deep directory
+          file: {path: "{{ root }}/etc/ssh/sshd_config.d", state: directory}
+        - name: file beside it
+          copy: {content: "banner\n", dest: "{{ root }}/etc/issue.net"}
+        "#,
+    );
+    let real = test.run_args(["apply", "site.yml"]);
+    real.assert_status(0).assert_changed(2);
+    assert_eq!(test.read(HOST, "etc/issue.net"), "banner\n");
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+}

@@ -12,6 +12,8 @@ pub const FAILED: i32 = 4;
 pub const UNREACHABLE: i32 = 8;
 /// Interrupted by SIGINT, after in-flight work stopped cleanly.
 pub const INTERRUPTED: i32 = 130;
+/// Terminated by SIGTERM, after in-flight work stopped cleanly.
+pub const TERMINATED: i32 = 143;
 
 /// Combines the outcome of a run into its exit status.
 pub fn status(changed: bool, failed: bool, unreachable: bool, detailed: bool) -> i32 {

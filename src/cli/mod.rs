@@ -58,7 +58,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let plan = compile(&v.playbooks, inventory, options)?;
             print_warnings(&plan);
             let tasks: usize = plan.plays.iter().map(|p| p.play.tasks.len()).sum();
-            println!("ok: {} playbook(s), {} play(s), {tasks} task(s) valid", plan.playbooks.len(), plan.plays.len());
+            out(format!(
+                "ok: {} playbook(s), {} play(s), {tasks} task(s) valid",
+                plan.playbooks.len(),
+                plan.plays.len()
+            ));
             Ok(exit::OK)
         }
         Command::Exec(x) => {
@@ -95,11 +99,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if let Some(host) = i.host {
                 let vars =
                     inventory.host_json(&host).ok_or_else(|| anyhow!("host `{host}` is not in the inventory"))?;
-                println!("{}", serde_json::to_string_pretty(&vars)?);
+                out(serde_json::to_string_pretty(&vars)?);
             } else if i.graph {
-                println!("{}", inventory.graph());
+                out(inventory.graph().to_string());
             } else {
-                println!("{}", serde_json::to_string_pretty(&inventory.list_json())?);
+                out(serde_json::to_string_pretty(&inventory.list_json())?);
             }
             Ok(exit::OK)
         }
@@ -224,7 +228,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     print_warnings(&plan);
     if a.syntax_check {
         for p in &a.playbooks {
-            println!("playbook: {}", p.display());
+            out(format!("playbook: {}", p.display()));
         }
         return Ok(exit::OK);
     }
@@ -263,6 +267,9 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         } else {
             std::fs::write(path, text).with_context(|| format!("writing report {path}"))?;
         }
+    }
+    if outcome.terminated {
+        return Ok(exit::TERMINATED);
     }
     if outcome.interrupted {
         return Ok(exit::INTERRUPTED);
@@ -349,6 +356,18 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
             .unwrap_or(Json::Null);
         all.insert(host, facts);
     }
-    println!("{}", serde_json::to_string_pretty(&Json::Object(all))?);
+    out(serde_json::to_string_pretty(&Json::Object(all))?);
     Ok(exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false))
+}
+
+/// Prints a line on stdout. A closed pipe (`stead inventory --list | head`)
+/// ends the program quietly, as it does for other Unix tools, instead of
+/// the panic `println!` would raise.
+fn out(text: String) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }

@@ -38,8 +38,10 @@ pub struct RunOutcome {
     pub failed: HashSet<String>,
     /// Hosts that could not be reached.
     pub unreachable: HashSet<String>,
-    /// Whether the run was interrupted.
+    /// Whether the run was interrupted (SIGINT or SIGTERM).
     pub interrupted: bool,
+    /// Whether the interruption was SIGTERM (exit 143, not 130).
+    pub terminated: bool,
     /// Remote executions per host (for the benchmark and the report).
     pub remote_execs: HashMap<String, u64>,
 }
@@ -56,14 +58,8 @@ pub fn run(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<AtomicBool
 }
 
 async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<AtomicBool>) -> RunOutcome {
-    {
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                flag.store(true, Ordering::SeqCst);
-            }
-        });
-    }
+    let terminated = Arc::new(AtomicBool::new(false));
+    spawn_signal_watch(interrupted.clone(), terminated.clone(), sink.clone());
     let forks = if plan.options.forks == 0 { DEFAULT_FORKS } else { plan.options.forks };
     let semaphore = Arc::new(Semaphore::new(forks));
     let mut outcome = RunOutcome::default();
@@ -143,7 +139,41 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
         *outcome.remote_execs.entry(host).or_default() += execs;
     }
     outcome.interrupted |= interrupted.load(Ordering::SeqCst);
+    outcome.terminated = terminated.load(Ordering::SeqCst);
     outcome
+}
+
+/// Watches for SIGINT and SIGTERM. The first one stops every host at its
+/// next task boundary (connections are then closed as usual) and says so;
+/// a second one exits at once, with the signal's status.
+fn spawn_signal_watch(interrupted: Arc<AtomicBool>, terminated: Arc<AtomicBool>, sink: Arc<dyn EventSink>) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        let mut seen = 0;
+        loop {
+            let is_term = tokio::select! {
+                _ = int.recv() => false,
+                _ = term.recv() => true,
+            };
+            seen += 1;
+            if is_term {
+                terminated.store(true, Ordering::SeqCst);
+            }
+            let code =
+                if terminated.load(Ordering::SeqCst) { crate::exit::TERMINATED } else { crate::exit::INTERRUPTED };
+            if seen > 1 {
+                std::process::exit(code);
+            }
+            interrupted.store(true, Ordering::SeqCst);
+            let name = if is_term { "SIGTERM" } else { "SIGINT" };
+            sink.emit(Event::Warning(format!(
+                "{name}: stopping after the tasks in flight; send it again to exit at once"
+            )));
+        }
+    });
 }
 
 /// The play's hosts in the order its `order:` asks for.

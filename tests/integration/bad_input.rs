@@ -279,3 +279,28 @@ fn connection_variables_stead_cannot_honour_are_refused_by_name() {
         assert!(!wire.was_touched(), "{var}: stead connected");
     }
 }
+
+/// Issue 12: `stead validate ... | head` panicked on the closed pipe (exit 101).
+#[test]
+fn a_closed_stdout_pipe_ends_stead_quietly_not_with_a_panic() {
+    use std::io::Read;
+    let mut inventory = String::from("all:\n  hosts:\n");
+    for i in 0..5000 {
+        inventory.push_str(&format!("    host{i}.example.com: {{ansible_host: 127.0.0.1}}\n"));
+    }
+    let test = Test::new().file("inventory.yaml", inventory);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stead"))
+        .args(["inventory", "-i", "inventory.yaml", "--list"])
+        .current_dir(test.project())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start stead");
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here: the rest of the output hits a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

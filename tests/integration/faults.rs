@@ -69,3 +69,66 @@ fn killed_controller_mid_copy_leaves_the_old_file_not_a_truncated_one() {
     assert!(killed_mid_transfer, "the copy finished before stead could be killed; the test proved nothing");
     assert_eq!(now, old, "stead was killed mid-transfer, so the old file must remain");
 }
+
+/// Sends `signal` to our own child, by its PID.
+fn send(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().expect("run kill");
+    assert!(status.success(), "kill {signal} failed");
+}
+
+fn wait_for(path: &std::path::Path, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll stead") {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("stead did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const SLOW: &str = r#"
+- name: slow
+  shell: touch "{{ root }}/started"; sleep 2
+- name: later
+  copy: {content: "x\n", dest: "{{ root }}/later"}
+"#;
+
+/// Issue 12: stead had no SIGTERM handling (a cancelled CI job).
+#[test]
+fn sigterm_stops_at_the_next_task_and_exits_143() {
+    let sshd = Sshd::start();
+    let test = Test::new().host(HOST, &sshd).file("site.yml", play(SLOW));
+    let mut child = test.spawn_args(["apply", "site.yml"]);
+    wait_for(&test.path(HOST, "started"), Duration::from_secs(20));
+    send(&child, "-TERM");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), Some(143));
+    assert!(!test.exists(HOST, "later"), "a task ran after SIGTERM");
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let sshd = Sshd::start();
+    let slower = SLOW.replace("sleep 2", "sleep 20");
+    let test = Test::new().host(HOST, &sshd).file("site.yml", play(&slower));
+    let mut child = test.spawn_args(["apply", "site.yml"]);
+    wait_for(&test.path(HOST, "started"), Duration::from_secs(20));
+    let sent = Instant::now();
+    send(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(200));
+    send(&child, "-INT");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(130));
+    assert!(sent.elapsed() < Duration::from_secs(5), "the second signal did not exit at once");
+}

@@ -56,6 +56,21 @@ struct State {
     current_task: Option<String>,
 }
 
+/// Shows control characters of host data (a file's content in a diff, a
+/// command's stderr) as `\x1b` escapes, so that they cannot drive the
+/// terminal; tabs stay.
+fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' && c != '\n' {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn paint(color: bool, code: &str, text: &str) -> String {
     if color {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -108,7 +123,7 @@ impl Terminal {
         }
         if let Some(msg) = &r.msg {
             if r.status == Status::Failed || r.show_msg {
-                for l in msg.lines() {
+                for l in visible(msg).lines() {
                     text.push_str(&format!("\n    {l}"));
                 }
             }
@@ -116,6 +131,7 @@ impl Terminal {
         self.line(state, &text);
         if r.show_diff && self.style != Style::Quiet {
             if let Some(diff) = &r.diff {
+                let diff = visible(diff);
                 let colored: Vec<String> = diff
                     .lines()
                     .map(|l| {
@@ -214,5 +230,17 @@ impl EventSink for Terminal {
             }
             Event::HostDone { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    /// Issue 12: diffs printed raw escape bytes from the host.
+    #[test]
+    fn control_bytes_from_a_host_are_shown_not_sent_to_the_terminal() {
+        assert_eq!(visible("a\u{1b}[2Jb\tc\n"), "a\\x1b[2Jb\tc\n");
+        assert_eq!(visible("bell\u{7}"), "bell\\x07");
     }
 }

@@ -955,7 +955,7 @@ impl HostRun<'_> {
                     diffs.push(d.unified());
                 }
             }
-            let shown_msg = if failed { result.get("msg").map(json_text).or(msg) } else { msg };
+            let shown_msg = if failed { outcome::failure_text(&result).or(msg) } else { msg };
             if let Some(m) = shown_msg {
                 msgs.push(if label.is_empty() { m } else { format!("({label}) {m}") });
             }

@@ -35,6 +35,27 @@ pub struct UnitResult {
     pub facts: Map<String, Json>,
 }
 
+/// The message shown for a failed result: its `msg`, with the exit status
+/// and the end of stderr when the result has them (a failed command said
+/// only "non-zero return code" before). The registered `msg` stays Ansible's.
+pub fn failure_text(result: &ResultMap) -> Option<String> {
+    let mut out = match result.get("msg")? {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if let Some(rc) = result.get("rc").and_then(Json::as_i64).filter(|rc| *rc != 0) {
+        out.push_str(&format!(" (rc {rc})"));
+    }
+    if let Some(err) = result.get("stderr").and_then(Json::as_str).map(str::trim).filter(|e| !e.is_empty()) {
+        if !out.contains(err) {
+            let lines: Vec<&str> = err.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(10)..];
+            out.push_str(&format!("\nstderr: {}", tail.join("\n")));
+        }
+    }
+    Some(out)
+}
+
 /// Evaluates `conditions` as one list: all must hold.
 fn all_hold(conditions: &[String], ctx: &minijinja::Value, templates: &Templates) -> Result<bool, String> {
     for c in conditions {
@@ -209,6 +230,26 @@ mod tests {
         let r = evaluate(&t, String::new(), None, done(0), &Map::new(), &Templates::new());
         assert!(r.failed);
         assert!(r.result["msg"].as_str().unwrap().contains("nope.attr"), "{:?}", r.result);
+    }
+
+    /// Issue 12: a failed command showed only "non-zero return code".
+    #[test]
+    fn a_failure_message_carries_the_exit_status_and_stderr() {
+        let t = task("command: x");
+        let mut result = ResultMap::new();
+        result.insert("rc".into(), 2.into());
+        result.insert("stderr".into(), "ls: cannot access '/nope'\n".into());
+        let r = evaluate(
+            &t,
+            String::new(),
+            None,
+            Err(ModuleError::Failed { msg: "non-zero return code".into(), result }),
+            &Map::new(),
+            &Templates::new(),
+        );
+        let text = failure_text(&r.result).unwrap();
+        assert_eq!(text, "non-zero return code (rc 2)\nstderr: ls: cannot access '/nope'");
+        assert_eq!(r.result["msg"], "non-zero return code", "the registered msg is Ansible's");
     }
 
     #[test]

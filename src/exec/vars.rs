@@ -34,7 +34,7 @@ fn has_template(v: &Json) -> bool {
 /// Renders templated values of `vars` against `vars` itself, a few passes
 /// deep (a variable may refer to another templated variable).
 pub fn resolve(vars: &mut Map<String, Json>, templates: &Templates) -> Result<(), TemplateError> {
-    for _ in 0..4 {
+    for _ in 0..MAX_DEPTH {
         let pending: Vec<String> = vars.iter().filter(|(_, v)| has_template(v)).map(|(k, _)| k.clone()).collect();
         if pending.is_empty() {
             return Ok(());
@@ -52,14 +52,36 @@ pub fn resolve(vars: &mut Map<String, Json>, templates: &Templates) -> Result<()
             }
         }
         if !progressed {
-            return match last_err {
-                Some(e) => Err(e),
-                None => Ok(()),
-            };
+            if let Some(e) = last_err {
+                return Err(e);
+            }
+            break;
+        }
+    }
+    // Still templated after every pass, and naming a variable that is
+    // itself still templated: the variables refer to each other in a loop.
+    // Saying so beats printing a literal `{{ a }}` into a file.
+    let pending: Vec<String> = vars.iter().filter(|(_, v)| has_template(v)).map(|(k, _)| k.clone()).collect();
+    for key in &pending {
+        let text = match &vars[key] {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let uses = templates.variables(&text);
+        if let Some(other) = pending.iter().find(|p| uses.contains(*p)) {
+            return Err(TemplateError::Render {
+                source_text: text,
+                detail: format!(
+                    "variables `{key}` and `{other}` refer to each other in a loop (or nest deeper than {MAX_DEPTH})"
+                ),
+            });
         }
     }
     Ok(())
 }
+
+/// How many times a variable may refer to another templated one.
+const MAX_DEPTH: usize = 8;
 
 impl HostVars {
     /// Builds the layers of a host for a play.
@@ -131,5 +153,25 @@ impl HostVars {
         all.extend(self.params.clone());
         all.extend(self.extra.clone());
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: variables that refer to each other printed a literal `{{ a }}`.
+    #[test]
+    fn variables_in_a_loop_are_an_error_naming_them() {
+        let mut vars = serde_json::json!({"a": "{{ b }}", "b": "{{ a }}", "c": "ok"}).as_object().unwrap().clone();
+        let err = resolve(&mut vars, &Templates::new()).unwrap_err().to_string();
+        assert!(err.contains("refer to each other"), "{err}");
+    }
+
+    #[test]
+    fn chains_of_variables_resolve() {
+        let mut vars = serde_json::json!({"a": "{{ b }}-x", "b": "{{ c }}", "c": "v"}).as_object().unwrap().clone();
+        resolve(&mut vars, &Templates::new()).unwrap();
+        assert_eq!(vars["a"], "v-x");
     }
 }

@@ -2,6 +2,10 @@
 
 use similar::TextDiff;
 
+/// Content larger than this (both sides together) gets a one-line summary
+/// instead of a diff.
+pub const MAX_DIFF_BYTES: usize = 256 * 1024;
+
 /// What a task changes, or would change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diff {
@@ -37,8 +41,20 @@ impl Diff {
         }
     }
 
-    /// Renders as a unified diff (`--- before`, `+++ after`, hunks).
+    /// Renders as a unified diff (`--- before`, `+++ after`, hunks). A diff
+    /// of more than [`MAX_DIFF_BYTES`] is replaced by one line saying so: a
+    /// 50 MB new file must not print 50 MB.
     pub fn unified(&self) -> String {
+        if self.before.len() + self.after.len() > MAX_DIFF_BYTES {
+            return format!(
+                "--- {}\n+++ {}\n@@ diff not shown: {} bytes before, {} bytes after (more than {} KiB) @@\n",
+                self.before_header,
+                self.after_header,
+                self.before.len(),
+                self.after.len(),
+                MAX_DIFF_BYTES / 1024
+            );
+        }
         TextDiff::from_lines(&self.before, &self.after)
             .unified_diff()
             .context_radius(3)
@@ -51,6 +67,15 @@ impl Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12: `plan` of a 50 MB new file printed a 50 MB diff.
+    #[test]
+    fn a_huge_diff_is_summarised_in_one_line() {
+        let big = "x\n".repeat(MAX_DIFF_BYTES);
+        let d = Diff::file("/srv/big", "", &big).unified();
+        assert!(d.len() < 300, "{} bytes", d.len());
+        assert!(d.contains("diff not shown"), "{d}");
+    }
 
     #[test]
     fn unified_diff_marks_changed_lines() {

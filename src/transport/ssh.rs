@@ -85,8 +85,7 @@ impl SshConnection {
             .map_err(|e| connect_error(format!("cannot run ssh: {e}")))?;
         if !status.success() {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let detail = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("ssh failed").to_owned();
-            return Err(connect_error(detail));
+            return Err(connect_error(explain_failure(&text, &params.host)));
         }
         let session = Session::resume_mux(socket.into_boxed_path(), Some(log.into_boxed_path()));
         Ok(SshConnection {
@@ -158,4 +157,24 @@ impl SshConnection {
             let _ = session.close().await;
         }
     }
+}
+
+/// What ssh's own output says, in one sentence with a hint: a changed host
+/// key and an unknown one both end in "Host key verification failed.", and
+/// they call for very different actions.
+fn explain_failure(log: &str, host: &str) -> String {
+    if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        return format!(
+            "the host key of {host} has CHANGED since it was recorded in known_hosts: someone may be intercepting \
+             the connection, or the host was reinstalled; if you know the change is expected, remove the old key \
+             with `ssh-keygen -R {host}` and connect again"
+        );
+    }
+    if log.contains("Host key verification failed") {
+        return format!(
+            "the host key of {host} is not in known_hosts (strict checking): check and record it with a first \
+             `ssh {host}`, or pass --accept-new-host-keys to record keys of hosts never seen before"
+        );
+    }
+    log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("ssh failed").trim().to_owned()
 }

@@ -282,3 +282,33 @@ fn templated_connection_variables_are_rendered() {
     test.run_args(["apply", "site.yml"]).assert_status(0);
     assert_eq!(test.read("web1", "f"), "x\n");
 }
+
+/// Issue 12: an unknown and a changed host key both said "Host key
+/// verification failed."; the changed one must say so, loudly.
+#[test]
+fn a_changed_host_key_is_named_as_changed_and_an_unknown_one_as_unknown() {
+    let sshd = Sshd::start();
+    let other = tempfile::tempdir().unwrap();
+    let key = other.path().join("k");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let known = other.path().join("known_hosts");
+    let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    std::fs::write(&known, format!("[127.0.0.1]:{} {pubkey}", sshd.port())).unwrap();
+    let args = format!("-o UserKnownHostsFile={} -o IdentitiesOnly=yes -F /dev/null", known.display());
+    let test = Test::new()
+        .host("web1", &sshd)
+        .host_var("web1", "ansible_ssh_common_args", args.as_str())
+        .file("site.yml", play(HELLO));
+    let out = test.run_args(["apply", "site.yml", "--accept-new-host-keys"]);
+    out.assert_status(8).assert_output_contains("CHANGED").assert_output_contains("ssh-keygen -R");
+    assert!(!test.exists("web1", "hello"));
+
+    std::fs::write(&known, "").unwrap();
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(8).assert_output_contains("not in known_hosts").assert_output_contains("--accept-new-host-keys");
+}

@@ -13,6 +13,10 @@ use serde_json::{Map, Value as Json};
 
 use crate::playbook::{Block, Step};
 
+/// How a host takes a dynamic include: per included item, which body (task
+/// file) runs and with which variables.
+pub type IncludedItems = Vec<(usize, Map<String, Json>)>;
+
 /// What a host runs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -43,15 +47,17 @@ struct Frame<'p> {
     block: Option<&'p Block>,
     /// In an always section entered because of a failure: it goes on after.
     failing: bool,
-    /// In an include: the variables of each item, and the current one.
-    items: Vec<Map<String, Json>>,
+    /// In an include: each item's body (index into `bodies`) and variables,
+    /// and the current item.
+    items: IncludedItems,
     item: usize,
+    bodies: &'p [Vec<Step>],
     /// Index, in the parent's list, of the block or include this frame is part of.
     entered_at: usize,
 }
 
 fn frame<'p>(steps: &'p [Step], section: Section, block: Option<&'p Block>, entered_at: usize) -> Frame<'p> {
-    Frame { steps, pos: 0, section, block, failing: false, items: Vec::new(), item: 0, entered_at }
+    Frame { steps, pos: 0, section, block, failing: false, items: Vec::new(), item: 0, bodies: &[], entered_at }
 }
 
 /// Where a section sorts among its block's sections (Ansible's lockstep
@@ -76,7 +82,7 @@ pub struct Cursor<'p> {
     force_handlers: bool,
     /// The body of the include just handed out (and where it stands), until
     /// it is entered.
-    pending_include: Option<(&'p [Step], usize)>,
+    pending_include: Option<(&'p [Vec<Step>], usize)>,
     /// Where the last segment handed out stands in the tree (see
     /// [`Cursor::position`]).
     position: Vec<usize>,
@@ -125,9 +131,9 @@ impl<'p> Cursor<'p> {
                         self.stack.push(frame(&b.body, Section::Body, Some(b), at));
                         continue;
                     }
-                    Step::Include { id, body } => {
+                    Step::Include { id, bodies } => {
                         top.pos += 1;
-                        self.pending_include = Some((body, at));
+                        self.pending_include = Some((bodies, at));
                         self.position = self.path(at);
                         return Some(Segment::Include(*id));
                     }
@@ -150,6 +156,7 @@ impl<'p> Cursor<'p> {
             if top.section == Section::Include && top.item + 1 < top.items.len() {
                 top.item += 1;
                 top.pos = 0;
+                top.steps = &top.bodies[top.items[top.item].0];
                 continue;
             }
             let done = self.stack.pop().expect("a frame is on the stack");
@@ -191,13 +198,14 @@ impl<'p> Cursor<'p> {
         &self.position
     }
 
-    /// Answers a [`Segment::Include`]: its tasks run once for each of
-    /// these items (their variables); none when the include was skipped.
-    pub fn enter_include(&mut self, items: Vec<Map<String, Json>>) {
-        let Some((body, at)) = self.pending_include.take() else { return };
-        if !items.is_empty() {
-            self.stack.push(Frame { items, ..frame(body, Section::Include, None, at) });
-        }
+    /// Answers a [`Segment::Include`]: for each item, which of its bodies
+    /// (task files) runs, with the item's variables; none when the include
+    /// was skipped.
+    pub fn enter_include(&mut self, items: IncludedItems) {
+        let Some((bodies, at)) = self.pending_include.take() else { return };
+        let Some(first) = items.first().map(|(b, _)| *b) else { return };
+        let Some(body) = bodies.get(first) else { return };
+        self.stack.push(Frame { items, bodies, ..frame(body, Section::Include, None, at) });
     }
 
     /// The variables the enclosing includes give their tasks now (outer
@@ -205,7 +213,7 @@ impl<'p> Cursor<'p> {
     pub fn params(&self) -> Map<String, Json> {
         let mut out = Map::new();
         for f in self.stack.iter().filter(|f| f.section == Section::Include) {
-            if let Some(vars) = f.items.get(f.item) {
+            if let Some((_, vars)) = f.items.get(f.item) {
                 out.extend(vars.clone());
             }
         }
@@ -352,10 +360,10 @@ mod tests {
 
     #[test]
     fn an_include_runs_its_tasks_once_per_item_with_that_items_variables() {
-        let steps = vec![Step::Include { id: 0, body: vec![Step::Task(0), Step::Task(1)] }, Step::Task(2)];
+        let steps = vec![Step::Include { id: 0, bodies: vec![vec![Step::Task(0), Step::Task(1)]] }, Step::Task(2)];
         let mut c = Cursor::new(&steps, false);
         assert_eq!(c.next(&together), Some(Segment::Include(0)));
-        c.enter_include(vec![vars("a"), vars("b")]);
+        c.enter_include(vec![(0, vars("a")), (0, vars("b"))]);
         let mut seen = Vec::new();
         while let Some(seg) = c.next(&together) {
             seen.push((seg, c.params().get("item").cloned()));
@@ -375,7 +383,7 @@ mod tests {
 
     #[test]
     fn a_skipped_include_runs_nothing_and_a_failure_inside_reaches_the_rescue() {
-        let inc = Step::Include { id: 0, body: vec![Step::Task(0)] };
+        let inc = Step::Include { id: 0, bodies: vec![vec![Step::Task(0)]] };
         let steps = vec![block(vec![inc], vec![Step::Task(1)], vec![]), Step::Task(2)];
         let mut c = Cursor::new(&steps, false);
         assert_eq!(c.next(&together), Some(Segment::Include(0)));
@@ -384,11 +392,22 @@ mod tests {
 
         let mut c = Cursor::new(&steps, false);
         c.next(&together);
-        c.enter_include(vec![vars("a"), vars("b")]);
+        c.enter_include(vec![(0, vars("a")), (0, vars("b"))]);
         assert_eq!(c.next(&together), Some(Segment::Tasks(vec![0])));
         c.fail();
         assert_eq!(c.next(&together), Some(Segment::Tasks(vec![1])), "the block's rescue");
         assert!(c.params().is_empty(), "the include's variables end with it");
+    }
+
+    #[test]
+    fn each_item_of_an_include_runs_the_body_it_chose() {
+        let steps = vec![Step::Include { id: 0, bodies: vec![vec![Step::Task(0)], vec![Step::Task(1)]] }];
+        let mut c = Cursor::new(&steps, false);
+        assert_eq!(c.next(&together), Some(Segment::Include(0)));
+        c.enter_include(vec![(1, vars("b")), (0, vars("a"))]);
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![1])));
+        assert_eq!(c.next(&together), Some(Segment::Tasks(vec![0])));
+        assert_eq!(c.next(&together), Some(Segment::Handlers));
     }
 
     #[test]

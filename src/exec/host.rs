@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde_json::{Map, Value as Json};
 
 use super::batch;
-use super::cursor::Segment;
+use super::cursor::{IncludedItems, Segment};
 use super::events::{Event, EventSink, Status, TaskRecord};
 use super::outcome::{self, UnitResult};
 use super::vars::HostVars;
@@ -106,6 +106,7 @@ struct Unit {
 /// gives the included tasks.
 struct IncludedItem {
     label: String,
+    body: usize,
     params: Map<String, Json>,
 }
 
@@ -342,7 +343,12 @@ impl HostRun<'_> {
     /// the variables each included item gives the tasks. Reports it as
     /// Ansible counts it: ok once per included item, skipped once when no
     /// item is included.
-    pub fn decide_include(&self, id: usize, vars: &HostVars, host: &str) -> Result<Vec<Map<String, Json>>, HostEnd> {
+    pub fn decide_include(
+        &self,
+        id: usize,
+        vars: &HostVars,
+        host: &str,
+    ) -> Result<IncludedItems, HostEnd> {
         let inc = &self.play.play.includes[id];
         if !self.play.include_selected[id] {
             return Ok(Vec::new());
@@ -371,7 +377,7 @@ impl HostRun<'_> {
                     let items = if i == 0 { labels.clone() } else { Vec::new() };
                     self.sink.emit(Event::TaskDone(record(Status::Ok, None, items)));
                 }
-                Ok(included.into_iter().map(|i| i.params).collect())
+                Ok(included.into_iter().map(|i| (i.body, i.params)).collect())
             }
             Err(e) => {
                 self.sink.emit(Event::TaskDone(record(Status::Failed, Some(e), Vec::new())));
@@ -412,7 +418,22 @@ impl HostRun<'_> {
                 (Some(i), None) => json_text(i),
                 (None, _) => String::new(),
             };
-            out.push(IncludedItem { label, params });
+            let body = match &inc.file_template {
+                None => 0,
+                Some(t) => {
+                    let name = self.templates.render_str(t, &ctx).map(|v| json_text(&v)).map_err(|e| e.to_string())?;
+                    if let Some((_, why)) = inc.unusable.iter().find(|(f, _)| *f == name) {
+                        return Err(format!("`{t}` names `{name}`, which is not a usable task file: {why}"));
+                    }
+                    inc.files.iter().position(|f| *f == name).ok_or_else(|| {
+                        format!(
+                            "`{t}` names `{name}`, which is not one of the task files found for it: {}",
+                            inc.files.join(", ")
+                        )
+                    })?
+                }
+            };
+            out.push(IncludedItem { label, body, params });
         }
         Ok(out)
     }

@@ -108,8 +108,8 @@ pub enum Step {
     Include {
         /// Index into [`Play::includes`].
         id: usize,
-        /// The included tasks.
-        body: Vec<Step>,
+        /// The included tasks: one body per file of [`Include::files`].
+        bodies: Vec<Vec<Step>>,
     },
 }
 
@@ -122,6 +122,15 @@ pub struct Include {
     pub name: String,
     /// `include_tasks` or `include_role`.
     pub module: &'static str,
+    /// The file name as written, when it is a template (`"{{ os }}.yml"`):
+    /// rendered per host and item, it picks one of `files`.
+    pub file_template: Option<String>,
+    /// The task files found for it at load time, one per body.
+    pub files: Vec<String>,
+    /// Files a templated name matched that do not load as task lists (a
+    /// playbook beside them, a vars file): named here with their first
+    /// error, which a host that picks one of them fails with.
+    pub unusable: Vec<(String, String)>,
     /// `when:` of the include (per item).
     pub when: Vec<String>,
     /// `tags:` of the include (with inherited ones): select the include.
@@ -170,7 +179,7 @@ impl Step {
                     s.task_indices(out);
                 }
             }
-            Step::Include { body, .. } => body.iter().for_each(|s| s.task_indices(out)),
+            Step::Include { bodies, .. } => bodies.iter().flatten().for_each(|s| s.task_indices(out)),
         }
     }
 }

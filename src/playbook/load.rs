@@ -72,8 +72,15 @@ struct Inherited {
 /// step tree.
 enum Item {
     Task(Box<Task>),
-    Block { name: Option<String>, body: Vec<Item>, rescue: Vec<Item>, always: Vec<Item>, loc: Location },
-    Include(Box<Include>, Vec<Item>),
+    Block {
+        name: Option<String>,
+        body: Vec<Item>,
+        rescue: Vec<Item>,
+        always: Vec<Item>,
+        loc: Location,
+    },
+    /// A dynamic include: one body per task file it may include.
+    Include(Box<Include>, Vec<Vec<Item>>),
 }
 
 /// Moves the tasks of `items` into `tasks` (in written order) and the
@@ -93,10 +100,11 @@ fn flatten(items: Vec<Item>, tasks: &mut Vec<Task>, includes: &mut Vec<Include>)
                 let always = flatten(always, tasks, includes);
                 Step::Block(Block { name, body, rescue, always })
             }
-            Item::Include(include, body) => {
+            Item::Include(include, bodies) => {
                 includes.push(*include);
                 let id = includes.len() - 1;
-                Step::Include { id, body: flatten(body, tasks, includes) }
+                let bodies = bodies.into_iter().map(|b| flatten(b, tasks, includes)).collect();
+                Step::Include { id, bodies }
             }
         })
         .collect()
@@ -705,7 +713,8 @@ impl Loader<'_> {
         if dynamic {
             let (include, scope) = self.dynamic_include(item, key, inh);
             let body = self.load_role(&name, &target.loc, dir, &scope, serde_json::Map::new(), &from);
-            return vec![Item::Include(Box::new(include), body)];
+            let include = Include { files: vec![name.clone()], ..include };
+            return vec![Item::Include(Box::new(include), vec![body])];
         }
         let inner = self.inherit(item, inh);
         self.load_role(&name, &target.loc, dir, &inner, serde_json::Map::new(), &from)
@@ -788,53 +797,99 @@ impl Loader<'_> {
             self.err(Diagnostic::new(&target.loc, format!("`{key}` takes a file name")));
             return Vec::new();
         };
-        if is_template(&file) {
+        if is_template(&file) && !dynamic {
             self.err(
-                Diagnostic::new(&target.loc, "templated include file names are not supported yet")
-                    .hint("name the file literally"),
+                Diagnostic::new(&target.loc, "import_tasks needs a literal file name")
+                    .hint("name the file literally, or use include_tasks, which resolves it per host"),
             );
             return Vec::new();
         }
         // As Ansible: the including file's folder, the role's tasks/, the playbook's folder.
-        let mut candidates = vec![dir.join(&file)];
+        let mut dirs = vec![dir.to_path_buf()];
         if let Some(r) = role {
-            candidates.push(r.join("tasks").join(&file));
+            dirs.push(r.join("tasks"));
         }
-        candidates.push(self.playbook_dir.join(&file));
-        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
-            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        dirs.push(self.playbook_dir.clone());
+        // A templated name is resolved per host at run time; every file it
+        // could name is found and checked now, before any host is contacted.
+        let found: Vec<(String, PathBuf)> = if is_template(&file) {
+            match glob_for_template(&file) {
+                Some(pattern) => template_candidates(&pattern, &dirs, &self.include_chain),
+                None => {
+                    self.err(
+                        Diagnostic::new(&target.loc, format!("`{file}`: a templated include needs a literal part"))
+                            .hint("for example \"setup-{{ ansible_os_family }}.yml\""),
+                    );
+                    return Vec::new();
+                }
+            }
+        } else {
+            dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()).map(|p| (file.clone(), p)).into_iter().collect()
+        };
+        if found.is_empty() {
+            let tried: Vec<String> = dirs.iter().map(|d| d.join(&file).display().to_string()).collect();
             self.err(
                 Diagnostic::new(&target.loc, format!("task file `{file}` not found"))
                     .hint(format!("looked for {}", tried.join(", "))),
             );
             return Vec::new();
-        };
-        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if self.include_chain.contains(&canonical) || depth > MAX_INCLUDE_DEPTH {
-            let mut chain: Vec<String> = self.include_chain.iter().map(|p| p.display().to_string()).collect();
-            chain.push(canonical.display().to_string());
-            let what = if depth > MAX_INCLUDE_DEPTH {
-                format!("task files nested deeper than {MAX_INCLUDE_DEPTH}")
-            } else {
-                "task files include each other in a cycle".to_owned()
-            };
-            self.err(Diagnostic::new(&target.loc, what).hint(format!("include chain: {}", chain.join(" -> "))));
-            return Vec::new();
         }
         let (include, inner) = if dynamic {
             let (include, scope) = self.dynamic_include(item, key, inh);
-            (Some(include), scope)
+            let file_template = is_template(&file).then(|| file.clone());
+            (Some(Include { file_template, ..include }), scope)
         } else {
             (None, self.inherit(item, inh))
         };
-        let Some(root) = self.read(&path) else { return Vec::new() };
-        let inner_dir = path.parent().unwrap_or(dir).to_path_buf();
-        self.include_chain.push(canonical);
-        let items = self.task_list(&root, &inner_dir, &inner, role, depth + 1);
-        self.include_chain.pop();
+        let mut include = include;
+        let templated = is_template(&file);
+        let mut bodies = Vec::new();
+        for (name, path) in &found {
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if self.include_chain.contains(&canonical) || depth > MAX_INCLUDE_DEPTH {
+                let mut chain: Vec<String> = self.include_chain.iter().map(|p| p.display().to_string()).collect();
+                chain.push(canonical.display().to_string());
+                let what = if depth > MAX_INCLUDE_DEPTH {
+                    format!("task files nested deeper than {MAX_INCLUDE_DEPTH}")
+                } else {
+                    "task files include each other in a cycle".to_owned()
+                };
+                self.err(Diagnostic::new(&target.loc, what).hint(format!("include chain: {}", chain.join(" -> "))));
+                return Vec::new();
+            }
+            let before = self.diags.len();
+            let body = match self.read(path) {
+                Some(root) => {
+                    let inner_dir = path.parent().unwrap_or(dir).to_path_buf();
+                    self.include_chain.push(canonical);
+                    let body = self.task_list(&root, &inner_dir, &inner, role, depth + 1);
+                    self.include_chain.pop();
+                    Some(body)
+                }
+                None => None,
+            };
+            // A file a templated name merely matched may be no task file at
+            // all: it is left out, and a host that picks it fails then.
+            if templated && self.diags.len() > before {
+                let first = self.diags.drain(before..).next().map(|d| d.message).unwrap_or_default();
+                if let Some(inc) = include.as_mut() {
+                    inc.unusable.push((name.clone(), first));
+                }
+                continue;
+            }
+            match body {
+                Some(body) => {
+                    if let Some(inc) = include.as_mut() {
+                        inc.files.push(name.clone());
+                    }
+                    bodies.push(body);
+                }
+                None => return Vec::new(),
+            }
+        }
         match include {
-            Some(include) => vec![Item::Include(Box::new(include), items)],
-            None => items,
+            Some(include) => vec![Item::Include(Box::new(include), bodies)],
+            None => bodies.into_iter().flatten().collect(),
         }
     }
 
@@ -869,6 +924,9 @@ impl Loader<'_> {
         let include = Include {
             name,
             module,
+            file_template: None,
+            files: Vec::new(),
+            unusable: Vec::new(),
             when,
             tags,
             vars,
@@ -1377,6 +1435,72 @@ impl Loader<'_> {
     }
 }
 
+/// A glob for the files a templated name may render to: each `{{ ... }}`
+/// or `{% ... %}` becomes `*`. `None` when nothing literal is left (any
+/// file would match).
+fn glob_for_template(name: &str) -> Option<String> {
+    let re = regex::Regex::new(r"\{\{.*?\}\}|\{%.*?%\}").expect("static pattern");
+    let glob = re.replace_all(name, "*").into_owned();
+    let literal = glob.replace('*', "");
+    (!literal.is_empty() && literal != "." && !literal.ends_with('/')).then_some(glob)
+}
+
+/// Whether `name` matches a glob made of literal parts and `*` (which
+/// does not cross a `/`).
+fn glob_matches(glob: &str, name: &str) -> bool {
+    let parts: Vec<&str> = glob.split('*').collect();
+    if parts.len() == 1 {
+        return glob == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || !name.ends_with(last) || name.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    !rest.contains('/')
+}
+
+/// Task files a templated include may name: every file matching the glob,
+/// relative name first found in the search folders, files already being
+/// included (the including file itself) left out.
+fn template_candidates(glob: &str, dirs: &[PathBuf], chain: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    let (sub, pattern) = match glob.rsplit_once('/') {
+        Some((sub, pattern)) => (sub, pattern),
+        None => ("", glob),
+    };
+    if sub.contains('*') {
+        return out;
+    }
+    for dir in dirs {
+        let folder = dir.join(sub);
+        let folder = if folder.as_os_str().is_empty() { PathBuf::from(".") } else { folder };
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| glob_matches(pattern, n) && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for n in names {
+            let rel = if sub.is_empty() { n.clone() } else { format!("{sub}/{n}") };
+            let path = folder.join(&n);
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if out.iter().all(|(r, _)| *r != rel) && !chain.contains(&canonical) {
+                out.push((rel, path));
+            }
+        }
+    }
+    out
+}
+
 /// A keyword value that may be one item or a list of them.
 fn one_or_many(node: &Node) -> Vec<&Node> {
     match &node.kind {
@@ -1499,6 +1623,18 @@ mod tests {
         );
         let rescuable: Vec<bool> = play.tasks.iter().map(|t| t.rescuable).collect();
         assert_eq!(rescuable, vec![false, true, false, false]);
+    }
+
+    #[test]
+    fn templated_include_names_become_globs() {
+        assert_eq!(glob_for_template("setup-{{ ansible_os_family }}.yml").as_deref(), Some("setup-*.yml"));
+        assert_eq!(glob_for_template("{{ item }}.yml").as_deref(), Some("*.yml"));
+        assert_eq!(glob_for_template("{{ x }}"), None, "nothing literal: any file would match");
+        assert!(glob_matches("setup-*.yml", "setup-Debian.yml"));
+        assert!(!glob_matches("setup-*.yml", "setup-Debian.yaml"));
+        assert!(!glob_matches("setup-*.yml", "main.yml"));
+        assert!(glob_matches("*-*.yml", "a-b.yml"));
+        assert!(glob_matches("a.yml", "a.yml") && !glob_matches("a.yml", "b.yml"));
     }
 
     #[test]

@@ -1190,3 +1190,37 @@ fn ignore_unreachable_lets_the_play_go_on_for_that_host() {
         assert_eq!(out.summary("unreachable"), 0, "{who}");
     }
 }
+
+#[test]
+fn a_templated_include_name_picks_the_file_per_host_and_item() {
+    let sshd = Sshd::start();
+    let site = r#"- name: by flavour
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: setup for this host
+      include_tasks: "setup-{{ flavour }}.yml"
+    - name: steps
+      include_tasks: "steps/{{ item }}.yml"
+      loop: [one, two]
+"#;
+    let line = |text: &str| {
+        format!("- name: {text}\n  lineinfile: {{path: \"{{{{ root }}}}/ran\", line: {text}, create: true}}\n")
+    };
+    for engine in oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host("h1", &sshd)
+            .host("h2", &sshd)
+            .host_var("h1", "flavour", "Debian")
+            .host_var("h2", "flavour", "RedHat")
+            .file("setup-Debian.yml", line("debian"))
+            .file("setup-RedHat.yml", line("redhat"))
+            .file("steps/one.yml", line("one"))
+            .file("steps/two.yml", line("two"))
+            .file("site.yml", site);
+        test.run_args(["apply", "site.yml"]).assert_status(0);
+        assert_eq!(test.read("h1", "ran"), "debian\none\ntwo\n", "{}", engine.name());
+        assert_eq!(test.read("h2", "ran"), "redhat\none\ntwo\n", "{}", engine.name());
+    }
+}

@@ -215,6 +215,18 @@ impl HostRun<'_> {
         }
     }
 
+    /// The variables known before facts are gathered (a host's inventory
+    /// variables, the play's, extra vars), resolved: what connection
+    /// variables and a templated `gather_facts` are rendered with.
+    fn before_facts(&self, host_vars: &Map<String, Json>) -> Result<Map<String, Json>, crate::template::TemplateError> {
+        let mut all = host_vars.clone();
+        let play_vars = self.play.play.vars.iter().filter(|(k, _)| *k != crate::playbook::ROLE_DEFAULTS_KEY);
+        all.extend(play_vars.map(|(k, v)| (k.clone(), v.clone())));
+        all.extend(self.options.extra_vars.clone());
+        super::vars::resolve(&mut all, self.templates)?;
+        Ok(all)
+    }
+
     /// A host's connection variables with templated values rendered (with
     /// its inventory, play and extra variables), as Ansible templates
     /// `ansible_host: "{{ ... }}"`.
@@ -229,12 +241,7 @@ impl HostRun<'_> {
         if templated.is_empty() {
             return Ok(vars.clone());
         }
-        let mut all = vars.clone();
-        all.extend(
-            self.play.play.vars.iter().filter(|(k, _)| !k.starts_with("__stead")).map(|(k, v)| (k.clone(), v.clone())),
-        );
-        all.extend(self.options.extra_vars.clone());
-        super::vars::resolve(&mut all, self.templates).map_err(|e| TransportError::Connect {
+        let all = self.before_facts(vars).map_err(|e| TransportError::Connect {
             host: host.to_owned(),
             detail: format!("connection variables: {e}"),
         })?;
@@ -265,12 +272,7 @@ impl HostRun<'_> {
         let gather = match &play.gather_facts_template {
             None => play.gather_facts,
             Some(expr) => {
-                let mut all = self.inventory_vars.clone();
-                all.extend(
-                    play.vars.iter().filter(|(k, _)| !k.starts_with("__stead")).map(|(k, v)| (k.clone(), v.clone())),
-                );
-                all.extend(self.options.extra_vars.clone());
-                let _ = super::vars::resolve(&mut all, self.templates);
+                let all = self.before_facts(&self.inventory_vars).unwrap_or_else(|_| self.inventory_vars.clone());
                 match self.templates.render_str(expr, &context(&all)) {
                     Ok(Json::String(s)) => crate::modules::spec::parse_bool(&s).unwrap_or(false),
                     Ok(other) => crate::template::truthy(&other),
@@ -343,12 +345,7 @@ impl HostRun<'_> {
     /// the variables each included item gives the tasks. Reports it as
     /// Ansible counts it: ok once per included item, skipped once when no
     /// item is included.
-    pub fn decide_include(
-        &self,
-        id: usize,
-        vars: &HostVars,
-        host: &str,
-    ) -> Result<IncludedItems, HostEnd> {
+    pub fn decide_include(&self, id: usize, vars: &HostVars, host: &str) -> Result<IncludedItems, HostEnd> {
         let inc = &self.play.play.includes[id];
         if !self.play.include_selected[id] {
             return Ok(Vec::new());
@@ -393,7 +390,7 @@ impl HostRun<'_> {
     /// The items a dynamic include includes on this host (its `when` holds
     /// for them), with the variables each gives the included tasks.
     fn include_items(&self, inc: &Include, vars: &HostVars) -> Result<Vec<IncludedItem>, String> {
-        let base = vars.merged(self.templates).map_err(|e| e.to_string())?;
+        let base = vars.merged_raw();
         let base_ctx = context(&base);
         let items = loop_items(self.templates, inc.loop_items.as_ref(), inc.loop_flatten, &base_ctx)?;
         let all: Vec<Json> = items.iter().flatten().cloned().collect();

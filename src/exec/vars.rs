@@ -120,9 +120,11 @@ impl HostVars {
         Ok(())
     }
 
-    fn merged_raw(&self) -> Map<String, Json> {
+    /// The variables outside any task: every layer but task vars.
+    pub fn merged_raw(&self) -> Map<String, Json> {
         let mut all = self.base.clone();
         all.extend(self.runtime.clone());
+        all.extend(self.params.clone());
         all.extend(self.extra.clone());
         all
     }
@@ -141,15 +143,6 @@ impl HostVars {
                 all.insert(k.clone(), templates.render_value(v, &ctx)?);
             }
         }
-        all.extend(self.params.clone());
-        all.extend(self.extra.clone());
-        Ok(all)
-    }
-
-    /// The variables outside any task: every layer but task vars.
-    pub fn merged(&self, _templates: &Templates) -> Result<Map<String, Json>, TemplateError> {
-        let mut all = self.base.clone();
-        all.extend(self.runtime.clone());
         all.extend(self.params.clone());
         all.extend(self.extra.clone());
         Ok(all)

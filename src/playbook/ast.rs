@@ -169,21 +169,6 @@ pub struct Block {
     pub always: Vec<Step>,
 }
 
-impl Step {
-    /// Every task index under this step, in written order.
-    pub fn task_indices(&self, out: &mut Vec<usize>) {
-        match self {
-            Step::Task(i) => out.push(*i),
-            Step::Block(b) => {
-                for s in b.body.iter().chain(&b.rescue).chain(&b.always) {
-                    s.task_indices(out);
-                }
-            }
-            Step::Include { bodies, .. } => bodies.iter().flatten().for_each(|s| s.task_indices(out)),
-        }
-    }
-}
-
 /// `until` / `retries` / `delay` of a task (values may be templated).
 #[derive(Clone, Debug)]
 pub struct Retry {

@@ -33,6 +33,64 @@ const BASE: &[&str] = &[
     "become_exe",
 ];
 
+/// The keywords a block, task, role entry and import share: each is
+/// implemented, and inherited by the tasks inside.
+const INHERITED: &[&str] = &[
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+    "ignore_errors",
+    "no_log",
+    "check_mode",
+    "diff",
+    "collections",
+    "run_once",
+    "delegate_to",
+    "environment",
+    "ignore_unreachable",
+];
+
+/// The keywords of a play stead implements.
+const PLAY_KEYWORDS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "become",
+    "become_user",
+    "become_method",
+    "remote_user",
+    "gather_facts",
+    "tasks",
+    "pre_tasks",
+    "post_tasks",
+    "handlers",
+    "roles",
+    "tags",
+    "collections",
+    "ignore_errors",
+    "no_log",
+    "check_mode",
+    "diff",
+    "strategy",
+    "serial",
+    "order",
+    "any_errors_fatal",
+    "max_fail_percentage",
+    "force_handlers",
+    "environment",
+    "ignore_unreachable",
+];
+
+/// The keywords of `include_tasks` / `include_role` stead implements (they
+/// apply to the include itself).
+const INCLUDE_KEYWORDS: &[&str] =
+    &["name", "when", "tags", "vars", "loop", "loop_control", "ignore_errors", "no_log", "collections"];
+
 /// Where a keyword is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -144,131 +202,29 @@ impl Place {
     }
 
     /// The keywords stead implements here.
-    pub fn implemented(self) -> &'static [&'static str] {
-        match self {
-            Place::Play => &[
-                "name",
-                "hosts",
-                "vars",
-                "vars_files",
-                "become",
-                "become_user",
-                "become_method",
-                "remote_user",
-                "gather_facts",
-                "tasks",
-                "pre_tasks",
-                "post_tasks",
-                "handlers",
-                "roles",
-                "tags",
-                "collections",
-                "ignore_errors",
-                "no_log",
-                "check_mode",
-                "diff",
-                "strategy",
-                "serial",
-                "order",
-                "any_errors_fatal",
-                "max_fail_percentage",
-                "force_handlers",
-                "environment",
-                "ignore_unreachable",
-            ],
-            Place::Block => &[
-                "name",
-                "block",
-                "rescue",
-                "always",
-                "when",
-                "tags",
-                "vars",
-                "become",
-                "become_user",
-                "become_method",
-                "ignore_errors",
-                "no_log",
-                "check_mode",
-                "diff",
-                "notify",
-                "collections",
-                "run_once",
-                "delegate_to",
-                "environment",
-                "ignore_unreachable",
-            ],
+    pub fn implemented(self) -> Vec<&'static str> {
+        let own: &[&str] = match self {
+            Place::Play => return PLAY_KEYWORDS.to_vec(),
+            Place::Include => return INCLUDE_KEYWORDS.to_vec(),
+            Place::Import => &[],
+            Place::Block => &["block", "rescue", "always", "notify"],
+            Place::Role => &["role"],
             Place::Task => &[
-                "name",
-                "when",
                 "loop",
                 "loop_control",
                 "register",
                 "notify",
                 "listen",
-                "become",
-                "become_user",
-                "become_method",
-                "ignore_errors",
-                "tags",
-                "no_log",
                 "changed_when",
                 "failed_when",
-                "check_mode",
-                "diff",
-                "vars",
                 "args",
                 "until",
                 "retries",
                 "delay",
-                "collections",
-                "run_once",
-                "delegate_to",
                 "local_action",
-                "environment",
-                "ignore_unreachable",
             ],
-            Place::Role => &[
-                "role",
-                "name",
-                "tags",
-                "vars",
-                "when",
-                "become",
-                "become_user",
-                "become_method",
-                "ignore_errors",
-                "no_log",
-                "check_mode",
-                "diff",
-                "collections",
-                "run_once",
-                "delegate_to",
-                "environment",
-                "ignore_unreachable",
-            ],
-            Place::Include => {
-                &["name", "when", "tags", "vars", "loop", "loop_control", "ignore_errors", "no_log", "collections"]
-            }
-            Place::Import => &[
-                "name",
-                "when",
-                "tags",
-                "vars",
-                "become",
-                "become_user",
-                "become_method",
-                "ignore_errors",
-                "no_log",
-                "check_mode",
-                "diff",
-                "collections",
-                "run_once",
-                "delegate_to",
-                "environment",
-                "ignore_unreachable",
-            ],
-        }
+        };
+        INHERITED.iter().chain(own).copied().collect()
     }
 
     /// Whether `key` is implemented here.

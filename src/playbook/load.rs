@@ -237,7 +237,7 @@ impl Loader<'_> {
                 self.err(Diagnostic::new(&k.loc, keywords::not_implemented(place, key)).hint(NOT_IMPLEMENTED_HINT));
                 continue;
             }
-            let candidates = place.implemented().iter().copied().chain(also.iter().copied());
+            let candidates = place.implemented().into_iter().chain(also.iter().copied());
             let hint = closest(key, candidates).map(|s| format!("did you mean `{s}`?"));
             let hint = hint.or_else(|| {
                 (place == Place::Play && modules::lookup(key).is_some())
@@ -986,7 +986,7 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            let candidates = modules::module_names().chain(Place::Task.implemented().iter().copied());
+            let candidates = modules::module_names().chain(Place::Task.implemented());
             let hint = closest(&k.name, candidates).map(|s| format!("did you mean `{s}`?"));
             let what = if k.name.contains('.') { "module" } else { "module or task keyword" };
             self.err(Diagnostic::new(&k.loc, format!("unknown {what} `{}`", k.name)).maybe_hint(hint));

@@ -304,3 +304,10 @@ fn a_closed_stdout_pipe_ends_stead_quietly_not_with_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn an_unknown_meta_action_is_rejected_at_its_line() {
+    let wire = Tripwire::new();
+    let test = project(&wire, "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: refresh_inventory\n");
+    assert_rejected(&test, &wire, "site.yml", 4, &["refresh_inventory"]);
+}

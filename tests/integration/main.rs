@@ -1,5 +1,6 @@
 //! stead's integration tests: the real binary against real OpenSSH servers
-//! (CONTRACT §7, Tier A), one topic per file.
+//! (CONTRACT §7), one topic per file. `tier_b/` holds the tests that need
+//! isolated hosts with their own /etc, packages, users and network.
 //!
 //! Every test starts its own `sshd` on 127.0.0.1 and an ephemeral port and
 //! works in its own temporary directories, so tests run in parallel.
@@ -15,3 +16,4 @@ mod keywords;
 mod modules;
 mod quoting;
 mod report;
+mod tier_b;

@@ -1,5 +1,6 @@
-//! Shared fixtures: a real sshd, the fluent builder, tree fingerprints,
-//! a TCP tripwire, and small helpers to write playbooks.
+//! Shared fixtures: a real sshd (Tier A), isolated Tier-B hosts, the fluent
+//! builder, tree fingerprints, a TCP tripwire, and small helpers to write
+//! playbooks.
 
 // Not every topic file uses every helper.
 #![allow(dead_code)]
@@ -8,10 +9,12 @@ pub mod builder;
 pub mod net;
 pub mod oracle;
 pub mod sshd;
+pub mod testhosts;
 pub mod tree;
 
 pub use builder::{Outcome, Test};
 pub use sshd::Sshd;
+pub use testhosts::TestHosts;
 
 /// Removes the leading newline and the common indentation of a raw string
 /// literal, so YAML can be written indented inside test code.

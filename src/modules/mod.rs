@@ -31,6 +31,7 @@ pub mod mode;
 pub mod registry;
 pub mod spec;
 pub mod stat;
+pub mod sysctl;
 pub mod template;
 
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ static MODULES: &[&dyn Module] = &[
     &super::file::File,
     &super::lineinfile::LineInFile,
     &super::stat::Stat,
+    &super::sysctl::Sysctl,
     &super::template::Template,
 ];
 

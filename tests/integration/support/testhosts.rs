@@ -200,6 +200,14 @@ fn unavailable() -> Option<String> {
     None
 }
 
+/// Whether this machine's `/` has a directory at `rel` with the same mode
+/// and owner as the upper directory's.
+fn same_as_lower(rel: &Path, upper: &std::fs::Metadata) -> bool {
+    Path::new("/").join(rel).symlink_metadata().is_ok_and(|lower| {
+        lower.is_dir() && lower.mode() == upper.mode() && lower.uid() == upper.uid() && lower.gid() == upper.gid()
+    })
+}
+
 fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
     let Ok(read) = std::fs::read_dir(dir) else {
         return;
@@ -219,6 +227,11 @@ fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
             format!("L {}", std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default())
         } else if kind.is_dir() {
             collect(root, &path, out);
+            // A directory copied up only because something below it
+            // changed is not itself a change.
+            if same_as_lower(&rel, &meta) {
+                continue;
+            }
             "D".to_owned()
         } else if kind.is_char_device() || kind.is_block_device() {
             format!("dev {}", meta.rdev())

@@ -81,12 +81,15 @@ pub struct ModuleSpec {
     pub exclusive: &'static [(&'static str, &'static str)],
     /// Whether any key is accepted (`set_fact`).
     pub free_keys: bool,
+    /// Ansible's arguments that stead refuses, each with the reason: the
+    /// load-time error says so instead of "unknown argument".
+    pub refused: &'static [(&'static str, &'static str)],
 }
 
 impl ModuleSpec {
     /// A spec with these arguments and nothing else.
     pub const fn new(args: &'static [ArgSpec]) -> Self {
-        ModuleSpec { args, free_form: None, one_of: &[], exclusive: &[], free_keys: false }
+        ModuleSpec { args, free_form: None, one_of: &[], exclusive: &[], free_keys: false, refused: &[] }
     }
     /// Names the argument a free-form string fills.
     pub const fn free_form(mut self, arg: &'static str) -> Self {
@@ -101,6 +104,11 @@ impl ModuleSpec {
     /// Forbids pairs.
     pub const fn exclusive(mut self, pairs: &'static [(&'static str, &'static str)]) -> Self {
         self.exclusive = pairs;
+        self
+    }
+    /// Names Ansible's arguments that stead refuses, with the reason.
+    pub const fn refused(mut self, refused: &'static [(&'static str, &'static str)]) -> Self {
+        self.refused = refused;
         self
     }
     /// Accepts any key.
@@ -139,6 +147,14 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
     for (key, value) in args {
         let Some(arg) = spec.arg(&key.name) else {
             if spec.free_keys {
+                continue;
+            }
+            if let Some((name, reason)) = spec.refused.iter().find(|(n, _)| *n == key.name) {
+                issues.push(ArgIssue {
+                    message: format!("stead does not support the argument `{name}`: {reason}"),
+                    hint: Some("remove it, or see docs/modules.md for what stead does instead".into()),
+                    node: Some(key.loc.clone()),
+                });
                 continue;
             }
             let names: Vec<&str> = spec.args.iter().map(|a| a.name).collect();

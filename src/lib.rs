@@ -25,6 +25,7 @@ pub mod inventory;
 pub mod modules;
 pub mod plan;
 pub mod playbook;
+pub mod pyregex;
 pub mod report;
 pub mod suggest;
 pub mod template;

@@ -29,6 +29,7 @@ pub mod lineinfile;
 pub mod meta;
 pub mod mode;
 pub mod registry;
+pub mod replace;
 pub mod spec;
 pub mod stat;
 pub mod sysctl;

@@ -16,6 +16,7 @@ static MODULES: &[&dyn Module] = &[
     &super::copy::Copy,
     &super::file::File,
     &super::lineinfile::LineInFile,
+    &super::replace::Replace,
     &super::stat::Stat,
     &super::sysctl::Sysctl,
     &super::template::Template,

@@ -5,6 +5,7 @@
 
 mod isolation;
 mod kernel;
+mod text;
 
 use crate::support::oracle::{self, Engine};
 use crate::support::testhosts::Options;

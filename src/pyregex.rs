@@ -87,7 +87,7 @@ impl Match {
 impl PyRegex {
     /// Compiles `pattern` with `flags`.
     pub fn new(pattern: &str, flags: Flags) -> Result<PyRegex, PyRegexError> {
-        let translated = translate(pattern, flags.multiline);
+        let translated = translate(pattern, flags.multiline || inline_multiline(pattern));
         let regex = RegexBuilder::new(&translated)
             .multi_line(flags.multiline)
             .dot_matches_new_line(flags.dotall)
@@ -154,7 +154,14 @@ impl PyRegex {
     /// Python's `re.subn(pattern, template, text)`: the new text and the
     /// number of replacements.
     pub fn subn(&self, text: &str, template: &Template) -> Result<(String, usize), PyRegexError> {
-        let matches = self.matches(text)?;
+        self.subn_limit(text, template, usize::MAX)
+    }
+
+    /// Like [`PyRegex::subn`], replacing at most `limit` matches (Python's
+    /// `count`).
+    pub fn subn_limit(&self, text: &str, template: &Template, limit: usize) -> Result<(String, usize), PyRegexError> {
+        let mut matches = self.matches(text)?;
+        matches.truncate(limit);
         for m in &matches {
             template.check(m)?;
         }
@@ -168,6 +175,14 @@ impl PyRegex {
         out.push_str(&text[last..]);
         Ok((out, matches.len()))
     }
+}
+
+/// Whether the pattern turns on multi-line mode itself (`(?m)`, `(?im:`).
+fn inline_multiline(pattern: &str) -> bool {
+    pattern.match_indices("(?").any(|(i, _)| {
+        let flags: String = pattern[i + 2..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        flags.contains('m') && matches!(pattern[i + 2 + flags.len()..].chars().next(), Some(')' | ':'))
+    })
 }
 
 /// Rewrites Python-only spellings into fancy-regex's.
@@ -413,6 +428,8 @@ mod tests {
         assert!(plain("^a{,2}$").is_match("aa").unwrap());
         assert!(plain("[$]").is_match("$").unwrap());
         assert!(plain("[]a]").is_match("]").unwrap());
+        // An inline `(?m)` keeps `$` at every line.
+        assert!(plain("(?m)^1$").is_match("1\n2").unwrap());
     }
 
     #[test]

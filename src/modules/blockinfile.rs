@@ -13,7 +13,7 @@
 //! string by hand: every value goes through
 //! [`crate::transport::quote::quote`].
 
-use regex::bytes::Regex;
+use crate::pyregex::PyRegex;
 
 use super::file_state::{self, Attrs, Probe};
 use super::file_write;
@@ -52,9 +52,9 @@ pub enum Place {
     /// At the beginning.
     Bof,
     /// After the last line matching.
-    After(Regex),
+    After(PyRegex),
     /// Before the last line matching.
-    Before(Regex),
+    Before(PyRegex),
 }
 
 /// The desired block.
@@ -103,7 +103,7 @@ pub fn splitlines(data: &[u8]) -> Vec<Vec<u8>> {
     lines
 }
 
-fn is_multiline(re: &Regex) -> bool {
+fn is_multiline(re: &PyRegex) -> bool {
     let p = re.as_str();
     p.strip_prefix("(?")
         .and_then(|rest| rest.split_once(')'))
@@ -116,7 +116,7 @@ fn body(line: &[u8]) -> &[u8] {
 
 /// Applies the block to a file's content (`None`: the file does not exist).
 /// Returns the new content.
-pub fn edit(original: Option<&[u8]>, block: &Block) -> Vec<u8> {
+pub fn edit(original: Option<&[u8]>, block: &Block) -> Result<Vec<u8>, ModuleError> {
     let original_bytes = original.unwrap_or_default();
     let mut lines = splitlines(original_bytes);
     let nl = |mut v: Vec<u8>| {
@@ -160,14 +160,16 @@ pub fn edit(original: Option<&[u8]>, block: &Block) -> Vec<u8> {
             Place::After(re) | Place::Before(re) => {
                 let after = matches!(block.place, Place::After(_));
                 let mut found = None;
+                let failed = |e: crate::pyregex::PyRegexError| ModuleError::failed(e.to_string());
                 if is_multiline(re) {
-                    if let Some(m) = re.find(original_bytes) {
-                        let upto = if after { m.end() } else { m.start() };
-                        found = Some(original_bytes[..upto].iter().filter(|&&b| b == b'\n').count());
+                    let text = String::from_utf8_lossy(original_bytes);
+                    if let Some(m) = re.search(&text).map_err(failed)? {
+                        let upto = if after { m.span.1 } else { m.span.0 };
+                        found = Some(text[..upto].matches('\n').count());
                     }
                 } else {
                     for (i, line) in lines.iter().enumerate() {
-                        if re.is_match(body(line)) {
+                        if re.is_match(&String::from_utf8_lossy(body(line))).map_err(failed)? {
                             found = Some(i);
                         }
                     }
@@ -198,7 +200,7 @@ pub fn edit(original: Option<&[u8]>, block: &Block) -> Vec<u8> {
             lines.insert(after, b"\n".to_vec());
         }
     }
-    lines.concat()
+    Ok(lines.concat())
 }
 
 /// One `blockinfile` task on one host.
@@ -278,7 +280,7 @@ impl Action for BlockInFileAction {
             plan.result.insert("msg".into(), format!("File {path} not present").into());
             return Ok(plan);
         }
-        let new = edit(original.as_deref(), &self.block);
+        let new = edit(original.as_deref(), &self.block)?;
         let (changed, msg) = match &original {
             Some(o) if *o == new => (false, ""),
             None => (true, "File created"),
@@ -334,11 +336,11 @@ mod tests {
 
     #[test]
     fn block_goes_to_eof_and_is_replaced_in_place() {
-        let out = s(edit(Some(b"a\nb"), &block("x\ny", Place::Eof)));
+        let out = s(edit(Some(b"a\nb"), &block("x\ny", Place::Eof)).unwrap());
         assert_eq!(out, format!("a\nb\n{B}x\ny\n{E}"));
-        let again = s(edit(Some(out.as_bytes()), &block("x\ny", Place::Eof)));
+        let again = s(edit(Some(out.as_bytes()), &block("x\ny", Place::Eof)).unwrap());
         assert_eq!(again, out, "idempotent");
-        let changed = s(edit(Some(out.as_bytes()), &block("z", Place::Bof)));
+        let changed = s(edit(Some(out.as_bytes()), &block("z", Place::Bof)).unwrap());
         assert_eq!(changed, format!("a\nb\n{B}z\n{E}"), "replaced where it is");
     }
 
@@ -346,15 +348,15 @@ mod tests {
     fn insertafter_insertbefore_and_bof() {
         let re = |p| compile("insertafter", p).unwrap();
         let orig = b"[a]\n1\n[b]\n2\n";
-        let out = s(edit(Some(orig), &block("x", Place::After(re(r"^\[a\]$")))));
+        let out = s(edit(Some(orig), &block("x", Place::After(re(r"^\[a\]$")))).unwrap());
         assert_eq!(out, format!("[a]\n{B}x\n{E}1\n[b]\n2\n"));
-        let out = s(edit(Some(orig), &block("x", Place::Before(re(r"^\[b\]")))));
+        let out = s(edit(Some(orig), &block("x", Place::Before(re(r"^\[b\]")))).unwrap());
         assert_eq!(out, format!("[a]\n1\n{B}x\n{E}[b]\n2\n"));
-        let out = s(edit(Some(orig), &block("x", Place::Bof)));
+        let out = s(edit(Some(orig), &block("x", Place::Bof)).unwrap());
         assert_eq!(out, format!("{B}x\n{E}[a]\n1\n[b]\n2\n"));
-        let out = s(edit(Some(orig), &block("x", Place::After(re("^nope")))));
+        let out = s(edit(Some(orig), &block("x", Place::After(re("^nope")))).unwrap());
         assert_eq!(out, format!("[a]\n1\n[b]\n2\n{B}x\n{E}"));
-        let out = s(edit(Some(orig), &block("x", Place::After(re(r"(?m)^1$")))));
+        let out = s(edit(Some(orig), &block("x", Place::After(re(r"(?m)^1$")))).unwrap());
         assert_eq!(out, format!("[a]\n1\n{B}x\n{E}[b]\n2\n"));
     }
 
@@ -362,10 +364,10 @@ mod tests {
     fn absent_or_empty_block_removes_it() {
         let orig = format!("a\n{B}x\n{E}b\n");
         let mut b = block("", Place::Eof);
-        assert_eq!(s(edit(Some(orig.as_bytes()), &b)), "a\nb\n");
+        assert_eq!(s(edit(Some(orig.as_bytes()), &b).unwrap()), "a\nb\n");
         b.text = b"x".to_vec();
         b.present = false;
-        assert_eq!(s(edit(Some(orig.as_bytes()), &b)), "a\nb\n");
+        assert_eq!(s(edit(Some(orig.as_bytes()), &b).unwrap()), "a\nb\n");
     }
 
     #[test]
@@ -373,7 +375,7 @@ mod tests {
         let mut b = block("x", Place::After(compile("i", "^a").unwrap()));
         b.prepend_newline = true;
         b.append_newline = true;
-        assert_eq!(s(edit(Some(b"a\nc\n"), &b)), format!("a\n\n{B}x\n{E}\nc\n"));
+        assert_eq!(s(edit(Some(b"a\nc\n"), &b).unwrap()), format!("a\n\n{B}x\n{E}\nc\n"));
     }
 
     #[test]

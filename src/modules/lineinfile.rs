@@ -7,14 +7,15 @@
 //! replaced, the first one with `firstmatch`; with `backrefs` and no match
 //! nothing changes; otherwise the line goes after the last `insertafter`
 //! match (or before `insertbefore`), at EOF when that does not match, unless
-//! it is already there. Regular expressions use the `regex` crate, which reads
-//! Python's common syntax; `\1` and `\g<name>` in `line` become `${1}`.
+//! it is already there. Regular expressions are Python's (see
+//! [`crate::pyregex`]): backreferences and lookaround work, and with
+//! `backrefs` the `line` is a Python replacement template (`\1`, `\g<name>`).
 //!
 //! The new content is written atomically from stdin, and only if the file
 //! is still what the probe read. This module never builds a shell string by
 //! hand: every value goes through [`crate::transport::quote::quote`].
 
-use regex::bytes::{Captures, Regex};
+use crate::pyregex::{Flags, PyRegex, Template};
 
 use super::file_state::{self, content_diff, new_path_attrs, sha256_hex, Attrs, FileKind, Probe};
 use super::file_write::{self, Expect, WriteFile};
@@ -56,9 +57,9 @@ pub enum Insert {
     /// At the beginning.
     Bof,
     /// After the last line matching (the first with `firstmatch`).
-    After(Regex),
+    After(PyRegex),
     /// Before the last line matching (the first with `firstmatch`).
-    Before(Regex),
+    Before(PyRegex),
 }
 
 /// What identifies the line to replace or remove.
@@ -67,7 +68,7 @@ pub enum Search {
     /// Only the exact line.
     Line,
     /// A regular expression.
-    Regexp(Regex),
+    Regexp(PyRegex),
     /// A fixed string contained in the line.
     Fixed(Vec<u8>),
 }
@@ -83,75 +84,25 @@ pub struct Edit {
     pub found: usize,
 }
 
-/// Compiles a Python-style regular expression (`\Z` is read as `\z`).
-pub fn compile(arg: &str, pattern: &str) -> Result<Regex, ModuleError> {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Regex::new(&out).map_err(|e| ModuleError::Arg {
-        arg: arg.to_owned(),
-        message: format!("invalid regular expression `{pattern}`: {e}"),
-    })
+/// Compiles a Python regular expression (no flags, as Ansible's
+/// `re.compile(regexp)`).
+pub fn compile(arg: &str, pattern: &str) -> Result<PyRegex, ModuleError> {
+    PyRegex::new(pattern, Flags::default())
+        .map_err(|e| ModuleError::Arg { arg: arg.to_owned(), message: e.to_string() })
 }
 
-/// Translates a Python replacement template (`\1`, `\g<1>`, `\g<name>`,
-/// `\n`) to the `regex` crate's syntax (`${1}`, `${name}`, `$$` for `$`).
-pub fn python_template(template: &str) -> String {
-    let mut out = String::with_capacity(template.len() + 8);
-    let chars: Vec<char> = template.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' if i < chars.len() => {
-                let n = chars[i];
-                i += 1;
-                match n {
-                    '0'..='9' => {
-                        let mut group = n.to_string();
-                        if i < chars.len() && chars[i].is_ascii_digit() {
-                            group.push(chars[i]);
-                            i += 1;
-                        }
-                        out.push_str(&format!("${{{group}}}"));
-                    }
-                    'g' if chars.get(i) == Some(&'<') => match chars[i + 1..].iter().position(|&c| c == '>') {
-                        Some(len) => {
-                            let name: String = chars[i + 1..i + 1 + len].iter().collect();
-                            out.push_str(&format!("${{{name}}}"));
-                            i += len + 2;
-                        }
-                        None => out.push_str("\\g"),
-                    },
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    '\\' => out.push('\\'),
-                    other => {
-                        out.push('\\');
-                        out.push(other);
-                    }
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
+/// A failed search (a pattern that exhausted its backtracking budget).
+fn search_failed(e: crate::pyregex::PyRegexError) -> ModuleError {
+    ModuleError::failed(e.to_string())
+}
+
+/// What a regular expression sees of a line: its text without the `\n`.
+fn text_of(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(body(line))
+}
+
+fn is_match(re: &PyRegex, line: &[u8]) -> Result<bool, ModuleError> {
+    re.is_match(&text_of(line)).map_err(search_failed)
 }
 
 /// Splits content into lines, each keeping its `\n` (Python's `readlines`).
@@ -181,21 +132,23 @@ pub fn present(
     mut lines: Vec<Vec<u8>>,
     search: &Search,
     line: &[u8],
-    template: Option<&str>,
+    template: Option<&Template>,
     insert: &Insert,
     firstmatch: bool,
-) -> Edit {
+) -> Result<Edit, ModuleError> {
     let mut index0: Option<usize> = None;
     let mut index1: Option<usize> = None;
-    let mut caps: Option<Captures<'_>> = None;
+    // The matching line's text and match, for `backrefs`.
+    let mut caps: Option<(String, crate::pyregex::Match)> = None;
     let mut matched = false;
     let lines_ro = lines.clone();
     match search {
         Search::Regexp(re) => {
             for (i, cur) in lines_ro.iter().enumerate() {
-                if let Some(c) = re.captures(body(cur)) {
+                let text = text_of(cur);
+                if let Some(m) = re.search(&text).map_err(search_failed)? {
                     index0 = Some(i);
-                    caps = Some(c);
+                    caps = Some((text.into_owned(), m));
                     matched = true;
                     if firstmatch {
                         break;
@@ -222,13 +175,13 @@ pub fn present(
                 index0 = Some(i);
             } else {
                 match insert {
-                    Insert::After(re) if re.is_match(body(cur)) => {
+                    Insert::After(re) if is_match(re, cur)? => {
                         index1 = Some(i + 1);
                         if firstmatch {
                             break;
                         }
                     }
-                    Insert::Before(re) if re.is_match(body(cur)) => {
+                    Insert::Before(re) if is_match(re, cur)? => {
                         index1 = Some(i);
                         if firstmatch {
                             break;
@@ -247,11 +200,7 @@ pub fn present(
     let mut msg = String::new();
     if let Some(i0) = index0 {
         let mut new_line = match (template, &caps) {
-            (Some(t), Some(c)) => {
-                let mut out = Vec::new();
-                c.expand(python_template(t).as_bytes(), &mut out);
-                out
-            }
+            (Some(t), Some((text, m))) => t.expand(text, m).map_err(search_failed)?.into_bytes(),
             _ => line.to_vec(),
         };
         if !new_line.ends_with(b"\n") {
@@ -286,7 +235,7 @@ pub fn present(
         lines.insert(i1, with_nl(line));
         msg = "line added".into();
     }
-    Edit { lines, msg, found: 0 }
+    Ok(Edit { lines, msg, found: 0 })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -294,21 +243,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Ansible's `state=absent`: removes every matching line.
-pub fn absent(lines: Vec<Vec<u8>>, search: &Search, line: Option<&[u8]>) -> Edit {
+pub fn absent(lines: Vec<Vec<u8>>, search: &Search, line: Option<&[u8]>) -> Result<Edit, ModuleError> {
     let before = lines.len();
-    let kept: Vec<Vec<u8>> = lines
-        .into_iter()
-        .filter(|cur| {
-            let hit = match search {
-                Search::Regexp(re) => re.is_match(body(cur)),
-                Search::Fixed(s) => contains(cur, s),
-                Search::Line => line.is_some_and(|l| rstrip(cur) == l),
-            };
-            !hit
-        })
-        .collect();
+    let mut kept = Vec::with_capacity(lines.len());
+    for cur in lines {
+        let hit = match search {
+            Search::Regexp(re) => is_match(re, &cur)?,
+            Search::Fixed(s) => contains(&cur, s),
+            Search::Line => line.is_some_and(|l| rstrip(&cur) == l),
+        };
+        if !hit {
+            kept.push(cur);
+        }
+    }
     let found = before - kept.len();
-    Edit { lines: kept, msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() }, found }
+    Ok(Edit { lines: kept, msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() }, found })
 }
 
 /// One `lineinfile` task on one host.
@@ -318,7 +267,8 @@ pub struct LineInFileAction {
     present: bool,
     search: Search,
     line: Option<String>,
-    backrefs: bool,
+    /// With `backrefs`: `line` as a Python replacement template.
+    backrefs: Option<Template>,
     insert: Insert,
     create: bool,
     backup: bool,
@@ -368,6 +318,12 @@ impl Module for LineInFile {
         };
         let validate = args.opt_str("validate")?;
         file_write::check_validate(validate.as_deref())?;
+        let backrefs = match (&line, backrefs && present) {
+            (Some(l), true) => {
+                Some(Template::parse(l).map_err(|e| ModuleError::Arg { arg: "line".into(), message: e.to_string() })?)
+            }
+            _ => None,
+        };
         Ok(Box::new(LineInFileAction {
             path: args.str("path")?,
             present,
@@ -491,10 +447,10 @@ impl Action for LineInFileAction {
                 readlines(original.as_deref().unwrap_or_default()),
                 &self.search,
                 line.as_bytes(),
-                self.backrefs.then_some(line),
+                self.backrefs.as_ref(),
                 &self.insert,
                 self.firstmatch,
-            )
+            )?
         } else {
             let Some(content) = &original else {
                 let mut plan = Plan::ok();
@@ -502,7 +458,7 @@ impl Action for LineInFileAction {
                 plan.result.insert("msg".into(), "file not present".into());
                 return Ok(plan);
             };
-            absent(readlines(content), &self.search, self.line.as_deref().map(str::as_bytes))
+            absent(readlines(content), &self.search, self.line.as_deref().map(str::as_bytes))?
         };
         // Every edit that changes the text says so in its message.
         let content_changed = !edit.msg.is_empty();
@@ -544,12 +500,12 @@ mod tests {
         String::from_utf8(lines.concat()).unwrap()
     }
 
-    fn re(p: &str) -> Regex {
+    fn re(p: &str) -> PyRegex {
         compile("regexp", p).unwrap()
     }
 
     fn add(content: &str, search: &Search, line: &str, insert: &Insert) -> Edit {
-        present(readlines(content.as_bytes()), search, line.as_bytes(), None, insert, false)
+        present(readlines(content.as_bytes()), search, line.as_bytes(), None, insert, false).unwrap()
     }
 
     #[test]
@@ -561,7 +517,8 @@ mod tests {
 
     #[test]
     fn firstmatch_replaces_the_first() {
-        let e = present(readlines(b"a=1\na=3\n"), &Search::Regexp(re("^a=")), b"a=9", None, &Insert::Eof, true);
+        let e =
+            present(readlines(b"a=1\na=3\n"), &Search::Regexp(re("^a=")), b"a=9", None, &Insert::Eof, true).unwrap();
         assert_eq!(text(&e.lines), "a=9\na=3\n");
     }
 
@@ -608,32 +565,38 @@ mod tests {
     #[test]
     fn backrefs_expand_python_groups_and_do_nothing_without_a_match() {
         let search = Search::Regexp(re(r"^(?P<key>\w+)=(\d+)$"));
-        let e = present(readlines(b"port=22\n"), &search, br"\g<key>=\2$0", Some(r"\g<key>=\2$0"), &Insert::Eof, false);
+        let t = Template::parse(r"\g<key>=\2$0").unwrap();
+        let e = present(readlines(b"port=22\n"), &search, br"\g<key>=\2$0", Some(&t), &Insert::Eof, false).unwrap();
         assert_eq!(text(&e.lines), "port=22$0\n");
-        let e = present(readlines(b"nothing here\n"), &search, b"x", Some(r"\1"), &Insert::Eof, false);
+        let t = Template::parse(r"\1").unwrap();
+        let e = present(readlines(b"nothing here\n"), &search, b"x", Some(&t), &Insert::Eof, false).unwrap();
         assert_eq!(text(&e.lines), "nothing here\n");
         assert_eq!(e.msg, "");
     }
 
     #[test]
-    fn python_templates_translate() {
-        assert_eq!(python_template(r"\1-\g<2>-\g<n>$"), "${1}-${2}-${n}$$");
-        assert_eq!(python_template(r"a\\b\n"), "a\\b\n");
-    }
-
-    #[test]
     fn absent_removes_every_match() {
-        let e = absent(readlines(b"a\nb\na\n"), &Search::Line, Some(b"a"));
+        let e = absent(readlines(b"a\nb\na\n"), &Search::Line, Some(b"a")).unwrap();
         assert_eq!(text(&e.lines), "b\n");
         assert_eq!((e.found, e.msg.as_str()), (2, "2 line(s) removed"));
-        let e = absent(readlines(b"a=1\nb\n"), &Search::Fixed(b"=".to_vec()), None);
+        let e = absent(readlines(b"a=1\nb\n"), &Search::Fixed(b"=".to_vec()), None).unwrap();
         assert_eq!(text(&e.lines), "b\n");
     }
 
     #[test]
-    fn unsupported_regex_is_a_clear_argument_error() {
-        let e = compile("regexp", "(?<=a)b").unwrap_err().to_string();
-        assert!(e.contains("regexp"), "{e}");
+    fn invalid_regex_is_a_clear_argument_error() {
+        let e = compile("regexp", "(unclosed").unwrap_err().to_string();
+        assert!(e.contains("regexp") && e.contains("(unclosed"), "{e}");
+    }
+
+    /// Issue 6: lookaround and backreferences were refused (the `regex`
+    /// crate has neither); Ansible's regexps are Python's.
+    #[test]
+    fn lookaround_and_backreferences_match_as_in_python() {
+        let e = add("a=a\nb=c\n", &Search::Regexp(re(r"^(\w)=\1$")), "same", &Insert::Eof);
+        assert_eq!(text(&e.lines), "same\nb=c\n");
+        let e = add("x 1\n#x 2\n", &Search::Regexp(re(r"^(?!#)x \d")), "x 9", &Insert::Eof);
+        assert_eq!(text(&e.lines), "x 9\n#x 2\n");
     }
 
     fn prepare(v: Value) -> Box<dyn Action> {

@@ -3,6 +3,8 @@
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use crate::pyregex::{Flags, PyRegex, Template};
+
 fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
@@ -16,6 +18,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("from_json", from_json);
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
+    env.add_filter("regex_findall", regex_findall);
+    env.add_filter("regex_escape", regex_escape);
     env.add_filter("b64encode", b64encode);
     env.add_filter("b64decode", b64decode);
     env.add_filter("basename", |p: String| p.rsplit('/').next().unwrap_or("").to_owned());
@@ -39,10 +43,18 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("hash", hash);
     env.add_filter("checksum", |s: String| hash(s, Some("sha1".into())));
-    env.add_test("match", |v: String, pat: String| {
-        regex::Regex::new(&format!("^(?:{pat})")).is_ok_and(|r| r.is_match(&v))
+    env.add_test("match", |v: String, pat: String, kw: Kwargs| regex_test(&v, &format!("\\A(?:{pat})"), kw));
+    env.add_test("search", |v: String, pat: String, kw: Kwargs| regex_test(&v, &pat, kw));
+    env.add_test("regex", |v: String, pat: String, kw: Kwargs| {
+        let match_type: Option<String> = kw.get("match_type")?;
+        let pat = match match_type.as_deref() {
+            None | Some("search") => pat,
+            Some("match") => format!("\\A(?:{pat})"),
+            Some("fullmatch") => format!("\\A(?:{pat})\\z"),
+            Some(other) => return Err(invalid(format!("invalid match_type `{other}`: search, match or fullmatch"))),
+        };
+        regex_test(&v, &pat, kw)
     });
-    env.add_test("search", |v: String, pat: String| regex::Regex::new(&pat).is_ok_and(|r| r.is_match(&v)));
     for (name, field, want) in [
         ("failed", "failed", true),
         ("failure", "failed", true),
@@ -94,30 +106,107 @@ fn from_json(s: String) -> Result<Value, Error> {
     Ok(Value::from(minijinja::value::Serde(&v)))
 }
 
-/// Python's `\1` / `\g<name>` backreferences → the regex crate's `${1}`.
-fn python_replacement(rep: &str) -> String {
-    let re = regex::Regex::new(r"\\(\d+)|\\g<(\w+)>").expect("static regex");
-    re.replace_all(&rep.replace('$', "$$"), |c: &regex::Captures| {
-        format!("${{{}}}", c.get(1).or(c.get(2)).unwrap().as_str())
-    })
-    .into_owned()
-}
-
-fn regex_replace(s: String, pat: String, rep: Option<String>, kw: Kwargs) -> Result<String, Error> {
+/// Compiles a filter's or test's pattern with Python's semantics and the
+/// `ignorecase` / `multiline` keyword arguments.
+fn py_regex(pat: &str, kw: &Kwargs) -> Result<PyRegex, Error> {
     let ignorecase: Option<bool> = kw.get("ignorecase")?;
     let multiline: Option<bool> = kw.get("multiline")?;
-    kw.assert_all_used()?;
-    let re = regex::RegexBuilder::new(&pat)
-        .case_insensitive(ignorecase.unwrap_or(false))
-        .multi_line(multiline.unwrap_or(false))
-        .build()
-        .map_err(|e| invalid(e.to_string()))?;
-    Ok(re.replace_all(&s, python_replacement(&rep.unwrap_or_default()).as_str()).into_owned())
+    let flags = Flags { ignorecase: ignorecase.unwrap_or(false), multiline: multiline.unwrap_or(false), dotall: false };
+    PyRegex::new(pat, flags).map_err(|e| invalid(e.to_string()))
 }
 
-fn regex_search(s: String, pat: String, _groups: Rest<String>) -> Result<Value, Error> {
-    let re = regex::Regex::new(&pat).map_err(|e| invalid(e.to_string()))?;
-    Ok(re.find(&s).map_or(Value::from(()), |m| Value::from(m.as_str())))
+fn regex_test(value: &str, pat: &str, kw: Kwargs) -> Result<bool, Error> {
+    let re = py_regex(pat, &kw)?;
+    kw.assert_all_used()?;
+    re.is_match(value).map_err(|e| invalid(e.to_string()))
+}
+
+/// Ansible's `regex_replace(pattern, replacement, ignorecase, multiline,
+/// count, mandatory_count)`: Python's `re.subn`.
+fn regex_replace(s: String, pat: String, rep: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    let re = py_regex(&pat, &kw)?;
+    let count: Option<usize> = kw.get("count")?;
+    let mandatory: Option<usize> = kw.get("mandatory_count")?;
+    kw.assert_all_used()?;
+    let template = Template::parse(&rep.unwrap_or_default()).map_err(|e| invalid(e.to_string()))?;
+    let (out, n) = match count.filter(|&c| c > 0) {
+        None => re.subn(&s, &template),
+        Some(limit) => re.subn_limit(&s, &template, limit),
+    }
+    .map_err(|e| invalid(e.to_string()))?;
+    if let Some(m) = mandatory.filter(|&m| m > 0) {
+        if m != n {
+            return Err(invalid(format!("'{pat}' should match {m} times, but matches {n} times")));
+        }
+    }
+    Ok(out)
+}
+
+/// Ansible's `regex_search`: the match (or the groups named by `'\\1'` /
+/// `'\\g<name>'` arguments, as a list), or none.
+fn regex_search(s: String, pat: String, groups: Rest<String>, kw: Kwargs) -> Result<Value, Error> {
+    let re = py_regex(&pat, &kw)?;
+    kw.assert_all_used()?;
+    let Some(m) = re.search(&s).map_err(|e| invalid(e.to_string()))? else {
+        return Ok(Value::from(()));
+    };
+    let text = |span: Option<(usize, usize)>| span.map_or(Value::from(()), |(a, b)| Value::from(&s[a..b]));
+    if groups.is_empty() {
+        return Ok(text(Some(m.span)));
+    }
+    let mut out = Vec::new();
+    for g in groups.iter() {
+        let span = if let Some(name) = g.strip_prefix("\\g<").and_then(|n| n.strip_suffix('>')) {
+            match name.parse::<usize>() {
+                Ok(i) => m.groups.get(i).copied().flatten(),
+                Err(_) => m.named(name),
+            }
+        } else if let Some(i) = g.strip_prefix('\\').and_then(|n| n.parse::<usize>().ok()) {
+            m.groups.get(i).copied().flatten()
+        } else {
+            return Err(invalid(format!("Unknown argument `{g}`: regex_search takes '\\1' or '\\g<name>'")));
+        };
+        out.push(text(span));
+    }
+    Ok(Value::from(out))
+}
+
+/// Ansible's `regex_findall`: Python's `re.findall` (whole matches, a
+/// group's text, or lists of groups).
+fn regex_findall(s: String, pat: String, kw: Kwargs) -> Result<Value, Error> {
+    let re = py_regex(&pat, &kw)?;
+    kw.assert_all_used()?;
+    let matches = re.matches(&s).map_err(|e| invalid(e.to_string()))?;
+    let text = |span: Option<(usize, usize)>| span.map_or(String::new(), |(a, b)| s[a..b].to_owned());
+    Ok(Value::from(
+        matches
+            .iter()
+            .map(|m| match m.groups.len() {
+                1 => Value::from(text(Some(m.span))),
+                2 => Value::from(text(m.groups[1])),
+                _ => Value::from(m.groups[1..].iter().map(|g| text(*g)).collect::<Vec<_>>()),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Ansible's `regex_escape` (Python's `re.escape`; `re_type='posix_basic'`
+/// escapes for POSIX basic regular expressions).
+fn regex_escape(s: String, re_type: Option<String>) -> Result<String, Error> {
+    // Python 3.7's `re.escape` escapes exactly these.
+    let special: &str = match re_type.as_deref() {
+        None | Some("python") => "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c",
+        Some("posix_basic") => ".[]\\*^$",
+        Some(other) => return Err(invalid(format!("Regex type ({other}) not yet implemented"))),
+    };
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if special.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(out)
 }
 
 fn b64encode(s: String) -> String {
@@ -245,8 +334,34 @@ fn hash(s: String, algo: Option<String>) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    use crate::template::Templates;
+    use serde_json::json;
+
+    fn eval(expr: &str) -> Result<serde_json::Value, String> {
+        let t = Templates::new();
+        let ctx = minijinja::Value::from(minijinja::value::Serde(&json!({"s": "port=22 user=root"})));
+        t.eval(expr, &ctx).map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn python_backrefs_translate() {
-        assert_eq!(super::python_replacement(r"x\1-\g<2>$"), "x${1}-${2}$$");
+    fn regex_filters_have_pythons_semantics() {
+        assert_eq!(eval(r"s | regex_replace('(\\w+)=(\\w+)', '\\2:\\1')").unwrap(), json!("22:port root:user"));
+        assert_eq!(eval(r"s | regex_replace('=', ':', count=1)").unwrap(), json!("port:22 user=root"));
+        assert!(eval(r"s | regex_replace('=', ':', mandatory_count=3)").unwrap_err().contains("should match 3 times"));
+        assert_eq!(eval(r"s | regex_search('user=(?P<u>\\w+)', '\\g<u>', '\\1')").unwrap(), json!(["root", "root"]));
+        assert_eq!(eval(r"s | regex_search('nope')").unwrap(), json!(null));
+        assert_eq!(eval(r"s | regex_findall('(\\w+)=')").unwrap(), json!(["port", "user"]));
+        assert_eq!(eval(r"s | regex_findall('(\\w+)=(\\w+)')").unwrap(), json!([["port", "22"], ["user", "root"]]));
+        assert_eq!(eval(r"'a.b c' | regex_escape").unwrap(), json!(r"a\.b\ c"));
+    }
+
+    #[test]
+    fn regex_tests_match_search_and_refuse_bad_patterns() {
+        assert_eq!(eval(r"s is match('port')").unwrap(), json!(true));
+        assert_eq!(eval(r"s is match('user')").unwrap(), json!(false));
+        assert_eq!(eval(r"s is search('(?<=user=)root')").unwrap(), json!(true));
+        assert_eq!(eval(r"s is search('ROOT', ignorecase=true)").unwrap(), json!(true));
+        assert_eq!(eval(r"s is regex('port=22 user=root', match_type='fullmatch')").unwrap(), json!(true));
+        assert!(eval(r"s is search('(unclosed')").is_err(), "a bad pattern is an error, not false");
     }
 }

@@ -595,9 +595,9 @@ mod tests {
             unset_entry(fstab, "/t", None),
             ("tmpfs /u tmpfs defaults 0 0\n/dev/sdb none swap sw 0 0\n".into(), true)
         );
-        assert_eq!(unset_entry(fstab, "/nope", None).1, false);
+        assert!(!unset_entry(fstab, "/nope", None).1);
         // Swaps are told apart by their device.
-        assert_eq!(unset_entry(fstab, "none", Some("/dev/sdc")).1, false);
+        assert!(!unset_entry(fstab, "none", Some("/dev/sdc")).1);
     }
 
     #[test]

@@ -31,9 +31,11 @@ pub mod mode;
 pub mod mount;
 pub mod registry;
 pub mod replace;
+pub mod service;
 pub mod spec;
 pub mod stat;
 pub mod sysctl;
+pub mod systemd;
 pub mod template;
 
 use std::path::PathBuf;

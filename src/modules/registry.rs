@@ -20,6 +20,9 @@ static MODULES: &[&dyn Module] = &[
     &super::replace::Replace,
     &super::stat::Stat,
     &super::sysctl::Sysctl,
+    &super::service::Service,
+    &super::systemd::Systemd,
+    &super::systemd::SystemdService,
     &super::template::Template,
 ];
 

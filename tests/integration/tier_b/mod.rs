@@ -6,6 +6,7 @@
 mod filesystems;
 mod isolation;
 mod kernel;
+mod services;
 mod text;
 
 use crate::support::oracle::{self, Engine};

@@ -154,7 +154,7 @@ fn pkg_mgr(family: &str, found: &[&str], rh_dnf: Option<&str>, exists: &dyn Fn(&
         ("/usr/bin/installp", "installp"),
     ];
     let mut name =
-        KNOWN.iter().filter(|(p, _)| found.contains(p)).map(|(_, n)| *n).last().unwrap_or("unknown").to_owned();
+        KNOWN.iter().filter(|(p, _)| found.contains(p)).map(|(_, n)| *n).next_back().unwrap_or("unknown").to_owned();
     if family == "RedHat" {
         name = if exists("/run/ostree-booted") {
             "atomic_container".into()

@@ -16,6 +16,7 @@
 //! goes through [`crate::transport::quote::quote`]. A module never talks to
 //! the transport itself: it returns scripts; the executor runs them.
 
+pub mod accounts;
 pub mod args;
 pub mod blockinfile;
 pub mod command;
@@ -25,6 +26,7 @@ pub mod diff;
 pub mod file;
 pub mod file_state;
 pub mod file_write;
+pub mod group;
 pub mod lineinfile;
 pub mod meta;
 pub mod mode;
@@ -33,6 +35,7 @@ pub mod spec;
 pub mod stat;
 pub mod sysctl;
 pub mod template;
+pub mod user;
 
 use std::path::PathBuf;
 

@@ -15,10 +15,12 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,
+    &super::group::GroupModule,
     &super::lineinfile::LineInFile,
     &super::stat::Stat,
     &super::sysctl::Sysctl,
     &super::template::Template,
+    &super::user::User,
 ];
 
 /// Collection prefixes accepted before a module name.

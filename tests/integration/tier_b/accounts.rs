@@ -1,0 +1,190 @@
+//! Accounts: `user`, `group` and `authorized_key` on Tier-B hosts, whose
+//! `/etc/passwd`, `/etc/shadow` and homes are their own (CONTRACT §7),
+//! checked with `getent` and `id` on the host afterwards.
+
+use super::{converge, variants};
+use crate::support::{assert_has_line, play, Test, TestHosts};
+
+/// `openssl passwd -6 -salt steadsalt1 'correct horse'`.
+const HASH1: &str =
+    "$6$steadsalt1$UaEKCwLBJ3dFnIBv.sG4pO3GhzNHr3aUTYINBPsBAmyW4kObzkfwzbhUdSTTRuX6oVl.JF4LM3hKeT2MwZ9n3.";
+/// `openssl passwd -6 -salt steadsalt2 'battery staple'`.
+const HASH2: &str =
+    "$6$steadsalt2$SYS8i9YHFCSvoxKcpeJFnuSFPdCrw..BqHq3FqMD/sY5ZKS1yL5FcFr1rfrQ73LOhKqPFt2fWztCGgbLM9dEC.";
+
+fn accounts_play() -> String {
+    play(&format!(
+        r#"
+        - name: service group
+          group: {{name: svcgrp, system: true}}
+        - name: service account
+          ansible.builtin.user:
+            name: svcacct
+            system: true
+            group: svcgrp
+            shell: /usr/sbin/nologin
+            home: /var/lib/svcacct
+            comment: Service account
+        - name: team group
+          ansible.builtin.group: {{name: team, gid: 4242}}
+        - name: alice joins team
+          user: {{name: alice, groups: [team], append: true, password: "{HASH1}"}}
+        - name: bob leaves
+          user: {{name: bob, state: absent, remove: true}}
+        "#
+    ))
+}
+
+/// Alice (in `adm`), Bob with a home, and group `team` (gid 4000) exist
+/// before the play. (In check mode Ansible, like stead, fails a membership
+/// in a group that an earlier task would create.)
+fn prepare(hosts: &TestHosts, host: &crate::support::testhosts::TestHost) {
+    hosts.sh(host, "useradd -m -G adm -s /bin/bash alice && useradd -m bob && touch /home/bob/notes");
+    hosts.sh(host, "groupadd -g 4000 team");
+}
+
+#[test]
+fn user_and_group_converge_a_service_account_membership_and_removal() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        prepare(&hosts, host);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", accounts_play());
+        converge(&test, &hosts, 5);
+        let e = format!("{} {options:?}", engine.name());
+        let svc = hosts.sh(host, "getent passwd svcacct");
+        let f: Vec<&str> = svc.trim().split(':').collect();
+        let gid = hosts.sh(host, "getent group svcgrp | cut -d: -f3");
+        assert!(f[2].parse::<u32>().unwrap() < 1000, "not a system uid: {svc} {e}");
+        assert_eq!(
+            (f[3], f[4], f[5], f[6]),
+            (gid.trim(), "Service account", "/var/lib/svcacct", "/usr/sbin/nologin"),
+            "{e}"
+        );
+        assert!(gid.trim().parse::<u32>().unwrap() < 1000, "not a system gid: {gid} {e}");
+        assert_eq!(hosts.sh(host, "stat -c '%U %G %a' /var/lib/svcacct").trim(), "svcacct svcgrp 755", "{e}");
+        assert_eq!(hosts.sh(host, "getent group team").trim(), "team:x:4242:alice", "{e}");
+        assert_eq!(hosts.sh(host, "id -nG alice").trim(), "alice adm team", "{e}");
+        assert_eq!(hosts.sh(host, "getent shadow alice | cut -d: -f2").trim(), HASH1, "{e}");
+        assert_eq!(hosts.sh(host, "getent passwd bob || echo gone").trim(), "gone", "{e}");
+        assert_eq!(hosts.sh(host, "test -e /home/bob || echo gone").trim(), "gone", "{e}");
+    }
+}
+
+#[test]
+fn user_registers_ansibles_result_without_the_password() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    prepare(&hosts, host);
+    let tasks = format!(
+        r#"
+        - name: alice
+          user: {{name: alice, groups: adm, password: "{HASH1}", shell: /bin/sh}}
+          register: r
+        - name: show
+          debug: {{var: r}}
+        - name: check
+          assert:
+            that:
+              - r.changed
+              - r.name == 'alice'
+              - r.state == 'present'
+              - r.shell == '/bin/sh'
+              - r.home == '/home/alice'
+              - r.groups == 'adm'
+              - r.append == false
+              - r.move_home == false
+              - r.password == 'NOT_LOGGING_PASSWORD'
+              - r.uid >= 1000
+        "#
+    );
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(&tasks));
+    let out = test.run_args(["apply", "site.yml", "--diff"]);
+    out.assert_status(0);
+    assert_has_line(&out, "-shell: /bin/bash");
+    assert_has_line(&out, "+shell: /bin/sh");
+    assert_has_line(&out, "+password: (hidden) (changed)");
+    assert!(!out.stdout.contains("steadsalt1") && !out.report_text().contains("steadsalt1"), "{}", out.stdout);
+}
+
+#[test]
+fn a_changed_password_hash_shows_in_the_diff_but_its_value_never_does() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    hosts.sh(host, &format!("useradd -m -p '{HASH1}' carol"));
+    let task = |hash: &str| play(&format!("- name: carol\n  user: {{name: carol, password: \"{hash}\"}}\n"));
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", task(HASH1));
+    test.run_args(["plan", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
+    test.write("site.yml", task(HASH2));
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(1);
+    assert_has_line(&plan, "-password: (hidden)");
+    assert_has_line(&plan, "+password: (hidden) (changed)");
+    for hidden in ["steadsalt", "SYS8i9", "UaEKCw"] {
+        assert!(!plan.stdout.contains(hidden) && !plan.report_text().contains(hidden), "{hidden} shown");
+    }
+    assert_eq!(hosts.sh(host, "getent shadow carol | cut -d: -f2").trim(), HASH1, "plan changed the host");
+    converge(&test, &hosts, 1);
+    assert_eq!(hosts.sh(host, "getent shadow carol | cut -d: -f2").trim(), HASH2);
+    // `update_password: on_create` leaves an existing account's hash alone.
+    let keep =
+        play(&format!("- name: carol\n  user: {{name: carol, password: \"{HASH1}\", update_password: on_create}}\n"));
+    test.write("site.yml", keep);
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+    // Locking keeps the hash behind a `!`.
+    test.write("site.yml", play("- name: lock\n  user: {name: carol, password_lock: true}\n"));
+    converge(&test, &hosts, 1);
+    assert_eq!(hosts.sh(host, "getent shadow carol | cut -d: -f2").trim(), format!("!{HASH2}"));
+}
+
+#[test]
+fn user_and_group_failures_name_the_cause() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    hosts.sh(host, "groupadd primarygrp && useradd -M -g primarygrp dave");
+    let test = Test::new().testhost("h1", &hosts, host).file(
+        "site.yml",
+        play(
+            r#"
+            - name: missing group
+              user: {name: erin, groups: [no-such-group]}
+              ignore_errors: true
+            - name: primary group in use
+              group: {name: primarygrp, state: absent}
+              ignore_errors: true
+            - name: forced
+              group: {name: primarygrp, state: absent, force: true}
+            "#,
+        ),
+    );
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(0);
+    let missing = out.task("h1", "missing group");
+    assert_eq!(missing["status"], "failed");
+    assert_eq!(missing["msg"], "Group no-such-group does not exist", "{missing}");
+    let in_use = out.task("h1", "primary group in use");
+    assert_eq!(in_use["status"], "failed");
+    assert!(in_use["msg"].as_str().unwrap_or("").contains("cannot remove the primary group"), "{in_use}");
+    assert_eq!(hosts.sh(host, "getent passwd erin || echo none").trim(), "none");
+    assert_eq!(hosts.sh(host, "getent group primarygrp || echo gone").trim(), "gone");
+}
+
+#[test]
+fn refused_user_arguments_fail_at_load_time_with_the_reason() {
+    let test = Test::new()
+        .host_with("h1", vec![("ansible_connection".into(), "local".into())])
+        .file("site.yml", play("- name: key\n  user: {name: x, generate_ssh_key: true}\n"));
+    let out = test.run_args(["validate", "site.yml"]);
+    out.assert_status(1);
+    out.assert_output_contains("stead does not support the argument `generate_ssh_key`");
+}
+
+#[test]
+fn a_bad_expires_literal_fails_at_load_time() {
+    let test = Test::new()
+        .host_with("h1", vec![("ansible_connection".into(), "local".into())])
+        .file("site.yml", play("- name: soon\n  user: {name: x, expires: soon}\n"));
+    let out = test.run_args(["validate", "site.yml"]);
+    out.assert_status(1);
+    out.assert_output_contains("`expires` must be a number");
+}

@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod args;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod control;

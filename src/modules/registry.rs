@@ -12,6 +12,7 @@ static MODULES: &[&dyn Module] = &[
     &super::control::Fail,
     &super::control::Ping,
     &super::meta::Meta,
+    &super::authorized_key::AuthorizedKey,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,

@@ -188,3 +188,91 @@ fn a_bad_expires_literal_fails_at_load_time() {
     out.assert_status(1);
     out.assert_output_contains("`expires` must be a number");
 }
+
+const KEY1: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKT0pTLp61Ne2bxYBK5KExpSgi9/dzWkkc8ndlNZlR8S key1@stead";
+const KEY2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPEJx/0+oSY69fr22fJSkPHuMeFKAay0QyrGk7AwxNAn key2@stead";
+const KEY3: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIALmlJGldezVfxFp0dMOVxEkzlGmcYRJezSn0iAr2yF8 key3@stead";
+const OPTIONS: &str = r#"no-port-forwarding,from="10.0.0.0/8""#;
+
+fn keys_play() -> String {
+    play(&format!(
+        r#"
+        - name: deploy keys, exclusive
+          authorized_key:
+            user: deploy
+            key: |
+              {KEY1}
+              {KEY2}
+            key_options: '{OPTIONS}'
+            exclusive: true
+        - name: ops key, new ~/.ssh
+          ansible.posix.authorized_key: {{user: ops, key: "{KEY3}", comment: ops-team}}
+        "#
+    ))
+}
+
+#[test]
+fn authorized_key_adds_keys_with_options_exclusively_and_creates_the_ssh_dir() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(
+            host,
+            "useradd -m deploy && useradd -m ops && mkdir -m 700 /home/deploy/.ssh && \
+             printf 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQOLD old@key\\n# a comment\\n' > /home/deploy/.ssh/authorized_keys && \
+             chown -R deploy:deploy /home/deploy/.ssh",
+        );
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", keys_play());
+        converge(&test, &hosts, 2);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(
+            hosts.sh(host, "cat /home/deploy/.ssh/authorized_keys"),
+            format!("{OPTIONS} {KEY1}\n{OPTIONS} {KEY2}\n"),
+            "{e}"
+        );
+        let k3 = KEY3.rsplit_once(' ').unwrap().0;
+        assert_eq!(hosts.sh(host, "cat /home/ops/.ssh/authorized_keys"), format!("{k3} ops-team\n"), "{e}");
+        assert_eq!(hosts.sh(host, "stat -c '%U:%G %a' /home/ops/.ssh").trim(), "ops:ops 700", "{e}");
+        let files = "stat -c '%U:%G %a' /home/ops/.ssh/authorized_keys /home/deploy/.ssh/authorized_keys";
+        assert_eq!(hosts.sh(host, files), "ops:ops 600\ndeploy:deploy 600\n", "{e}");
+    }
+}
+
+#[test]
+fn authorized_key_diff_shows_the_file_change_and_removal_works() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    hosts.sh(host, "useradd -m deploy && useradd -m ops");
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", keys_play());
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(2);
+    assert_has_line(&plan, &format!("+{OPTIONS} {KEY1}"));
+    assert_has_line(&plan, "+++ after: /home/ops/.ssh/authorized_keys");
+    assert_eq!(hosts.sh(host, "test -e /home/ops/.ssh || echo none").trim(), "none", "plan changed the host");
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(2);
+    test.write(
+        "site.yml",
+        play(&format!("- name: gone\n  authorized_key: {{user: deploy, key: \"{KEY2}\", state: absent}}\n")),
+    );
+    let out = test.run_args(["apply", "site.yml", "--diff"]);
+    out.assert_status(0).assert_changed(1);
+    assert_has_line(&out, &format!("-{OPTIONS} {KEY2}"));
+    assert_eq!(hosts.sh(host, "cat /home/deploy/.ssh/authorized_keys"), format!("{OPTIONS} {KEY1}\n"));
+}
+
+#[test]
+fn authorized_key_fails_for_a_missing_user_and_refuses_urls() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let test = Test::new().testhost("h1", &hosts, hosts.host(0)).file(
+        "site.yml",
+        play(&format!("- name: nobody here\n  authorized_key: {{user: no-such-user, key: \"{KEY1}\"}}\n")),
+    );
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4);
+    let failed = out.task("h1", "nobody here");
+    assert!(failed["msg"].as_str().unwrap_or("").starts_with("Failed to lookup user no-such-user"), "{failed}");
+    test.write("site.yml", play("- name: url\n  authorized_key: {user: root, key: 'https://github.com/x.keys'}\n"));
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4);
+    assert!(out.task("h1", "url")["msg"].as_str().unwrap_or("").contains("does not fetch keys from URLs"));
+}

@@ -27,6 +27,7 @@ pub mod diff;
 pub mod file;
 pub mod file_state;
 pub mod file_write;
+pub mod getent;
 pub mod group;
 pub mod lineinfile;
 pub mod meta;

@@ -16,6 +16,7 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,
+    &super::getent::Getent,
     &super::group::GroupModule,
     &super::lineinfile::LineInFile,
     &super::stat::Stat,

@@ -276,3 +276,42 @@ fn authorized_key_fails_for_a_missing_user_and_refuses_urls() {
     out.assert_status(4);
     assert!(out.task("h1", "url")["msg"].as_str().unwrap_or("").contains("does not fetch keys from URLs"));
 }
+
+#[test]
+fn getent_sets_facts_that_later_tasks_use() {
+    let tasks = r#"
+        - name: account
+          user: {name: frank, uid: 4321, shell: /bin/sh, create_home: false}
+        - name: read passwd
+          getent: {database: passwd, key: frank}
+        - name: read all groups
+          ansible.builtin.getent: {database: group}
+        - name: facts as Ansible shapes them
+          assert:
+            that:
+              - getent_passwd.frank == ['x', '4321', getent_group.frank[1], '', '/home/frank', '/bin/sh']
+              - getent_group.root[1] == '0'
+        - name: missing key tolerated
+          getent: {database: passwd, key: no-such-user, fail_key: false, split: ':'}
+          register: missing
+        - name: it replaces the fact
+          assert:
+            that:
+              - getent_passwd == {'no-such-user': none}
+              - missing.ansible_facts.getent_passwd['no-such-user'] is none
+        - name: missing key fails
+          getent: {database: group, key: no-such-group}
+        "#;
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(tasks));
+        let e = format!("{} {options:?}", engine.name());
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(4).assert_changed(1);
+        assert_eq!(out.task_statuses("h1"), ["changed", "ok", "ok", "ok", "ok", "ok", "failed"], "{e}");
+        let failed = out.task("h1", "missing key fails");
+        assert_eq!(failed["msg"], "One or more supplied key could not be found in the database.", "{e}");
+        assert_eq!(hosts.sh(host, "getent passwd frank | cut -d: -f3").trim(), "4321", "{e}");
+    }
+}

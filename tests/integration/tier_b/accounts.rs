@@ -315,3 +315,81 @@ fn getent_sets_facts_that_later_tasks_use() {
         assert_eq!(hosts.sh(host, "getent passwd frank | cut -d: -f3").trim(), "4321", "{e}");
     }
 }
+
+#[test]
+fn user_changes_an_existing_account_field_by_field() {
+    let tasks = r#"
+        - name: greg changes
+          user:
+            name: greg
+            uid: 4500
+            comment: New
+            shell: /bin/sh
+            groups: []
+            expires: 1893456000
+            home: /srv/greg
+            move_home: true
+        - name: hal locked
+          user: {name: hal, password_lock: true}
+        - name: ivy loses her expiry
+          user: {name: ivy, expires: -1}
+        "#;
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(
+            host,
+            &format!(
+                "useradd -m -G adm,users -s /bin/bash -c Old greg && touch /home/greg/file && chown greg /home/greg/file && \
+                 useradd -M -p '{HASH1}' hal && useradd -M -e 2031-05-01 ivy"
+            ),
+        );
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(tasks));
+        converge(&test, &hosts, 3);
+        let e = format!("{} {options:?}", engine.name());
+        let greg = hosts.sh(host, "getent passwd greg | cut -d: -f3,5-");
+        assert_eq!(greg.trim(), "4500:New:/srv/greg:/bin/sh", "{e}");
+        assert_eq!(hosts.sh(host, "id -nG greg").trim(), "greg", "{e}");
+        assert_eq!(
+            hosts.sh(host, "stat -c %U /srv/greg/file; test -e /home/greg || echo moved"),
+            "greg\nmoved\n",
+            "{e}"
+        );
+        assert_eq!(hosts.sh(host, "getent shadow greg | cut -d: -f8").trim(), "21915", "{e}");
+        assert_eq!(hosts.sh(host, "getent shadow hal | cut -d: -f2").trim(), format!("!{HASH1}"), "{e}");
+        assert_eq!(hosts.sh(host, "getent shadow ivy | cut -d: -f8").trim(), "", "{e}");
+    }
+}
+
+#[test]
+fn user_creates_from_a_skeleton_and_restores_a_missing_home() {
+    let tasks = format!(
+        r#"
+        - name: jo created locked
+          user:
+            name: jo
+            uid: 4600
+            password: "{HASH1}"
+            password_lock: true
+            expires: 1893456000
+            skeleton: /srv/skel
+            home: /srv/homes/jo
+        - name: kim's home comes back
+          user: {{name: kim}}
+        "#
+    );
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, "mkdir /srv/skel && echo hi > /srv/skel/.stead-profile && useradd -m kim && rm -rf /home/kim");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&tasks));
+        converge(&test, &hosts, 2);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(hosts.sh(host, "getent passwd jo | cut -d: -f3,6").trim(), "4600:/srv/homes/jo", "{e}");
+        assert_eq!(hosts.sh(host, "getent shadow jo | cut -d: -f2,8").trim(), format!("!{HASH1}:21915"), "{e}");
+        let jo = hosts.sh(host, "stat -c '%U %a' /srv/homes/jo /srv/homes/jo/.stead-profile");
+        assert_eq!(jo, "jo 755\njo 644\n", "{e}");
+        let kim = hosts.sh(host, "stat -c '%U:%G %a' /home/kim /home/kim/.bashrc");
+        assert_eq!(kim, "kim:kim 755\nkim:kim 644\n", "{e}");
+    }
+}

@@ -85,6 +85,18 @@ impl Args {
         }
     }
 
+    /// An optional number (an integer is accepted).
+    pub fn opt_float(&self, name: &str) -> Result<Option<f64>, ModuleError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| Self::bad(name, "expected a number")),
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| Self::bad(name, format!("expected a number, got `{s}`")))
+            }
+            Some(other) => Err(Self::bad(name, format!("expected a number, got {other}"))),
+        }
+    }
+
     /// An optional file mode.
     pub fn opt_mode(&self, name: &str) -> Result<Option<Mode>, ModuleError> {
         match self.get(name) {

@@ -16,7 +16,9 @@
 //! goes through [`crate::transport::quote::quote`]. A module never talks to
 //! the transport itself: it returns scripts; the executor runs them.
 
+pub mod accounts;
 pub mod args;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod control;
@@ -25,6 +27,8 @@ pub mod diff;
 pub mod file;
 pub mod file_state;
 pub mod file_write;
+pub mod getent;
+pub mod group;
 pub mod lineinfile;
 pub mod meta;
 pub mod mode;
@@ -37,6 +41,7 @@ pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod user;
 
 use std::path::PathBuf;
 

@@ -13,9 +13,12 @@ static MODULES: &[&dyn Module] = &[
     &super::control::Ping,
     &super::meta::Meta,
     &super::mount::Mount,
+    &super::authorized_key::AuthorizedKey,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,
+    &super::getent::Getent,
+    &super::group::GroupModule,
     &super::lineinfile::LineInFile,
     &super::replace::Replace,
     &super::stat::Stat,
@@ -24,6 +27,7 @@ static MODULES: &[&dyn Module] = &[
     &super::systemd::Systemd,
     &super::systemd::SystemdService,
     &super::template::Template,
+    &super::user::User,
 ];
 
 /// Collection prefixes accepted before a module name.

@@ -17,6 +17,8 @@ pub enum ArgKind {
     Bool,
     /// An integer.
     Int,
+    /// A number, integer or not (`expires: 1735689600.5`).
+    Float,
     /// A file mode: octal (`0644`, `'0644'`) or symbolic (`u=rw,g=r,o=r`).
     Mode,
     /// A list (a comma-separated string is accepted too).
@@ -237,6 +239,11 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
             NodeKind::Int(_) => None,
             NodeKind::Str(s) if s.trim().parse::<i64>().is_ok() => None,
             _ => issue(format!("`{}` must be an integer, not {}", arg.name, value.type_name()), None),
+        },
+        ArgKind::Float => match &value.kind {
+            NodeKind::Int(_) | NodeKind::Float(_) => None,
+            NodeKind::Str(s) if s.trim().parse::<f64>().is_ok() => None,
+            _ => issue(format!("`{}` must be a number, not {}", arg.name, value.type_name()), None),
         },
         ArgKind::Mode => check_mode(arg, value),
         ArgKind::List => match &value.kind {

@@ -62,7 +62,12 @@ impl Module for Debug {
     fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let mut plan = Plan::ok();
         if let Some(var) = args.opt_str("var")? {
-            let value = ctx.eval(&var)?;
+            // Ansible prints an undefined variable instead of failing.
+            let value = match ctx.eval(&var) {
+                Ok(v) => v,
+                Err(e) if e.to_string().contains("undefined") => Json::from("VARIABLE IS NOT DEFINED!"),
+                Err(e) => return Err(e),
+            };
             plan.msg = Some(format!("{var}: {}", serde_json::to_string_pretty(&value).unwrap_or_default()));
             plan.result.insert(var, value);
         } else {

@@ -6,6 +6,7 @@ use super::Module;
 static MODULES: &[&dyn Module] = &[
     &super::command::Command,
     &super::command::Shell,
+    &super::raw::Raw,
     &super::control::Debug,
     &super::control::SetFact,
     &super::control::Assert,
@@ -24,6 +25,7 @@ static MODULES: &[&dyn Module] = &[
     &super::stat::Stat,
     &super::sysctl::Sysctl,
     &super::service::Service,
+    &super::service_facts::ServiceFacts,
     &super::systemd::Systemd,
     &super::systemd::SystemdService,
     &super::template::Template,

@@ -194,3 +194,55 @@ fn facts_name_the_service_and_package_managers_as_ansible_does() {
     assert_eq!(seen[0], "managers tini apt");
     assert!(seen.iter().all(|m| *m == seen[0]), "stead and Ansible disagree: {seen:?}");
 }
+
+#[test]
+fn service_facts_list_sysv_services_as_ansible_does() {
+    let mut seen = Vec::new();
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        install_service(&hosts, host);
+        hosts.sh(host, "/etc/init.d/steadd start");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
+            "site.yml",
+            play(
+                r#"
+                - service_facts:
+                - name: steadd
+                  debug: {msg: "steadd {{ ansible_facts.services.steadd }}"}
+                "#,
+            ),
+        );
+        let before = hosts.upper_hash(host);
+        let out = test.run_args(["apply", "site.yml", "--detailed-exitcode"]);
+        out.assert_status(0).assert_changed(0);
+        assert_eq!(hosts.upper_hash(host), before, "service_facts changed the host");
+        seen.push(out.task("h1", "steadd")["msg"].as_str().unwrap_or("").to_owned());
+    }
+    assert!(seen[0].contains("'state': 'running'") || seen[0].contains("\"state\": \"running\""), "{seen:?}");
+    let normalise = |s: &str| s.replace('"', "'");
+    assert!(seen.iter().all(|m| normalise(m) == normalise(&seen[0])), "stead and Ansible disagree: {seen:?}");
+}
+
+#[test]
+fn raw_runs_its_text_in_the_shell_and_is_skipped_in_check_mode() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
+            "site.yml",
+            play("- name: raw\n  raw: echo \"$((6 * 7))\" > /etc/stead-raw && cat /etc/stead-raw\n  register: r\n- debug: {var: r.stdout}\n"),
+        );
+        let e = format!("{} {options:?}", engine.name());
+        let before = hosts.upper_hash(host);
+        let check = test.run_args(["apply", "site.yml", "--check"]);
+        check.assert_status(0);
+        assert_eq!(check.task("h1", "raw")["status"], "skipped", "{e}");
+        assert_eq!(hosts.upper_hash(host), before, "{e}: --check ran the raw command");
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0).assert_changed(1);
+        assert_eq!(hosts.sh(host, "cat /etc/stead-raw"), "42\n", "{e}");
+        // raw always reports a change, as in Ansible.
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
+    }
+}

@@ -16,11 +16,13 @@
 //! goes through [`crate::transport::quote::quote`]. A module never talks to
 //! the transport itself: it returns scripts; the executor runs them.
 
+pub mod apt;
 pub mod args;
 pub mod blockinfile;
 pub mod command;
 pub mod control;
 pub mod copy;
+pub mod debversion;
 pub mod diff;
 pub mod file;
 pub mod file_state;

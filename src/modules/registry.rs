@@ -4,6 +4,7 @@ use super::Module;
 
 /// Every module stead knows.
 static MODULES: &[&dyn Module] = &[
+    &super::apt::Apt,
     &super::command::Command,
     &super::command::Shell,
     &super::control::Debug,

@@ -108,6 +108,22 @@ impl HostVars {
         HostVars { base, runtime, extra, params: Map::new() }
     }
 
+    /// Adds the facts a task returned as variables for later tasks. Facts
+    /// a module read from the host (`package_facts`; not `set_fact`, which
+    /// runs on the controller) also join `ansible_facts`, as Ansible's fact
+    /// cache does.
+    pub fn add_facts(&mut self, facts: Map<String, Json>, host_facts: bool) {
+        if host_facts {
+            let mut all = match self.runtime.get("ansible_facts").or_else(|| self.base.get("ansible_facts")) {
+                Some(Json::Object(m)) => m.clone(),
+                _ => Map::new(),
+            };
+            all.extend(facts.clone());
+            self.runtime.insert("ansible_facts".into(), Json::Object(all));
+        }
+        self.runtime.extend(facts);
+    }
+
     /// Resolves the templated values of the base layer once.
     pub fn resolve_base(&mut self, templates: &Templates) -> Result<(), TemplateError> {
         let mut all = self.merged_raw();

@@ -784,11 +784,15 @@ impl Action for AptAction {
         s.push_str(&format!("echo '{MARK} policy'\n"));
         if !names.is_empty() {
             let release = self.opts.default_release.as_ref().map(|r| format!(" -t {}", quote(r))).unwrap_or_default();
-            s.push_str(&format!("apt-cache{release} policy --{operands} 2>/dev/null\n"));
+            // An empty cache file name: apt-cache builds its cache in memory
+            // and never writes /var/cache/apt, so the probe changes nothing.
+            s.push_str(&format!(
+                "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache={release} policy --{operands} 2>/dev/null\n"
+            ));
         }
         if let Some(op) = self.cleanup {
             s.push_str(&format!(
-                "echo '{MARK} simulate'\napt-get -s -q {} 2>&1\n",
+                "echo '{MARK} simulate'\napt-get -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -s -q {} 2>&1\n",
                 if op == Cleanup::Autoremove { "autoremove" } else { "autoclean" }
             ));
         }

@@ -30,6 +30,8 @@ pub mod file_write;
 pub mod lineinfile;
 pub mod meta;
 pub mod mode;
+pub mod package;
+pub mod package_facts;
 pub mod registry;
 pub mod spec;
 pub mod stat;

@@ -13,6 +13,8 @@ static MODULES: &[&dyn Module] = &[
     &super::control::Fail,
     &super::control::Ping,
     &super::meta::Meta,
+    &super::package::Package,
+    &super::package_facts::PackageFacts,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,

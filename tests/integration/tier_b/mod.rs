@@ -5,6 +5,7 @@
 
 mod isolation;
 mod kernel;
+mod packages;
 
 use crate::support::oracle::{self, Engine};
 use crate::support::testhosts::Options;

@@ -1228,6 +1228,50 @@ mod tests {
         }
     }
 
+    /// The apply script for real, with a stand-in `apt-get` on PATH that
+    /// logs its arguments: one call, every operand intact.
+    #[test]
+    fn the_apply_script_calls_apt_get_once_with_every_operand_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let fake = dir.path().join("apt-get");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$DEBIAN_FRONTEND\" \"$@\" >>{}\necho '1 upgraded, 0 newly installed, 0 to remove'\n",
+                quote(log.to_str().unwrap())
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let hostile = "x'; touch pwned; '$(touch pwned2)";
+        let mut a = action(json!({"name": [hostile, "tree"], "state": "latest"})).unwrap();
+        let probe = format!(
+            "stead-apt now 10\nstead-apt mtime 5\nstead-apt dpkg\ntree\tamd64\tinstalled\t1.0\nstead-apt policy\n\
+             {hostile}:\n  Candidate: 1\n  Version table:\n     1 500\n\
+             tree:\n  Candidate: 2.1.0-1\n  Version table:\n     2.1.0-1 500\n *** 1.0 100\nstead-apt end\n"
+        );
+        let plan = a.compare(Some(&probe_text(&probe))).unwrap();
+        let apply = plan.apply.clone().unwrap();
+        let script = format!(
+            "cd {} && PATH={}:$PATH\n{}",
+            quote(dir.path().to_str().unwrap()),
+            quote(dir.path().to_str().unwrap()),
+            apply.script
+        );
+        let out = run(&script, b"");
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        let args: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_owned).collect();
+        assert_eq!(args[0], "noninteractive");
+        assert_eq!(args.iter().filter(|a| *a == "install").count(), 1, "{args:?}");
+        assert_eq!(&args[args.len() - 3..], ["--", &format!("{hostile}=1"), "tree=2.1.0-1"]);
+        assert!(!dir.path().join("pwned").exists() && !dir.path().join("pwned2").exists());
+        let done = a.finish(plan, &out).unwrap();
+        assert!(done.changed);
+        assert!(done.result["stdout"].as_str().unwrap().contains("1 upgraded"));
+        assert!(!done.result["stdout"].as_str().unwrap().contains("stead-apt"));
+    }
+
     #[test]
     fn the_probe_runs_with_hostile_names_and_reads_nothing_it_was_not_asked() {
         // Read-only tools only; a name full of shell syntax stays one operand.

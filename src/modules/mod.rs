@@ -24,6 +24,7 @@ pub mod control;
 pub mod copy;
 pub mod debversion;
 pub mod diff;
+pub mod dnf;
 pub mod file;
 pub mod file_state;
 pub mod file_write;

@@ -162,7 +162,9 @@ pub fn parse(stdout: &str, all: bool) -> Result<Map<String, Value>, ModuleError>
 
 impl Action for PackageFactsAction {
     fn paths(&self) -> Option<Vec<String>> {
-        Some(Vec::new())
+        // The package databases: an apply that touches them sends this
+        // probe again (a package task has no paths, so it always does).
+        Some(vec!["/var/lib/dpkg".into(), "/var/lib/rpm".into()])
     }
 
     fn probe(&self) -> Option<String> {

@@ -8,6 +8,8 @@ static MODULES: &[&dyn Module] = &[
     &super::command::Command,
     &super::command::Shell,
     &super::control::Debug,
+    &super::dnf::Dnf,
+    &super::dnf::Yum,
     &super::control::SetFact,
     &super::control::Assert,
     &super::control::Fail,

@@ -225,3 +225,30 @@ fn package_dispatches_to_apt_and_package_facts_reads_versions() {
         facts.run_args(["apply", "facts.yml"]).assert_status(0).assert_changed(0);
     }
 }
+
+#[test]
+fn dnf_and_yum_tasks_are_validated_skipped_by_when_and_refused_when_run() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let test = Test::new().testhost("h1", &hosts, hosts.host(0)).file(
+        "site.yml",
+        play(
+            r#"
+            - name: rpm only
+              dnf: {name: [httpd], state: installed, enablerepo: epel}
+              when: ansible_os_family | default('Debian') == 'RedHat'
+            - name: yum, run
+              ansible.builtin.yum: {name: httpd}
+            "#,
+        ),
+    );
+    let out = test.run_args(["apply", "site.yml", "--report", "json=-"]);
+    out.assert_status(4);
+    assert_eq!(out.task("h1", "rpm only")["status"], "skipped");
+    let failed = out.task("h1", "yum, run");
+    assert!(failed["msg"].as_str().unwrap_or("").starts_with("stead does not manage rpm packages yet"), "{failed}");
+    let bad = Test::new()
+        .testhost("h1", &hosts, hosts.host(0))
+        .file("site.yml", play("- dnf: {name: httpd, state: instaled}\n"));
+    let out = bad.run_args(["validate", "site.yml"]);
+    out.assert_status(1).assert_stderr_contains("site.yml:5:33: dnf: `state` must be one of");
+}

@@ -169,6 +169,19 @@ impl HostVars {
 mod tests {
     use super::*;
 
+    #[test]
+    fn host_facts_join_ansible_facts_and_set_fact_does_not() {
+        let obj = |v: Json| v.as_object().unwrap().clone();
+        let gathered = obj(serde_json::json!({"os_family": "Debian"}));
+        let mut vars = HostVars::new(Map::new(), &gathered, &Map::new(), Map::new(), Map::new());
+        vars.add_facts(obj(serde_json::json!({"packages": {"bc": []}})), true);
+        vars.add_facts(obj(serde_json::json!({"mine": 1})), false);
+        let all = vars.merged_raw();
+        assert_eq!(all["ansible_facts"], serde_json::json!({"os_family": "Debian", "packages": {"bc": []}}));
+        assert_eq!(all["packages"], serde_json::json!({"bc": []}));
+        assert_eq!(all["mine"], 1);
+    }
+
     /// Issue 12: variables that refer to each other printed a literal `{{ a }}`.
     #[test]
     fn variables_in_a_loop_are_an_error_naming_them() {

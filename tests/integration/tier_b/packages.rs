@@ -252,3 +252,30 @@ fn dnf_and_yum_tasks_are_validated_skipped_by_when_and_refused_when_run() {
     let out = bad.run_args(["validate", "site.yml"]);
     out.assert_status(1).assert_stderr_contains("site.yml:5:33: dnf: `state` must be one of");
 }
+
+#[test]
+fn apt_installs_a_deb_file_from_the_host() {
+    for (engine, options) in variants() {
+        let Some((hosts, repo)) = hosts_with_repo(1, options) else { return };
+        let host = hosts.host(0);
+        let deb = repo.dir.join(format!("{DUMMY}_1.0_all.deb"));
+        let test = Test::new()
+            .engine(&engine)
+            .testhost("h1", &hosts, host)
+            .file("site.yml", play(&format!("- name: from a file\n  apt: {{deb: '{}'}}\n", deb.display())));
+        converge(&test, &hosts, 1);
+        assert_eq!(dpkg_state(&hosts, host, DUMMY), "installed 1.0", "{} {options:?}", engine.name());
+    }
+}
+
+#[test]
+fn apt_policy_rc_d_is_put_back_after_the_call() {
+    let Some((hosts, _)) = hosts_with_repo(1, Options::default()) else { return };
+    let host = hosts.host(0);
+    let before = hosts.sh(host, "cat /usr/sbin/policy-rc.d");
+    let test = Test::new()
+        .testhost("h1", &hosts, host)
+        .file("site.yml", play("- name: no daemons\n  apt: {name: hello, policy_rc_d: 101}\n"));
+    converge(&test, &hosts, 1);
+    assert_eq!(hosts.sh(host, "cat /usr/sbin/policy-rc.d"), before);
+}

@@ -201,6 +201,8 @@ pub struct Probed {
     pub now: i64,
     /// The apt cache's mtime (seconds, 0 when there is none).
     pub cache_mtime: i64,
+    /// dpkg's native architecture (apt-cache names native packages bare).
+    pub native_arch: String,
     /// dpkg's rows for the named packages.
     pub dpkg: Vec<DpkgRow>,
     /// Policies by name as asked (a name apt does not know has none).
@@ -242,7 +244,12 @@ pub fn status(spec: &PkgSpec, probed: &Probed, installing: bool) -> Result<Statu
         probed.dpkg.iter().filter(|r| r.name == name && arch.is_none_or(|a| a == r.arch)).collect();
     let installed_row = rows.iter().find(|r| r.status == "installed");
     let has_files = rows.iter().any(|r| !matches!(r.status.as_str(), "not-installed" | ""));
-    let Some(policy) = probed.policy.get(&spec.name) else {
+    // apt-cache names a package of the native architecture without it.
+    let policy = probed.policy.get(&spec.name).or_else(|| match arch {
+        Some(a) if a == probed.native_arch => probed.policy.get(name),
+        _ => None,
+    });
+    let Some(policy) = policy else {
         if installing {
             return Err(format!("No package matching '{}' is available", spec.name));
         }
@@ -381,6 +388,7 @@ pub fn parse_probe(stdout: &str) -> Result<Probed, ModuleError> {
                 }
                 "now" => p.now = words.next().and_then(|n| n.parse().ok()).unwrap_or(0),
                 "mtime" => p.cache_mtime = words.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+                "arch" => p.native_arch = words.next().unwrap_or("").to_owned(),
                 "deb-error" => p.debs.push(Err(words.collect::<Vec<_>>().join(" "))),
                 _ => {}
             }
@@ -756,6 +764,7 @@ impl Action for AptAction {
              if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then\n  \
              echo '{MARK} missing'; exit 0\nfi\n\
              echo \"{MARK} now $(date +%s)\"\n\
+             echo \"{MARK} arch $(dpkg --print-architecture)\"\n\
              echo \"{MARK} mtime $(\n{})\"\n",
             mtime_script("  ")
         );
@@ -801,6 +810,66 @@ impl Action for AptAction {
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
+        let mut plan = self.decide(probe)?;
+        // `clean` runs even when nothing else does (not a change then, as
+        // in Ansible).
+        if self.clean && plan.apply.is_none() {
+            plan.apply = Some(self.apply_script(None));
+        }
+        Ok(plan)
+    }
+
+    fn finish(&mut self, mut plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
+        let (stdout, marks) = split_markers(&out.stdout_text());
+        let stderr = out.stderr_text();
+        let mut result = plan.result.clone();
+        if let Some(m) = marks.get("mtime").and_then(|m| m.parse::<i64>().ok()) {
+            if result.contains_key("cache_updated") {
+                result.insert("cache_updated".into(), (m != self.mtime_before).into());
+                result.insert("cache_update_time".into(), m.into());
+            }
+            if self.operation == "update" {
+                plan.changed = m != self.mtime_before;
+            }
+        }
+        let rc: i64 = marks.get("rc").and_then(|r| r.parse().ok()).unwrap_or(i64::from(out.status));
+        if out.status != 0 {
+            result.insert("stdout".into(), stdout.clone().into());
+            result.insert("stderr".into(), stderr.clone().into());
+            result.insert("rc".into(), rc.into());
+            let msg = match out.status {
+                CLEAN_FAILED => "apt-get clean failed".to_owned(),
+                UPDATE_FAILED => format!(
+                    "Failed to update apt cache after {} retries: {}",
+                    self.update.map_or(1, |u| u.retries),
+                    stderr.trim()
+                ),
+                POLICY_FAILED => "Failed to create or restore /usr/sbin/policy-rc.d".to_owned(),
+                _ if self.operation == "remove" => {
+                    let names: Vec<String> = self.specs.iter().map(|s| format!("'{}'", s.text)).collect();
+                    format!("'apt-get remove {}' failed: {}", names.join(" "), stderr.trim())
+                }
+                _ => format!("'apt-get {}' failed: {}", self.operation, stderr.trim()),
+            };
+            return Err(ModuleError::Failed { msg, result });
+        }
+        if let Some(needle) = self.changed_by_output {
+            plan.changed = if needle.is_empty() { !stdout.contains(APT_GET_ZERO) } else { stdout.contains(needle) };
+        }
+        if marks.contains_key("rc") || self.operation == "clean" {
+            result.insert("stdout".into(), stdout.clone().into());
+            result.insert("stderr".into(), stderr.into());
+        }
+        if self.operation == "clean" {
+            result.insert("msg".into(), stdout.into());
+        }
+        plan.result = result;
+        Ok(plan)
+    }
+}
+
+impl AptAction {
+    fn decide(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
         let out = probe.ok_or_else(|| ModuleError::Probe("the apt probe did not run".into()))?;
         if out.status != 0 {
             return Err(ModuleError::failed(format!("cannot read the package state: {}", out.stderr_text().trim())));
@@ -926,56 +995,6 @@ impl Action for AptAction {
         Ok(plan)
     }
 
-    fn finish(&mut self, mut plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
-        let (stdout, marks) = split_markers(&out.stdout_text());
-        let stderr = out.stderr_text();
-        let mut result = plan.result.clone();
-        if let Some(m) = marks.get("mtime").and_then(|m| m.parse::<i64>().ok()) {
-            if result.contains_key("cache_updated") {
-                result.insert("cache_updated".into(), (m != self.mtime_before).into());
-                result.insert("cache_update_time".into(), m.into());
-            }
-            if self.operation == "update" {
-                plan.changed = m != self.mtime_before;
-            }
-        }
-        let rc: i64 = marks.get("rc").and_then(|r| r.parse().ok()).unwrap_or(i64::from(out.status));
-        if out.status != 0 {
-            result.insert("stdout".into(), stdout.clone().into());
-            result.insert("stderr".into(), stderr.clone().into());
-            result.insert("rc".into(), rc.into());
-            let msg = match out.status {
-                CLEAN_FAILED => "apt-get clean failed".to_owned(),
-                UPDATE_FAILED => format!(
-                    "Failed to update apt cache after {} retries: {}",
-                    self.update.map_or(1, |u| u.retries),
-                    stderr.trim()
-                ),
-                POLICY_FAILED => "Failed to create or restore /usr/sbin/policy-rc.d".to_owned(),
-                _ if self.operation == "remove" => {
-                    let names: Vec<String> = self.specs.iter().map(|s| format!("'{}'", s.text)).collect();
-                    format!("'apt-get remove {}' failed: {}", names.join(" "), stderr.trim())
-                }
-                _ => format!("'apt-get {}' failed: {}", self.operation, stderr.trim()),
-            };
-            return Err(ModuleError::Failed { msg, result });
-        }
-        if let Some(needle) = self.changed_by_output {
-            plan.changed = if needle.is_empty() { !stdout.contains(APT_GET_ZERO) } else { stdout.contains(needle) };
-        }
-        if marks.contains_key("rc") || self.operation == "clean" {
-            result.insert("stdout".into(), stdout.clone().into());
-            result.insert("stderr".into(), stderr.into());
-        }
-        if self.operation == "clean" {
-            result.insert("msg".into(), stdout.into());
-        }
-        plan.result = result;
-        Ok(plan)
-    }
-}
-
-impl AptAction {
     fn compare_debs(&mut self, probed: &Probed, update_due: bool) -> Result<Plan, ModuleError> {
         self.operation = "install";
         let mut changes = Vec::new();
@@ -1212,6 +1231,19 @@ mod tests {
             (plan.result["cache_updated"].clone(), plan.result["cache_update_time"].clone()),
             (json!(true), json!(1001))
         );
+    }
+
+    #[test]
+    fn clean_runs_even_when_nothing_is_installed_and_arch_qualified_names_resolve() {
+        let text = "stead-apt now 10\nstead-apt arch amd64\nstead-apt mtime 5\nstead-apt dpkg\n\
+                    bc\tamd64\tinstalled\t1.0\nstead-apt policy\nbc:\n  Candidate: 1.0\n  Version table:\n *** 1.0 100\nstead-apt end\n";
+        let mut a = action(json!({"name": "bc:amd64", "clean": true})).unwrap();
+        let plan = a.compare(Some(&probe_text(text))).unwrap();
+        assert!(!plan.changed);
+        assert!(plan.apply.unwrap().script.contains("apt-get clean"));
+        let mut foreign = action(json!({"name": "bc:i386"})).unwrap();
+        let e = foreign.compare(Some(&probe_text(text))).err().unwrap().to_string();
+        assert_eq!(e, "No package matching 'bc:i386' is available");
     }
 
     #[test]

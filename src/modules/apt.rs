@@ -6,7 +6,8 @@
 //! `apt-cache policy` for their candidate and available versions, the
 //! cache's age (the mtime of apt's update-success stamp, else of the lists
 //! directory, as Ansible), a `.deb`'s fields with `dpkg-deb -f`, and for a
-//! bare `autoremove`/`autoclean` apt-get's own simulation (`-s`). The pure
+//! bare `autoremove`/`autoclean` and for `upgrade` apt-get's own simulation
+//! (`-s`, which runs the resolver, never dpkg). The pure
 //! part ([`decide_install`], [`decide_remove`]) follows Ansible's
 //! `package_status`/`install`/`remove` rule for rule; check mode stops
 //! there, so it never runs the installer. A real run is one script: clean,
@@ -71,14 +72,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ]),
     ArgSpec::new("allow_change_held_packages", ArgKind::Bool),
     ArgSpec::new("lock_timeout", ArgKind::Int),
+    ArgSpec::new("upgrade", ArgKind::Str).choices(&["dist", "full", "no", "safe", "yes"]),
 ])
-.one_of(&[&["autoremove", "deb", "name", "update_cache"]])
-.exclusive(&[("deb", "name")])
-.refused(&[(
-    "upgrade",
-    "whole-system upgrades cannot be decided from dpkg's database without running the resolver; \
-     name the packages with `state: latest`",
-)]);
+.one_of(&[&["autoremove", "deb", "name", "update_cache", "upgrade"]])
+.exclusive(&[("deb", "name"), ("deb", "upgrade"), ("name", "upgrade")]);
 
 impl Module for Apt {
     fn name(&self) -> &'static str {
@@ -209,7 +206,7 @@ pub struct Probed {
     pub policy: BTreeMap<String, Policy>,
     /// The `.deb` files' fields: (path, package, version, architecture), or why it could not be read.
     pub debs: Vec<Result<(String, String, String), String>>,
-    /// Lines of the `apt-get -s autoremove` / `autoclean` simulations.
+    /// Lines of the `apt-get -s` simulation (autoremove, autoclean, upgrade).
     pub simulated: Vec<String>,
 }
 
@@ -468,6 +465,8 @@ pub struct AptAction {
     update: Option<Update>,
     clean: bool,
     cleanup: Option<Cleanup>,
+    /// `upgrade`: apt-get's command for it (`dist-upgrade`, `upgrade --with-new-pkgs`).
+    upgrade: Option<&'static str>,
     debs: Vec<String>,
     check_mode: bool,
     // Decided by compare, read by finish.
@@ -496,7 +495,7 @@ impl AptAction {
         for text in args.str_list("name")? {
             if text.trim() == "*" {
                 return Err(ModuleError::failed(
-                    "stead does not upgrade all installed packages (`name: '*'`): name the packages",
+                    "stead does not expand `name: '*'`: use `upgrade: yes` to upgrade every package",
                 ));
             }
             let spec = split_spec(&text).map_err(ModuleError::failed)?;
@@ -529,7 +528,13 @@ impl AptAction {
             max_delay: args.opt_int("update_cache_retry_max_delay")?.unwrap_or(12).max(0),
         });
         let dpkg_options = args.opt_str("dpkg_options")?.unwrap_or_else(|| DPKG_OPTIONS.into());
-        let cleanup = if specs.is_empty() && debs.is_empty() {
+        // Ansible's `upgrade` modes, always with apt-get (see docs).
+        let upgrade = match args.choice_or("upgrade", &["dist", "full", "no", "safe", "yes"], "no")?.as_str() {
+            "dist" | "full" => Some("dist-upgrade"),
+            "safe" | "yes" => Some("upgrade --with-new-pkgs"),
+            _ => None,
+        };
+        let cleanup = if specs.is_empty() && debs.is_empty() && upgrade.is_none() {
             if args.bool_or("autoclean", false)? {
                 Some(Cleanup::Autoclean)
             } else if args.bool_or("autoremove", false)? {
@@ -564,6 +569,7 @@ impl AptAction {
             update,
             clean: args.bool_or("clean", false)?,
             cleanup,
+            upgrade,
             debs,
             check_mode,
             mtime_before: 0,
@@ -647,6 +653,39 @@ impl AptAction {
         cmd
     }
 
+    /// Ansible's `upgrade` with apt-get; `simulate` for the probe.
+    fn upgrade_command(&self, what: &str, simulate: bool) -> String {
+        let o = &self.opts;
+        let mut cmd = if simulate {
+            "apt-get -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -s -q -y".to_owned()
+        } else {
+            format!("apt-get -y{}", self.dpkg_flags())
+        };
+        for (on, flag) in [
+            (o.force, "--force-yes"),
+            (o.fail_on_autoremove, "--no-remove"),
+            (o.allow_unauthenticated, "--allow-unauthenticated"),
+            (o.allow_downgrade, "--allow-downgrades"),
+        ] {
+            if on {
+                cmd.push(' ');
+                cmd.push_str(flag);
+            }
+        }
+        if !simulate {
+            cmd.push_str(&self.lock_flag());
+        }
+        cmd.push(' ');
+        cmd.push_str(what);
+        if o.autoremove {
+            cmd.push_str(" --auto-remove");
+        }
+        if let Some(r) = &o.default_release {
+            cmd.push_str(&format!(" -t {}", quote(r)));
+        }
+        cmd
+    }
+
     fn cleanup_command(&self, op: Cleanup) -> String {
         let o = &self.opts;
         let mut cmd = format!("apt-get -y{}", self.dpkg_flags());
@@ -726,6 +765,28 @@ fn mtime_script(indent: &str) -> String {
     )
 }
 
+/// The packages an `apt-get -s` run would change, from its `Inst` and
+/// `Remv` lines (`Inst name [old] (new release [arch])`, `Remv name [old]`).
+pub fn simulated_changes(lines: &[String]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for line in lines {
+        let (remove, rest) = match (line.strip_prefix("Inst "), line.strip_prefix("Remv ")) {
+            (Some(r), _) => (false, r),
+            (_, Some(r)) => (true, r),
+            _ => continue,
+        };
+        let mut words = rest.split_whitespace();
+        let Some(name) = words.next() else { continue };
+        let rest: Vec<&str> = words.collect();
+        let old = rest.first().filter(|w| w.starts_with('[')).map(|w| w.trim_matches(['[', ']']).to_owned());
+        let new = rest.iter().find(|w| w.starts_with('(')).map(|w| w.trim_start_matches('(').to_owned());
+        let before = old.unwrap_or_else(|| "absent".into());
+        let after = if remove { "absent".to_owned() } else { new.unwrap_or_else(|| "installed".into()) };
+        out.push(Change { operand: String::new(), name: name.to_owned(), before, after });
+    }
+    out
+}
+
 /// The diff of the packages a task changes.
 fn changes_diff(changes: &[Change]) -> Option<Diff> {
     if changes.is_empty() {
@@ -799,6 +860,9 @@ impl Action for AptAction {
                 "apt-cache -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache={release} policy --{operands} 2>/dev/null\n"
             ));
         }
+        if let Some(what) = self.upgrade {
+            s.push_str(&format!("echo '{MARK} simulate'\n{} 2>&1\n", self.upgrade_command(what, true)));
+        }
         if let Some(op) = self.cleanup {
             s.push_str(&format!(
                 "echo '{MARK} simulate'\napt-get -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -s -q {} 2>&1\n",
@@ -849,7 +913,7 @@ impl Action for AptAction {
                     let names: Vec<String> = self.specs.iter().map(|s| format!("'{}'", s.text)).collect();
                     format!("'apt-get remove {}' failed: {}", names.join(" "), stderr.trim())
                 }
-                _ => format!("'apt-get {}' failed: {}", self.operation, stderr.trim()),
+                _ => format!("'apt-get {}' failed: {}", self.upgrade.unwrap_or(self.operation), stderr.trim()),
             };
             return Err(ModuleError::Failed { msg, result });
         }
@@ -860,7 +924,7 @@ impl Action for AptAction {
             result.insert("stdout".into(), stdout.clone().into());
             result.insert("stderr".into(), stderr.into());
         }
-        if self.operation == "clean" {
+        if self.operation == "clean" || self.operation == "upgrade" {
             result.insert("msg".into(), stdout.into());
         }
         plan.result = result;
@@ -885,7 +949,7 @@ impl AptAction {
         };
 
         // `clean` alone: always a change, as in Ansible.
-        if self.clean && self.specs.is_empty() && self.debs.is_empty() {
+        if self.clean && self.specs.is_empty() && self.debs.is_empty() && self.upgrade.is_none() {
             self.operation = "clean";
             self.update_runs = false;
             let mut plan = Plan::change(self.apply_script(None));
@@ -893,7 +957,7 @@ impl AptAction {
             return Ok(plan);
         }
         // Only the cache: changed when it is (or would be) updated.
-        if self.specs.is_empty() && self.debs.is_empty() && self.cleanup.is_none() {
+        if self.specs.is_empty() && self.debs.is_empty() && self.cleanup.is_none() && self.upgrade.is_none() {
             self.operation = "update";
             cache_keys(&mut result, update_due);
             let mut plan = if update_due { Plan::change(self.apply_script(None)) } else { Plan::ok() };
@@ -905,6 +969,20 @@ impl AptAction {
                 )
             });
             plan.result = result;
+            return Ok(plan);
+        }
+        if let Some(what) = self.upgrade {
+            self.operation = "upgrade";
+            let changes = simulated_changes(&probed.simulated);
+            if changes.is_empty() && !update_due {
+                return Ok(Plan::ok());
+            }
+            // After a cache update the simulation is stale: apt-get's own
+            // output decides.
+            self.changed_by_output = Some("");
+            let mut plan = Plan::change(self.apply_script(Some(self.upgrade_command(what, false))));
+            plan.changed = !changes.is_empty();
+            plan.diff = changes_diff(&changes);
             return Ok(plan);
         }
         if let Some(op) = self.cleanup {
@@ -1247,9 +1325,37 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_is_decided_from_apt_gets_simulation() {
+        let lines: Vec<String> = [
+            "Inst stead-dummy [1.0] (2.0 localhost [all])",
+            "Inst newdep (3 localhost [amd64])",
+            "Remv old [0.9]",
+            "Conf stead-dummy (2.0 localhost [all])",
+        ]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect();
+        let c = simulated_changes(&lines);
+        let view: Vec<(&str, &str, &str)> =
+            c.iter().map(|c| (c.name.as_str(), c.before.as_str(), c.after.as_str())).collect();
+        assert_eq!(view, [("stead-dummy", "1.0", "2.0"), ("newdep", "absent", "3"), ("old", "0.9", "absent")]);
+        let mut a = action(json!({"upgrade": "dist", "autoremove": true})).unwrap();
+        assert!(a.probe().unwrap().contains("-s -q -y dist-upgrade --auto-remove"));
+        let text = "stead-apt now 10\nstead-apt mtime 9\nstead-apt dpkg\nstead-apt policy\nstead-apt simulate\n\
+                    Inst stead-dummy [1.0] (2.0 localhost [all])\nstead-apt end\n";
+        let plan = a.compare(Some(&probe_text(text))).unwrap();
+        assert!(plan.changed);
+        assert!(plan.apply.unwrap().script.contains("-o DPkg::Lock::Timeout=60 dist-upgrade --auto-remove"));
+        let quiet =
+            "stead-apt now 10\nstead-apt mtime 9\nstead-apt simulate\n0 upgraded, 0 newly installed\nstead-apt end\n";
+        let mut a = action(json!({"upgrade": "yes"})).unwrap();
+        assert!(!a.compare(Some(&probe_text(quiet))).unwrap().changed);
+    }
+
+    #[test]
     fn unsupported_requests_are_refused_with_a_reason() {
         for (args, want) in [
-            (json!({"name": "*", "state": "latest"}), "upgrade all installed"),
+            (json!({"name": "*", "state": "latest"}), "upgrade: yes"),
             (json!({"name": "lib*"}), "patterns"),
             (json!({"deb": "https://x/y.deb"}), "get_url"),
             (json!({"name": "x", "state": "build-dep"}), "build-dep"),

@@ -279,3 +279,18 @@ fn apt_policy_rc_d_is_put_back_after_the_call() {
     converge(&test, &hosts, 1);
     assert_eq!(hosts.sh(host, "cat /usr/sbin/policy-rc.d"), before);
 }
+
+#[test]
+fn apt_upgrade_dist_upgrades_what_the_repository_has_newer() {
+    for (engine, options) in variants().into_iter().filter(|(_, o)| !o.no_python) {
+        let Some((hosts, _)) = hosts_with_repo(1, options) else { return };
+        let host = hosts.host(0);
+        install_dummy(&hosts, host, "1.0");
+        let test = Test::new()
+            .engine(&engine)
+            .testhost("h1", &hosts, host)
+            .file("site.yml", play("- name: everything\n  apt: {upgrade: dist}\n"));
+        converge(&test, &hosts, 1);
+        assert_eq!(dpkg_state(&hosts, host, DUMMY), "installed 2.0", "{}", engine.name());
+    }
+}

@@ -61,6 +61,13 @@ fn sh(script: &str, dir: &Path) -> Result<String, String> {
 }
 
 fn build() -> Result<AptRepo, String> {
+    // The hosts start as copies of this machine: the tests install these.
+    for p in REAL.iter().chain([&DUMMY]) {
+        let out = Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Status}", p]).output();
+        if out.is_ok_and(|o| o.stdout.starts_with(b"installed")) {
+            return Err(format!("{p} is installed on this machine; the package tests install it in their hosts"));
+        }
+    }
     let dir = PathBuf::from(format!("{CACHE}/repo-{LAYOUT}"));
     if dir.join("Packages").is_file() {
         return Ok(AptRepo { dir });

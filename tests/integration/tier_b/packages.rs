@@ -17,8 +17,17 @@ fn hosts_with_repo(n: usize, options: Options) -> Option<(TestHosts, &'static Ap
     Some((hosts, repo))
 }
 
-fn base_package() -> (String, String) {
-    apt_repo::removable_base_package().expect("one of bc, time, lsof, strace installed without reverse dependencies")
+/// A package the host has before the test (this machine's, when one of
+/// the candidates is installed without reverse dependencies; else the
+/// dummy, installed into the host first), with its version.
+fn base_package(hosts: &TestHosts, host: &TestHost) -> (String, String) {
+    match apt_repo::removable_base_package() {
+        Some(found) => found,
+        None => {
+            install_dummy(hosts, host, "1.0");
+            (DUMMY.to_owned(), "1.0".to_owned())
+        }
+    }
 }
 
 fn main_tasks(base: &str) -> String {
@@ -41,10 +50,10 @@ fn main_tasks(base: &str) -> String {
 
 #[test]
 fn apt_installs_one_package_a_list_and_removes_a_base_package() {
-    let (base, _) = base_package();
     for (engine, options) in variants() {
         let Some((hosts, repo)) = hosts_with_repo(1, options) else { return };
         let host = hosts.host(0);
+        let (base, _) = base_package(&hosts, host);
         let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&main_tasks(&base)));
         converge(&test, &hosts, 3);
         let e = format!("{} {options:?}", engine.name());
@@ -57,9 +66,9 @@ fn apt_installs_one_package_a_list_and_removes_a_base_package() {
 
 #[test]
 fn apt_plan_shows_versions_and_leaves_dpkg_alone() {
-    let (base, version) = base_package();
     let Some((hosts, repo)) = hosts_with_repo(1, Options::default()) else { return };
     let host = hosts.host(0);
+    let (base, version) = base_package(&hosts, host);
     let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(&main_tasks(&base)));
     let before = hosts.upper_hash(host);
     let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
@@ -185,10 +194,10 @@ fn apt_update_cache_respects_cache_valid_time() {
 
 #[test]
 fn package_dispatches_to_apt_and_package_facts_reads_versions() {
-    let (base, version) = base_package();
     for (engine, options) in variants() {
         let Some((hosts, repo)) = hosts_with_repo(1, options) else { return };
         let host = hosts.host(0);
+        let (base, version) = base_package(&hosts, host);
         let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
             "site.yml",
             play(&format!(

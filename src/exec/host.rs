@@ -998,7 +998,7 @@ impl HostRun<'_> {
             }
         };
         if !facts.is_empty() && !any_failed {
-            vars.runtime.extend(facts);
+            vars.add_facts(facts, !task.module.is_local());
         }
         if let Some(r) = &task.register {
             vars.runtime.insert(r.clone(), Json::Object(registered.clone()));

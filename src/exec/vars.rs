@@ -108,6 +108,22 @@ impl HostVars {
         HostVars { base, runtime, extra, params: Map::new() }
     }
 
+    /// Adds the facts a task returned as variables for later tasks. Facts
+    /// a module read from the host (`package_facts`; not `set_fact`, which
+    /// runs on the controller) also join `ansible_facts`, as Ansible's fact
+    /// cache does.
+    pub fn add_facts(&mut self, facts: Map<String, Json>, host_facts: bool) {
+        if host_facts {
+            let mut all = match self.runtime.get("ansible_facts").or_else(|| self.base.get("ansible_facts")) {
+                Some(Json::Object(m)) => m.clone(),
+                _ => Map::new(),
+            };
+            all.extend(facts.clone());
+            self.runtime.insert("ansible_facts".into(), Json::Object(all));
+        }
+        self.runtime.extend(facts);
+    }
+
     /// Resolves the templated values of the base layer once.
     pub fn resolve_base(&mut self, templates: &Templates) -> Result<(), TemplateError> {
         let mut all = self.merged_raw();
@@ -152,6 +168,19 @@ impl HostVars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_facts_join_ansible_facts_and_set_fact_does_not() {
+        let obj = |v: Json| v.as_object().unwrap().clone();
+        let gathered = obj(serde_json::json!({"os_family": "Debian"}));
+        let mut vars = HostVars::new(Map::new(), &gathered, &Map::new(), Map::new(), Map::new());
+        vars.add_facts(obj(serde_json::json!({"packages": {"bc": []}})), true);
+        vars.add_facts(obj(serde_json::json!({"mine": 1})), false);
+        let all = vars.merged_raw();
+        assert_eq!(all["ansible_facts"], serde_json::json!({"os_family": "Debian", "packages": {"bc": []}}));
+        assert_eq!(all["packages"], serde_json::json!({"bc": []}));
+        assert_eq!(all["mine"], 1);
+    }
 
     /// Issue 12: variables that refer to each other printed a literal `{{ a }}`.
     #[test]

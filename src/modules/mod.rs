@@ -17,13 +17,16 @@
 //! the transport itself: it returns scripts; the executor runs them.
 
 pub mod accounts;
+pub mod apt;
 pub mod args;
 pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod control;
 pub mod copy;
+pub mod debversion;
 pub mod diff;
+pub mod dnf;
 pub mod file;
 pub mod file_state;
 pub mod file_write;
@@ -33,6 +36,8 @@ pub mod lineinfile;
 pub mod meta;
 pub mod mode;
 pub mod mount;
+pub mod package;
+pub mod package_facts;
 pub mod raw;
 pub mod registry;
 pub mod replace;

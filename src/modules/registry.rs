@@ -4,10 +4,13 @@ use super::Module;
 
 /// Every module stead knows.
 static MODULES: &[&dyn Module] = &[
+    &super::apt::Apt,
     &super::command::Command,
     &super::command::Shell,
     &super::raw::Raw,
     &super::control::Debug,
+    &super::dnf::Dnf,
+    &super::dnf::Yum,
     &super::control::SetFact,
     &super::control::Assert,
     &super::control::Fail,
@@ -15,6 +18,8 @@ static MODULES: &[&dyn Module] = &[
     &super::meta::Meta,
     &super::mount::Mount,
     &super::authorized_key::AuthorizedKey,
+    &super::package::Package,
+    &super::package_facts::PackageFacts,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,

@@ -47,6 +47,10 @@ impl Module for ServiceFacts {
         &SPEC
     }
 
+    fn defines(&self, _args: &Map<String, Json>) -> Vec<String> {
+        vec!["services".into(), "ansible_facts".into()]
+    }
+
     fn prepare(&self, _args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         Ok(Box::new(ServiceFactsAction))
     }

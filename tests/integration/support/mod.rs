@@ -5,6 +5,7 @@
 // Not every topic file uses every helper.
 #![allow(dead_code)]
 
+pub mod apt_repo;
 pub mod builder;
 pub mod net;
 pub mod oracle;

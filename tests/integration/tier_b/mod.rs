@@ -7,6 +7,7 @@ mod accounts;
 mod filesystems;
 mod isolation;
 mod kernel;
+mod packages;
 mod services;
 mod text;
 

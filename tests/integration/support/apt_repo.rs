@@ -1,0 +1,200 @@
+//! A local apt repository for Tier-B hosts, which have no route outside
+//! their /24 (CONTRACT §7).
+//!
+//! Built once per test process on the controller, before any host of the
+//! process comes up (each host's `/` is an overlay of this machine's, so the
+//! directory is visible inside it): a few small real packages that this
+//! machine does not have, fetched with `apt-get download` into a cache under
+//! /var/tmp (so reruns do not download again), and two versions of a dummy
+//! package built with `dpkg-deb` (for `state: latest` and `purge`), indexed
+//! with `dpkg-scanpackages`. [`AptRepo::use_in`] makes a host's only source
+//! `deb [trusted=yes] file:DIR ./` and runs `apt-get update` inside it.
+//!
+//! Nothing here installs or removes a package on this machine: downloads
+//! only write into the cache directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use super::testhosts::{TestHost, TestHosts};
+
+/// Real packages in the repository: small, depending only on libc6.
+pub const REAL: &[&str] = &["hello", "figlet", "tree"];
+/// The dummy package, in versions 1.0 and 2.0, with a conffile.
+pub const DUMMY: &str = "stead-dummy";
+/// The dummy's conffile.
+pub const DUMMY_CONF: &str = "/etc/stead-dummy.conf";
+
+/// Bump when the repository's content changes.
+const LAYOUT: &str = "v1";
+const CACHE: &str = "/var/tmp/stead-apt-cache";
+
+/// The repository.
+#[derive(Debug)]
+pub struct AptRepo {
+    /// Its directory (`Packages` and the `.deb` files).
+    pub dir: PathBuf,
+}
+
+/// The repository, built on first use; `None` (after saying why) when it
+/// cannot be built here.
+pub fn repo() -> Option<&'static AptRepo> {
+    static REPO: OnceLock<Result<AptRepo, String>> = OnceLock::new();
+    match REPO.get_or_init(build) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot build the test apt repository: {e}");
+            eprintln!("skipped: cannot build the test apt repository: {e}");
+            None
+        }
+    }
+}
+
+fn sh(script: &str, dir: &Path) -> Result<String, String> {
+    let out = Command::new("sh").arg("-c").arg(script).current_dir(dir).output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!("{script}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+fn build() -> Result<AptRepo, String> {
+    // The hosts start as copies of this machine: the tests install these.
+    for p in REAL.iter().chain([&DUMMY]) {
+        let out = Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Status}", p]).output();
+        if out.is_ok_and(|o| o.stdout.starts_with(b"installed")) {
+            return Err(format!("{p} is installed on this machine; the package tests install it in their hosts"));
+        }
+    }
+    let dir = PathBuf::from(format!("{CACHE}/repo-{LAYOUT}"));
+    if dir.join("Packages").is_file() {
+        return Ok(AptRepo { dir });
+    }
+    let debs = PathBuf::from(format!("{CACHE}/debs"));
+    std::fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
+    let missing: Vec<&str> = REAL
+        .iter()
+        .copied()
+        .filter(|p| {
+            !std::fs::read_dir(&debs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
+        })
+        .collect();
+    if !missing.is_empty() {
+        let names = missing.join(" ");
+        if sh(&format!("apt-get download {names}"), &debs).is_err() {
+            // No package lists on this machine: fetch them into the cache,
+            // leaving this machine's own lists alone.
+            let opts =
+                format!("-o Dir::State::Lists={CACHE}/lists -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=");
+            sh(&format!("mkdir -p {CACHE}/lists/partial && apt-get {opts} update -q"), &debs)?;
+            sh(&format!("apt-get {opts} download {names}"), &debs)?;
+        }
+    }
+    let tmp = PathBuf::from(format!("{CACHE}/repo-{LAYOUT}.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    sh(&format!("cp {}/*.deb .", debs.display()), &tmp)?;
+    for version in ["1.0", "2.0"] {
+        build_dummy(&tmp, version)?;
+    }
+    let index = "if command -v dpkg-scanpackages >/dev/null; then dpkg-scanpackages --multiversion . /dev/null; \
+                 else apt-ftparchive packages .; fi >Packages 2>/dev/null && chmod -R a+rX .";
+    sh(index, &tmp)?;
+    match std::fs::rename(&tmp, &dir) {
+        Ok(()) => {}
+        // Another test process built it first.
+        Err(_) if dir.join("Packages").is_file() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        Err(e) => return Err(format!("rename {}: {e}", tmp.display())),
+    }
+    Ok(AptRepo { dir })
+}
+
+fn build_dummy(repo: &Path, version: &str) -> Result<(), String> {
+    let root = repo.join(format!("build-{version}"));
+    std::fs::create_dir_all(root.join("DEBIAN")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root.join("etc")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root.join("usr/share/stead-dummy")).map_err(|e| e.to_string())?;
+    let control = format!(
+        "Package: {DUMMY}\nVersion: {version}\nArchitecture: all\nMaintainer: stead tests <tests@localhost>\n\
+         Section: misc\nPriority: optional\nDescription: stead's test package\n"
+    );
+    let write = |rel: &str, text: &str| std::fs::write(root.join(rel), text).map_err(|e| e.to_string());
+    write("DEBIAN/control", &control)?;
+    write("DEBIAN/conffiles", &format!("{DUMMY_CONF}\n"))?;
+    write(&DUMMY_CONF[1..], "setting=1\n")?;
+    write("usr/share/stead-dummy/version", &format!("{version}\n"))?;
+    sh(
+        &format!("dpkg-deb --root-owner-group --build build-{version} {DUMMY}_{version}_all.deb >/dev/null && rm -rf build-{version}"),
+        repo,
+    )?;
+    Ok(())
+}
+
+impl AptRepo {
+    /// Makes the repository a host's only apt source and updates its lists
+    /// (inside the host only).
+    pub fn use_in(&self, hosts: &TestHosts, host: &TestHost) {
+        hosts.sh(
+            host,
+            &format!(
+                "rm -f /etc/apt/sources.list && rm -rf /etc/apt/sources.list.d && mkdir /etc/apt/sources.list.d && \
+                 echo 'deb [trusted=yes] file:{} ./' >/etc/apt/sources.list.d/stead-test.list && \
+                 apt-get update -q >/dev/null",
+                self.dir.display()
+            ),
+        );
+    }
+
+    /// The version of a package in the repository (from its index).
+    pub fn version(&self, package: &str) -> String {
+        let index = std::fs::read_to_string(self.dir.join("Packages")).unwrap_or_default();
+        let mut name = "";
+        for line in index.lines() {
+            if let Some(n) = line.strip_prefix("Package: ") {
+                name = n;
+            }
+            if let (Some(v), true) = (line.strip_prefix("Version: "), name == package) {
+                return v.to_owned();
+            }
+        }
+        panic!("{package} is not in the test repository");
+    }
+}
+
+/// A package this machine has installed that nothing installed depends
+/// on, so a host can remove it; with its version.
+pub fn removable_base_package() -> Option<(String, String)> {
+    for p in ["bc", "time", "lsof", "strace"] {
+        let status =
+            Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Status} ${Version}", p]).output().ok()?;
+        let text = String::from_utf8_lossy(&status.stdout).into_owned();
+        let Some(version) = text.strip_prefix("installed ") else { continue };
+        let rdeps = Command::new("apt-cache").args(["rdepends", "--installed", p]).output().ok()?;
+        let lines = String::from_utf8_lossy(&rdeps.stdout).lines().count();
+        // "NAME" and "Reverse Depends:" only.
+        if lines <= 2 {
+            return Some((p.to_owned(), version.to_owned()));
+        }
+    }
+    None
+}
+
+/// dpkg's status word and version of a package inside a host
+/// (`not-installed` when dpkg does not know it).
+pub fn dpkg_state(hosts: &TestHosts, host: &TestHost, package: &str) -> String {
+    let out = hosts.exec(host, &format!("dpkg-query -W -f '${{db:Status-Status}} ${{Version}}' {package} 2>/dev/null"));
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if text.is_empty() {
+        "not-installed".into()
+    } else {
+        text
+    }
+}

@@ -28,6 +28,7 @@ pub mod file_write;
 pub mod lineinfile;
 pub mod meta;
 pub mod mode;
+pub mod modprobe;
 pub mod mount;
 pub mod registry;
 pub mod replace;

@@ -12,6 +12,7 @@ static MODULES: &[&dyn Module] = &[
     &super::control::Fail,
     &super::control::Ping,
     &super::meta::Meta,
+    &super::modprobe::Modprobe,
     &super::mount::Mount,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,

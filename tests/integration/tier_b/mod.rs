@@ -3,6 +3,7 @@
 //! settings of their namespaces) after running the real `stead` binary.
 //! Scenarios that Ansible has run under both engines (the oracle).
 
+mod files;
 mod filesystems;
 mod isolation;
 mod kernel;

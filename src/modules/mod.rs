@@ -30,6 +30,7 @@ pub mod meta;
 pub mod mode;
 pub mod modprobe;
 pub mod mount;
+pub mod pam_limits;
 pub mod registry;
 pub mod replace;
 pub mod spec;

@@ -14,6 +14,7 @@ static MODULES: &[&dyn Module] = &[
     &super::meta::Meta,
     &super::modprobe::Modprobe,
     &super::mount::Mount,
+    &super::pam_limits::PamLimits,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,

@@ -112,3 +112,93 @@ fn modprobe_load_fails_clearly_without_modprobe() {
     }
     assert_eq!(proc_modules(), kernel_before, "this machine's /proc/modules changed");
 }
+
+// -------------------------------------------------------------- pam_limits
+
+const LIMITS_D: &str = "/etc/security/limits.d/90-stead.conf";
+
+const PAM_TASKS: &str = r#"
+- name: open files
+  community.general.pam_limits:
+    domain: '*'
+    limit_type: soft
+    limit_item: nofile
+    value: 65536
+    dest: /etc/security/limits.d/90-stead.conf
+- name: fewer processes for ops
+  pam_limits:
+    domain: '@ops'
+    limit_type: '-'
+    limit_item: nproc
+    value: "100"
+    use_min: true
+    dest: /etc/security/limits.d/90-stead.conf
+- name: no core dumps for joe
+  pam_limits:
+    domain: joe
+    limit_type: hard
+    limit_item: core
+    value: "0"
+    comment: no dumps
+"#;
+
+#[test]
+fn pam_limits_writes_lines_exactly_as_the_module_does() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, &format!("printf '# managed\\n@ops - nproc 200 # old\\n' > {LIMITS_D}"));
+        let stock = hosts.sh(host, "cat /etc/security/limits.conf");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(PAM_TASKS));
+        converge(&test, &hosts, 3);
+        let e = format!("{} {options:?}", engine.name());
+        // A task without `comment` borrows the first data line's comment,
+        // newline included, as the module does.
+        assert_eq!(
+            hosts.sh(host, &format!("cat {LIMITS_D}")),
+            "# managed\n@ops\t-\tnproc\t100\t# old\n\n*\tsoft\tnofile\t65536\t# old\n\n",
+            "{e}"
+        );
+        assert_eq!(
+            hosts.sh(host, "cat /etc/security/limits.conf"),
+            format!("{stock}joe\thard\tcore\t0\t#no dumps\n"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn pam_limits_plan_shows_the_new_line() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(PAM_TASKS));
+    let out = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    out.assert_status(2).assert_changed(3);
+    assert_has_line(&out, "+joe\thard\tcore\t0\t#no dumps");
+    assert_has_line(&out, "+@ops\t-\tnproc\t100");
+    assert_eq!(hosts.sh(host, &format!("test -e {LIMITS_D} && echo yes || echo no")), "no\n", "plan changed the host");
+}
+
+#[test]
+fn pam_limits_refuses_an_invalid_value_and_a_bad_line() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, &format!("printf '* soft nofile lots\\n' > {LIMITS_D}"));
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
+            "site.yml",
+            play(&format!(
+                "- name: bad value\n  pam_limits: {{domain: '*', limit_type: hard, limit_item: nice, value: '40'}}\n  \
+                 ignore_errors: true\n\
+                 - name: bad file\n  pam_limits: {{domain: x, limit_type: hard, limit_item: core, value: '0', dest: {LIMITS_D}}}\n"
+            )),
+        );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(4);
+        let e = format!("{} {options:?}", engine.name());
+        let msg = |t: &str| out.task("h1", t)["msg"].as_str().unwrap_or("").to_owned();
+        assert!(msg("bad value").contains("Value of '40' for item 'nice' is invalid."), "{e}: {}", msg("bad value"));
+        assert!(msg("bad file").starts_with(&format!("Invalid configuration found in '{LIMITS_D}'.")), "{e}");
+        assert_eq!(hosts.sh(host, &format!("cat {LIMITS_D}")), "* soft nofile lots\n", "{e}");
+    }
+}

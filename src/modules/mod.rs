@@ -25,6 +25,7 @@ pub mod diff;
 pub mod file;
 pub mod file_state;
 pub mod file_write;
+pub mod ini_file;
 pub mod lineinfile;
 pub mod meta;
 pub mod mode;

@@ -18,6 +18,7 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::file::File,
+    &super::ini_file::IniFile,
     &super::lineinfile::LineInFile,
     &super::replace::Replace,
     &super::stat::Stat,

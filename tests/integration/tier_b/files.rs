@@ -202,3 +202,84 @@ fn pam_limits_refuses_an_invalid_value_and_a_bad_line() {
         assert_eq!(hosts.sh(host, &format!("cat {LIMITS_D}")), "* soft nofile lots\n", "{e}");
     }
 }
+
+// ---------------------------------------------------------------- ini_file
+
+const APP_INI: &str = "; header\n[main]\n# port = 80\nname = x\n\n[peer]\nname = a\nip = 1\n[peer]\nname = b\nip = 2\n";
+
+const INI_TASKS: &str = r#"
+- name: before the first section
+  community.general.ini_file: {path: /etc/stead-test/app.ini, section: null, option: top, value: 1}
+- name: port, reusing the commented line
+  ini_file: {path: /etc/stead-test/app.ini, section: main, option: port, value: "8080"}
+- name: the peer named b
+  ini_file:
+    dest: /etc/stead-test/app.ini
+    section: peer
+    section_has_values: [{option: name, value: b}]
+    option: ip
+    value: "9"
+- name: repeated option in a new section
+  ini_file: {path: /etc/stead-test/app.ini, section: extra, option: v, values: [a, b], no_extra_spaces: true}
+- name: option without value in a new file
+  ini_file: {path: /etc/stead-test/my.cnf, section: mysqld, option: skip-name-resolve, allow_no_value: true, mode: "0640"}
+- name: drop an option
+  ini_file: {path: /etc/stead-test/app.ini, section: main, option: name, state: absent}
+"#;
+
+fn ini_setup(hosts: &TestHosts, host: &TestHost) {
+    hosts.sh(host, &format!("mkdir -p /etc/stead-test && printf '%s' '{APP_INI}' > /etc/stead-test/app.ini"));
+}
+
+#[test]
+fn ini_file_edits_exactly_as_the_module_does() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        ini_setup(&hosts, host);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(INI_TASKS));
+        converge(&test, &hosts, 6);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(
+            hosts.sh(host, "cat /etc/stead-test/app.ini"),
+            "top = 1\n; header\n[main]\nport = 8080\n\n[peer]\nname = a\nip = 1\n[peer]\nname = b\nip = 9\n\
+             [extra]\nv=a\nv=b\n",
+            "{e}"
+        );
+        // A new file starts with a blank line, as the module writes it.
+        assert_eq!(hosts.sh(host, "cat /etc/stead-test/my.cnf"), "\n[mysqld]\nskip-name-resolve\n", "{e}");
+        assert_eq!(hosts.sh(host, "stat -c %a /etc/stead-test/my.cnf"), "640\n", "{e}");
+    }
+}
+
+#[test]
+fn ini_file_plan_shows_the_lines() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    ini_setup(&hosts, host);
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(INI_TASKS));
+    let out = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    out.assert_status(2).assert_changed(6);
+    assert_has_line(&out, "-# port = 80");
+    assert_has_line(&out, "+port = 8080");
+    assert_has_line(&out, "+skip-name-resolve");
+    assert_eq!(hosts.sh(host, "cat /etc/stead-test/app.ini"), APP_INI, "plan changed the host");
+}
+
+#[test]
+fn ini_file_fails_on_a_missing_file_without_create() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
+            "site.yml",
+            play("- name: no file\n  ini_file: {path: /etc/stead-none.ini, section: s, option: a, value: b, create: false}\n"),
+        );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(4);
+        let e = format!("{} {options:?}", engine.name());
+        let msg = out.task("h1", "no file")["msg"].as_str().unwrap_or("").to_owned();
+        assert!(msg.starts_with("Destination /etc/stead-none.ini does not exist!"), "{e}: {msg}");
+        assert_eq!(hosts.sh(host, "ls /etc/stead-none.ini 2>/dev/null; echo end"), "end\n", "{e}");
+    }
+}

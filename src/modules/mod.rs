@@ -21,6 +21,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod control;
 pub mod copy;
+pub mod cron;
 pub mod diff;
 pub mod file;
 pub mod file_state;

@@ -17,6 +17,7 @@ static MODULES: &[&dyn Module] = &[
     &super::pam_limits::PamLimits,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
+    &super::cron::Cron,
     &super::file::File,
     &super::ini_file::IniFile,
     &super::lineinfile::LineInFile,

@@ -283,3 +283,178 @@ fn ini_file_fails_on_a_missing_file_without_create() {
         assert_eq!(hosts.sh(host, "ls /etc/stead-none.ini 2>/dev/null; echo end"), "end\n", "{e}");
     }
 }
+
+// -------------------------------------------------------------------- cron
+//
+// Per-user crontabs need the cron package, which this machine lacks: its
+// two .deb files are fetched once with `apt-get download` into a cache on
+// the controller (nothing is installed here) and installed with `dpkg -i`
+// inside the test host only (policy-rc.d keeps the daemon from starting).
+
+const CRON_DEBS: &str = "/var/tmp/stead-apt-cache/cron-debs";
+
+/// The cron packages' directory, fetched on first use; `None` (after
+/// saying why) when they cannot be fetched here.
+fn cron_debs() -> Option<&'static str> {
+    static DEBS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let fetched = DEBS.get_or_init(|| {
+        let have = |p: &str| {
+            std::fs::read_dir(CRON_DEBS)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
+        };
+        if have("cron") && have("cron-daemon-common") {
+            return Ok(());
+        }
+        std::fs::create_dir_all(CRON_DEBS).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("apt-get")
+            .args(["download", "cron", "cron-daemon-common"])
+            .current_dir(CRON_DEBS)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    match fetched {
+        Ok(()) => Some(CRON_DEBS),
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot fetch the cron packages: {e}");
+            eprintln!("skipped: cannot fetch the cron packages: {e}");
+            None
+        }
+    }
+}
+
+/// Installs cron in the host; false (test skipped) when it cannot.
+fn install_cron(hosts: &TestHosts, host: &TestHost) -> bool {
+    let Some(dir) = cron_debs() else { return false };
+    hosts.sh(host, &format!("(dpkg -i {dir}/cron-daemon-common_*.deb && dpkg -i {dir}/cron_*.deb) >/dev/null 2>&1 || exit 1; command -v crontab >/dev/null"));
+    true
+}
+
+const CRON_TASKS: &str = r#"
+- name: adopt a hand-written job
+  ansible.builtin.cron: {name: "true", job: /bin/true, user: daemon}
+- name: nightly backup
+  cron:
+    name: backup
+    minute: "5"
+    hour: "2"
+    job: /usr/local/bin/backup > /dev/null 2>&1
+    user: daemon
+- name: path for daemon's jobs
+  cron: {name: PATH, env: true, job: "/usr/bin:/bin", insertafter: MAILTO, user: daemon}
+- name: rotate daily
+  cron: {name: rotate, special_time: daily, job: /usr/sbin/logrotate /etc/x, user: root, cron_file: stead-rotate}
+- name: disabled job
+  cron: {name: "off", minute: "*/5", job: /bin/off, user: root, cron_file: /etc/cron.d/stead-rotate, disabled: true}
+"#;
+
+const CRON_FILE: &str =
+    "#Ansible: rotate\n@daily root /usr/sbin/logrotate /etc/x\n#Ansible: off\n#*/5 * * * * root /bin/off\n";
+
+#[test]
+fn cron_writes_crontabs_and_cron_files_with_ansibles_markers() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        if !install_cron(&hosts, host) {
+            return;
+        }
+        hosts.sh(host, "printf 'MAILTO=ops\\n* * * * * /bin/true\\n' | crontab -u daemon -");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(CRON_TASKS));
+        converge(&test, &hosts, 5);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(
+            hosts.sh(host, "crontab -u daemon -l"),
+            "MAILTO=ops\nPATH=\"/usr/bin:/bin\"\n#Ansible: true\n* * * * * /bin/true\n#Ansible: backup\n\
+             5 2 * * * /usr/local/bin/backup > /dev/null 2>&1\n",
+            "{e}"
+        );
+        assert_eq!(hosts.sh(host, "cat /etc/cron.d/stead-rotate"), CRON_FILE, "{e}");
+        assert_eq!(hosts.sh(host, "stat -c '%a %U' /etc/cron.d/stead-rotate"), "644 root\n", "{e}");
+    }
+}
+
+#[test]
+fn cron_plan_shows_the_new_lines() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    if !install_cron(&hosts, host) {
+        return;
+    }
+    hosts.sh(host, "printf 'MAILTO=ops\\n' | crontab -u daemon -");
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(CRON_TASKS));
+    let out = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    out.assert_status(2).assert_changed(5);
+    assert_has_line(&out, "+#Ansible: backup");
+    assert_has_line(&out, "+5 2 * * * /usr/local/bin/backup > /dev/null 2>&1");
+    assert_has_line(&out, "+@daily root /usr/sbin/logrotate /etc/x");
+    assert_has_line(&out, "+PATH=\"/usr/bin:/bin\"");
+    assert_eq!(hosts.sh(host, "crontab -u daemon -l"), "MAILTO=ops\n", "plan changed the host");
+    assert_eq!(hosts.sh(host, "test -e /etc/cron.d/stead-rotate || echo none"), "none\n", "plan changed the host");
+}
+
+/// Without the cron package a `cron_file` still works in stead (Ansible
+/// requires the crontab binary even then), and removing the last job
+/// removes the file.
+#[test]
+fn cron_file_without_the_cron_package() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, &format!("mkdir -p /etc/cron.d && printf '{CRON_FILE}' > /etc/cron.d/stead-rotate"));
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
+            "site.yml",
+            play(
+                "- name: one\n  cron: {name: rotate, cron_file: stead-rotate, state: absent}\n\
+                 - name: two\n  cron: {name: \"off\", cron_file: stead-rotate, state: absent}\n",
+            ),
+        );
+        let e = format!("{} {options:?}", engine.name());
+        if engine != Engine::Stead {
+            let out = test.run_args(["apply", "site.yml"]);
+            out.assert_status(4);
+            let msg = out.task("h1", "one")["msg"].as_str().unwrap_or("").to_owned();
+            assert!(msg.starts_with("Failed to find required executable \"crontab\""), "{e}: {msg}");
+            continue;
+        }
+        converge(&test, &hosts, 2);
+        assert_eq!(
+            hosts.sh(host, "ls /etc/cron.d/stead-rotate 2>&1 || :"),
+            "ls: cannot access '/etc/cron.d/stead-rotate': No such file or directory\n",
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn cron_fails_on_a_missing_anchor_and_without_crontab() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        let installed = engine == Engine::Stead && options.no_python;
+        if installed && !install_cron(&hosts, host) {
+            return;
+        }
+        let test = Test::new()
+            .engine(&engine)
+            .testhost("h1", &hosts, host)
+            .file("site.yml", play("- name: env\n  cron: {name: X, env: true, job: \"1\", insertbefore: NOPE}\n"));
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(4);
+        let e = format!("{} {options:?}", engine.name());
+        let msg = out.task("h1", "env")["msg"].as_str().unwrap_or("").to_owned();
+        if installed {
+            assert_eq!(msg, "Variable named 'NOPE' not found.", "{e}");
+            assert_eq!(hosts.exec(host, "crontab -l").status.code(), Some(1), "{e}");
+        } else {
+            assert!(msg.starts_with("Failed to find required executable \"crontab\" in paths: "), "{e}: {msg}");
+        }
+    }
+}

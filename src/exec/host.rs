@@ -633,7 +633,7 @@ impl HostRun<'_> {
                     Ok(out) => out,
                     // The same outcome as in an apply: these tasks fail, the
                     // host is reachable.
-                    Err(e @ TransportError::BecomeNeedsPassword { .. }) => {
+                    Err(e) if e.is_become() => {
                         for i in chunk {
                             let stderr = e.to_string().into_bytes();
                             out.insert(group[i], ExecOutput { status: 1, stdout: Vec::new(), stderr });
@@ -895,7 +895,7 @@ impl HostRun<'_> {
         let conn = self.connection_for(link, unit.delegate.as_deref()).await?;
         match conn.exec(&cmd).await {
             Ok(out) => Ok((action.finish(plan, &out), true)),
-            Err(e @ TransportError::BecomeNeedsPassword { .. }) => Ok((Err(ModuleError::failed(e.to_string())), false)),
+            Err(e) if e.is_become() => Ok((Err(ModuleError::failed(e.to_string())), false)),
             Err(e) => Err(e),
         }
     }

@@ -85,6 +85,22 @@ pub enum TransportError {
         /// Destination.
         host: String,
     },
+    /// The become method's program is not on the host.
+    #[error("privilege escalation on {host} failed: `{program}` is not installed there; install it or connect as the target user")]
+    BecomeMissing {
+        /// Destination.
+        host: String,
+        /// `sudo` or `su`.
+        program: String,
+    },
+}
+
+impl TransportError {
+    /// Whether the connection works but privilege escalation does not: the
+    /// tasks that need it fail, the host is still reachable.
+    pub fn is_become(&self) -> bool {
+        matches!(self, TransportError::BecomeNeedsPassword { .. } | TransportError::BecomeMissing { .. })
+    }
 }
 
 /// An open connection to one host.
@@ -118,8 +134,14 @@ impl Connection {
             Connection::Ssh(c) => c.exec(&line, &cmd.stdin).await?,
             Connection::Local(c) => c.exec(&line, &cmd.stdin).await?,
         };
-        if cmd.become_user.is_some() && out.status == 1 && is_sudo_password_prompt(&out.stderr) {
-            return Err(TransportError::BecomeNeedsPassword { host: self.host().to_owned() });
+        if let Some(b) = &cmd.become_user {
+            if out.status == 1 && is_sudo_password_prompt(&out.stderr) {
+                return Err(TransportError::BecomeNeedsPassword { host: self.host().to_owned() });
+            }
+            let program = if b.method == "su" { "su" } else { "sudo" };
+            if out.status == 127 && is_missing_program(&out.stderr, program) {
+                return Err(TransportError::BecomeMissing { host: self.host().to_owned(), program: program.into() });
+            }
         }
         Ok(out)
     }
@@ -170,6 +192,15 @@ fn wrap_become(cmd: &RemoteCommand) -> String {
     }
 }
 
+/// The shell's "not found" for `program` itself (bash, dash and busybox
+/// spellings), as opposed to a command the script runs.
+fn is_missing_program(stderr: &[u8], program: &str) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines().next().is_some_and(|first| {
+        first.contains(&format!("{program}: command not found")) || first.contains(&format!("{program}: not found"))
+    })
+}
+
 fn is_sudo_password_prompt(stderr: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr);
     text.contains("a password is required") || text.contains("a terminal is required")
@@ -178,6 +209,13 @@ fn is_sudo_password_prompt(stderr: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_become_program_is_told_from_a_missing_command() {
+        assert!(is_missing_program(b"bash: line 1: sudo: command not found\n", "sudo"));
+        assert!(is_missing_program(b"sh: 1: sudo: not found\n", "sudo"));
+        assert!(!is_missing_program(b"sh: 1: nft: not found\n", "sudo"));
+    }
 
     #[test]
     fn become_wraps_the_script_for_sudo_and_su() {

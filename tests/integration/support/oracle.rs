@@ -221,7 +221,11 @@ class CallbackModule(CallbackBase):
         self.plays.append({'play': {'name': play.get_name()}, 'tasks': []})
 
     def _start(self, task):
-        self.plays[-1]['tasks'].append({'task': {'name': task.get_name()}, 'hosts': {}})
+        # stead's report names a role's task without Ansible's "role : " prefix.
+        name = task.get_name()
+        if task._role and task.name:
+            name = name.split(' : ', 1)[-1]
+        self.plays[-1]['tasks'].append({'task': {'name': name}, 'hosts': {}})
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._start(task)

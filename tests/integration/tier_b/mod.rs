@@ -6,6 +6,7 @@
 mod accounts;
 mod files;
 mod filesystems;
+mod hardening;
 mod isolation;
 mod kernel;
 mod packages;

@@ -311,3 +311,41 @@ fn an_unknown_meta_action_is_rejected_at_its_line() {
     let test = project(&wire, "- hosts: all\n  gather_facts: false\n  tasks:\n    - meta: refresh_inventory\n");
     assert_rejected(&test, &wire, "site.yml", 4, &["refresh_inventory"]);
 }
+
+/// Issue 7: every system module checks its arguments before any host is
+/// contacted: a misspelt argument, a value outside the choices and an
+/// argument stead refuses are each reported at their own line.
+#[test]
+fn system_module_arguments_are_checked_at_their_line() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("sysctl: {name: net.ipv4.ip_forward, valu: 1}", "valu", &["did you mean `value`"]),
+        ("sysctl: {name: net.ipv4.ip_forward, value: 1, state: gone}", "gone", &["state"]),
+        ("mount: {path: /mnt, state: mountd}", "mountd", &["state"]),
+        ("replace: {path: /etc/x, regexp: a, unsafe_writes: true}", "unsafe_writes", &["atomically"]),
+        ("service: {name: ssh, state: started, runlevel: 3}", "runlevel", &["does not support"]),
+        ("systemd: {name: ssh, enabld: true}", "enabld", &["did you mean `enabled`"]),
+        ("apt: {name: hello, state: presnt}", "presnt", &["state"]),
+        ("user: {name: alice, shel: /bin/sh}", "shel", &["did you mean `shell`"]),
+        ("authorized_key: {user: alice, key: k, exclusive: maybe}", "maybe", &["exclusive"]),
+        ("cron: {name: x, job: true, minut: 5}", "minut", &["did you mean `minute`"]),
+        ("ini_file: {path: /etc/x.ini, section: s, option: o, value: v, attributes: i}", "attributes", &["not"]),
+        ("pam_limits: {domain: '*', limit_type: hrd, limit_item: nofile, value: 1}", "hrd", &["limit_type"]),
+        ("modprobe: {name: dummy, state: loaded}", "loaded", &["state"]),
+        ("raw: ", "raw", &[]),
+    ];
+    for (task, needle, extra) in cases {
+        let wire = Tripwire::new();
+        let test = project(
+            &wire,
+            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: case\n      {task}\n"),
+        );
+        let out = test.run_args(["validate", "site.yml"]);
+        out.assert_status(1);
+        assert_location(&out, "site.yml", 5);
+        out.assert_stderr_contains(needle);
+        for e in *extra {
+            out.assert_stderr_contains(e);
+        }
+        assert!(!wire.was_touched(), "`{task}` connected before failing\n{}", out.stderr);
+    }
+}

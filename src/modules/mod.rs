@@ -109,6 +109,18 @@ impl ModuleError {
     }
 }
 
+/// The usual `finish` of an apply script that prints its own failure
+/// message: exit 0 keeps the plan; anything else fails with the script's
+/// stderr as the message and `rc` in the result.
+pub fn finish_with_stderr(plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
+    if out.status == 0 {
+        return Ok(plan);
+    }
+    let mut result = plan.result;
+    result.insert("rc".into(), out.status.into());
+    Err(ModuleError::Failed { msg: out.stderr_text().trim().to_owned(), result })
+}
+
 /// What the task may use from its surroundings while preparing.
 pub trait TaskContext {
     /// Whether this is a dry run.

@@ -498,12 +498,7 @@ impl Action for SystemdAction {
     }
 
     fn finish(&mut self, plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
-        if out.status == 0 {
-            return Ok(plan);
-        }
-        let mut result = plan.result;
-        result.insert("rc".into(), out.status.into());
-        Err(ModuleError::Failed { msg: out.stderr_text().trim().to_owned(), result })
+        super::finish_with_stderr(plan, out)
     }
 }
 

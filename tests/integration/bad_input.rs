@@ -335,10 +335,8 @@ fn system_module_arguments_are_checked_at_their_line() {
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();
-        let test = project(
-            &wire,
-            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: case\n      {task}\n"),
-        );
+        let test =
+            project(&wire, &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: case\n      {task}\n"));
         let out = test.run_args(["validate", "site.yml"]);
         out.assert_status(1);
         assert_location(&out, "site.yml", 5);

@@ -88,34 +88,13 @@ const HANDLERS: &str = r#"
 
 const SITE: &str = "- hosts: all\n  gather_facts: true\n  become: true\n  roles:\n    - baseline\n";
 
-/// An LSB daemon (a shell loop) the role configures and restarts.
-const INIT_SCRIPT: &str = r#"#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          steadd
-# Required-Start:    $local_fs
-# Required-Stop:     $local_fs
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: stead test daemon
-### END INIT INFO
-PID=/run/steadd.pid
-running() { [ -f "$PID" ] && kill -0 "$(cat "$PID")" 2>/dev/null; }
-case "$1" in
-  start) running || start-stop-daemon --start --background --make-pidfile --pidfile "$PID" \
-           --startas /bin/sh -- -c 'while :; do sleep 1; done' ;;
-  stop) start-stop-daemon --stop --oknodo --pidfile "$PID" --retry 5 && rm -f "$PID" ;;
-  status) if running; then echo "steadd is running"; else echo "steadd is not running"; exit 3; fi ;;
-  *) exit 2 ;;
-esac
-"#;
-
 /// A host as a published role finds it: the legacy packages installed, the
 /// daemon's init script in place but not running.
 fn prepare(hosts: &TestHosts, host: &TestHost) {
     let repo = apt_repo::repo().expect("the test apt repository");
     repo.use_in(hosts, host);
     hosts.sh(host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q hello figlet >/dev/null");
-    hosts.sh(host, &format!("cat > /etc/init.d/steadd <<'EOF'\n{INIT_SCRIPT}EOF\nchmod 755 /etc/init.d/steadd"));
+    super::services::install_service(hosts, host);
 }
 
 fn project(engine: &crate::support::oracle::Engine, hosts: &TestHosts) -> Test {

@@ -30,7 +30,8 @@ case "$1" in
 esac
 "#;
 
-fn install_service(hosts: &TestHosts, host: &TestHost) {
+/// Installs `steadd`'s init script in a host (not started, not enabled).
+pub(super) fn install_service(hosts: &TestHosts, host: &TestHost) {
     hosts.sh(host, &format!("cat > /etc/init.d/steadd <<'EOF'\n{INIT_SCRIPT}EOF\nchmod 755 /etc/init.d/steadd"));
 }
 

@@ -521,10 +521,7 @@ impl Action for KeyAction {
                     backup: false,
                     make_parents: true,
                     validate: None,
-                    expect: Some(match (&st.sha256, st.exists) {
-                        (Some(sum), true) => Expect::Sha256(sum.clone()),
-                        _ => Expect::Absent,
-                    }),
+                    expect: Some(Expect::unchanged(&st)),
                 }
                 .apply();
                 script.push_str(&format!("(\n{}\n) >/dev/null || exit 1\n", write.script));

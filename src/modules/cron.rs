@@ -653,10 +653,7 @@ impl CronAction {
             backup: false,
             make_parents: false,
             validate: None,
-            expect: Some(match (&current.sha256, current.exists) {
-                (Some(sum), true) => Expect::Sha256(sum.clone()),
-                _ => Expect::Absent,
-            }),
+            expect: Some(Expect::unchanged(&current)),
         }
         .apply();
         if !self.backup {

@@ -39,6 +39,17 @@ pub enum Expect {
     Sha256(String),
 }
 
+impl Expect {
+    /// The destination must still be what the probe saw: the same content,
+    /// or still absent.
+    pub fn unchanged(current: &FileState) -> Expect {
+        match (&current.sha256, current.exists) {
+            (Some(sum), true) => Expect::Sha256(sum.clone()),
+            _ => Expect::Absent,
+        }
+    }
+}
+
 /// An atomic replacement of a file's content.
 #[derive(Debug, Clone)]
 pub struct WriteFile<'a> {

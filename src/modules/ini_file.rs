@@ -518,10 +518,7 @@ impl Action for IniFileAction {
                 backup: self.backup,
                 make_parents: true,
                 validate: None,
-                expect: Some(match (&st.sha256, st.exists) {
-                    (Some(sum), true) => Expect::Sha256(sum.clone()),
-                    _ => Expect::Absent,
-                }),
+                expect: Some(Expect::unchanged(&st)),
             };
             let diff = content_diff(path, &st, new.as_bytes(), &sha256_hex(new.as_bytes()), &changes);
             Plan::change(write.apply()).with_diff(Some(diff))

@@ -402,10 +402,7 @@ pub(crate) fn edit_plan(
             backup,
             make_parents: create_parents,
             validate,
-            expect: Some(match (&st.sha256, st.exists) {
-                (Some(sum), true) => Expect::Sha256(sum.clone()),
-                _ => Expect::Absent,
-            }),
+            expect: Some(Expect::unchanged(st)),
         };
         Plan::change(write.apply()).with_diff(Some(content_diff(path, st, new, &sha, &changes)))
     } else if !changes.is_empty() {

@@ -523,10 +523,7 @@ impl Action for MountAction {
                 backup: self.backup,
                 make_parents: true,
                 validate: None,
-                expect: Some(match (&st.sha256, st.exists) {
-                    (Some(sum), true) => Expect::Sha256(sum.clone()),
-                    _ => Expect::Absent,
-                }),
+                expect: Some(Expect::unchanged(&st)),
             }
             .apply()
         });

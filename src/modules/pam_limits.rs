@@ -299,10 +299,7 @@ impl Action for PamLimitsAction {
                 backup: self.backup,
                 make_parents: false,
                 validate: None,
-                expect: Some(match (&st.sha256, st.exists) {
-                    (Some(sum), true) => Expect::Sha256(sum.clone()),
-                    _ => Expect::Absent,
-                }),
+                expect: Some(Expect::unchanged(&st)),
             };
             let diff = content_diff(dest, &st, new, &sha256_hex(new), &Default::default());
             let mut plan = Plan::change(write.apply()).with_diff(Some(diff));

@@ -307,10 +307,7 @@ impl Action for SysctlAction {
                 backup: false,
                 make_parents: false,
                 validate: None,
-                expect: Some(match (&st.sha256, st.exists) {
-                    (Some(sum), true) => Expect::Sha256(sum.clone()),
-                    _ => Expect::Absent,
-                }),
+                expect: Some(Expect::unchanged(&st)),
             }
             .apply();
             diffs.push(content_diff(

@@ -23,12 +23,17 @@ static COMMAND_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("stdin", ArgKind::Str),
     ArgSpec::new("stdin_add_newline", ArgKind::Bool),
     ArgSpec::new("strip_empty_ends", ArgKind::Bool),
-    ArgSpec::new("executable", ArgKind::Str),
-    ArgSpec::new("warn", ArgKind::Bool),
 ])
 .free_form("cmd")
 .one_of(&[&["cmd", "argv"]])
-.exclusive(&[("cmd", "argv")]);
+.exclusive(&[("cmd", "argv")])
+.refused(&[
+    ("warn", "Ansible removed it in 2.14 (ansible-core 2.18 refuses it too)"),
+    (
+        "executable",
+        "with `command` it would replace the program itself; use `shell` with `executable` for another shell",
+    ),
+]);
 
 static SHELL_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("cmd", ArgKind::Str).aliases(&["_raw_params"]).required(),
@@ -39,9 +44,9 @@ static SHELL_SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("stdin_add_newline", ArgKind::Bool),
     ArgSpec::new("strip_empty_ends", ArgKind::Bool),
     ArgSpec::new("executable", ArgKind::Str),
-    ArgSpec::new("warn", ArgKind::Bool),
 ])
-.free_form("cmd");
+.free_form("cmd")
+.refused(&[("warn", "Ansible removed it in 2.14 (ansible-core 2.18 refuses it too)")]);
 
 /// The `command` module.
 pub struct Command;

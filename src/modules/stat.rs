@@ -5,13 +5,17 @@
 //! [`FileState`] into Ansible's `stat` dictionary: `exists`, `path`, `mode`
 //! (`'0644'`), `isdir`, `isreg`, `islnk`, `uid`, `gid`, `pw_name`, `gr_name`,
 //! `size`, `mtime`, `checksum` (SHA-1 by default, via coreutils' `sha1sum`),
-//! `lnk_target`, and more. This module never builds a shell string by hand:
-//! every value goes through [`crate::transport::quote::quote`].
+//! `lnk_target`, and more; with `get_mime` (the default) `mimetype` and
+//! `charset` from `file`, with `get_attributes` (the default) `attributes`,
+//! `attr_flags` and `version` from `lsattr`, as Ansible reads them. This
+//! module never builds a shell string by hand: every value goes through
+//! [`crate::transport::quote::quote`].
 
 use serde_json::{json, Map, Value};
 
 use super::file_state::{self, FileKind, FileState, Probe};
 use super::{Action, ArgKind, ArgSpec, Args, Module, ModuleError, ModuleSpec, Plan, TaskContext};
+use crate::transport::quote::quote;
 use crate::transport::ExecOutput;
 
 /// The `stat` module.
@@ -45,6 +49,8 @@ impl Module for Stat {
             path: args.str("path")?,
             follow: args.bool_or("follow", false)?,
             checksum: args.bool_or("get_checksum", true)?.then_some(algorithm),
+            mime: args.bool_or("get_mime", true)?,
+            attributes: args.bool_or("get_attributes", true)?,
         }))
     }
 }
@@ -55,6 +61,97 @@ pub struct StatAction {
     path: String,
     follow: bool,
     checksum: Option<&'static str>,
+    mime: bool,
+    attributes: bool,
+}
+
+/// First word of the lines of the `file` / `lsattr` section.
+const MARK: &str = "stead-stat";
+
+/// Ansible's names of `lsattr` flags (`FILE_ATTRIBUTES`).
+const ATTRIBUTE_NAMES: &[(char, &str)] = &[
+    ('A', "noatime"),
+    ('a', "append"),
+    ('c', "compressed"),
+    ('C', "nocow"),
+    ('d', "nodump"),
+    ('D', "dirsync"),
+    ('e', "extents"),
+    ('E', "encrypted"),
+    ('h', "blocksize"),
+    ('i', "immutable"),
+    ('I', "indexed"),
+    ('j', "journalled"),
+    ('N', "inline"),
+    ('s', "zero"),
+    ('S', "synchronous"),
+    ('t', "notail"),
+    ('T', "blockroot"),
+    ('u', "undelete"),
+    ('X', "compressedraw"),
+    ('Z', "compresseddirty"),
+];
+
+/// What `file` and `lsattr` said, as (key, output) pairs.
+fn parse_extras(stdout: &[u8]) -> Result<(Vec<(String, String)>, &[u8]), ModuleError> {
+    let bad = || ModuleError::Probe("bad stat section".into());
+    let mut rest = stdout;
+    let mut found = Vec::new();
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n').ok_or_else(bad)?;
+        let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+        rest = &rest[end + 1..];
+        let mut words = line.splitn(3, ' ');
+        if words.next() != Some(MARK) {
+            return Err(bad());
+        }
+        match (words.next(), words.next()) {
+            (Some("end"), _) => return Ok((found, rest)),
+            (Some(key), Some(len)) => {
+                let len: usize = len.parse().map_err(|_| bad())?;
+                if rest.len() < len + 1 {
+                    return Err(bad());
+                }
+                found.push((key.to_owned(), String::from_utf8_lossy(&rest[..len]).into_owned()));
+                rest = &rest[len + 1..];
+            }
+            _ => return Err(bad()),
+        }
+    }
+}
+
+/// Adds Ansible's `mimetype`/`charset` and `attributes`/`attr_flags`/
+/// `version` keys to an existing path's dictionary.
+fn add_extras(m: &mut Map<String, Value>, extras: &[(String, String)], mime: bool, attributes: bool) {
+    if mime {
+        let (mut mimetype, mut charset) = ("unknown".to_owned(), "unknown".to_owned());
+        if let Some((_, out)) = extras.iter().find(|(k, _)| k == "mime") {
+            // `PATH: text/plain; charset=us-ascii`
+            if let Some((kind, set)) = out.rsplit_once(':').and_then(|(_, v)| v.split_once(';')) {
+                mimetype = kind.trim().to_owned();
+                charset = set.split_once('=').map_or("", |(_, c)| c).trim().to_owned();
+            }
+        }
+        m.insert("mimetype".into(), mimetype.into());
+        m.insert("charset".into(), charset.into());
+    }
+    if attributes {
+        let (mut version, mut flags) = (Value::Null, String::new());
+        if let Some((_, out)) = extras.iter().find(|(k, _)| k == "attr") {
+            let words: Vec<&str> = out.split_whitespace().collect();
+            if words.len() >= 2 {
+                version = words[0].into();
+                flags = words[1].replace('-', "");
+            }
+        }
+        let names: Vec<Value> = flags
+            .chars()
+            .filter_map(|c| ATTRIBUTE_NAMES.iter().find(|(f, _)| *f == c).map(|(_, n)| Value::from(*n)))
+            .collect();
+        m.insert("version".into(), version);
+        m.insert("attributes".into(), names.into());
+        m.insert("attr_flags".into(), flags.into());
+    }
 }
 
 /// Ansible's `stat` dictionary for a probed path.
@@ -123,22 +220,48 @@ impl Action for StatAction {
         Some(vec![self.path.clone()])
     }
     fn probe(&self) -> Option<String> {
-        Some(
-            Probe::new(&self.path)
+        // `file` and `lsattr` as Ansible runs them, on the path as given.
+        let mut s = format!("LC_ALL=C\nexport LC_ALL\nq={}\n", quote(&self.path));
+        let tool = |key: &str, cmd: &str| {
+            format!(
+                "if [ -e \"$q\" ] && command -v {} >/dev/null 2>&1 && o=$({cmd} -- \"$q\" 2>/dev/null); then \
+                 printf '{MARK} {key} %s\\n%s\\n' \"${{#o}}\" \"$o\"; fi\n",
+                cmd.split(' ').next().unwrap_or(cmd)
+            )
+        };
+        if self.mime {
+            s.push_str(&tool("mime", "file --mime-type --mime-encoding"));
+        }
+        if self.attributes {
+            s.push_str(&tool("attr", "lsattr -vd"));
+        }
+        s.push_str(&format!("printf '{MARK} end\\n'\n"));
+        s.push_str(
+            &Probe::new(&self.path)
                 .follow(self.follow)
                 .sha256(false)
                 .content_limit(None)
                 .checksum(self.checksum)
                 .access(true)
                 .script(),
-        )
+        );
+        Some(s)
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
-        let st = file_state::parse_output(probe)?;
+        let out = probe.ok_or_else(|| ModuleError::Probe("the stat probe did not run".into()))?;
+        if out.status != 0 {
+            return file_state::parse_output(Some(out)).map(|_| Plan::ok());
+        }
+        let (extras, rest) = parse_extras(&out.stdout)?;
+        let st = file_state::parse(rest)?;
+        let mut dict = stat_dict(&self.path, &st);
+        if st.exists {
+            add_extras(&mut dict, &extras, self.mime, self.attributes);
+        }
         let mut plan = Plan::ok();
         plan.result.insert("changed".into(), false.into());
-        plan.result.insert("stat".into(), Value::Object(stat_dict(&self.path, &st)));
+        plan.result.insert("stat".into(), Value::Object(dict));
         Ok(plan)
     }
 }
@@ -155,7 +278,9 @@ mod tests {
     #[test]
     fn canned_file_and_missing_path() {
         let mut a = prepare(json!({"path": "/etc/passwd"}));
-        let probe = b"stead-file-state 1\nparent-dir\n\
+        let probe = b"stead-stat mime 38\n/etc/passwd: text/plain; charset=utf-8\n\
+            stead-stat attr 28\n1234 --------------e------- \nstead-stat end\n\
+            stead-file-state 1\nparent-dir\n\
             stat 81a4 0 0 10 100 200 300 7 1 2049 root root\nreadable\nchecksum abc\nend\n";
         let plan = a.compare(Some(&ExecOutput { status: 0, stdout: probe.to_vec(), stderr: vec![] })).unwrap();
         assert!(!plan.changed && plan.apply.is_none());
@@ -166,9 +291,11 @@ mod tests {
         assert_eq!(stat["pw_name"], "root");
         assert_eq!(stat["readable"], true);
         assert_eq!(stat["writeable"], false);
-        let plan = a
-            .compare(Some(&ExecOutput { status: 0, stdout: b"stead-file-state 1\nend\n".to_vec(), stderr: vec![] }))
-            .unwrap();
+        assert_eq!((stat["mimetype"].as_str(), stat["charset"].as_str()), (Some("text/plain"), Some("utf-8")));
+        assert_eq!(stat["attributes"], json!(["extents"]));
+        assert_eq!((stat["attr_flags"].as_str(), stat["version"].as_str()), (Some("e"), Some("1234")));
+        let missing = b"stead-stat end\nstead-file-state 1\nend\n".to_vec();
+        let plan = a.compare(Some(&ExecOutput { status: 0, stdout: missing, stderr: vec![] })).unwrap();
         assert_eq!(plan.result["stat"], json!({"exists": false}));
     }
 

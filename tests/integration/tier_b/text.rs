@@ -95,3 +95,28 @@ fn replace_on_a_missing_file_fails_that_host_only() {
     assert_eq!(out.task("h2", "edit")["status"], "changed");
     assert_eq!(hosts.sh(hosts.host(1), "cat /etc/stead-present"), "k=vv\n");
 }
+
+#[test]
+fn stat_reports_mime_and_attributes_as_ansible_does() {
+    let mut seen = Vec::new();
+    for engine in crate::support::oracle::engines() {
+        let Some(hosts) = TestHosts::up(1) else { return };
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, hosts.host(0)).file(
+            "site.yml",
+            play(
+                r#"
+                - stat: {path: /etc/passwd}
+                  register: s
+                - name: fields
+                  debug:
+                    msg: "{{ s.stat.mimetype }} {{ s.stat.charset }} {{ s.stat.attributes }} {{ s.stat.attr_flags }} {{ s.stat.mode }} {{ s.stat.pw_name }}"
+                "#,
+            ),
+        );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        seen.push(out.task("h1", "fields")["msg"].as_str().unwrap_or("").to_owned());
+    }
+    assert!(seen[0].starts_with("text/plain us-ascii "), "{seen:?}");
+    assert!(seen.iter().all(|m| *m == seen[0]), "stead and Ansible disagree: {seen:?}");
+}

@@ -93,7 +93,10 @@ const ATTRIBUTE_NAMES: &[(char, &str)] = &[
 ];
 
 /// What `file` and `lsattr` said, as (key, output) pairs.
-fn parse_extras(stdout: &[u8]) -> Result<(Vec<(String, String)>, &[u8]), ModuleError> {
+type Extras = Vec<(String, String)>;
+
+/// Parses the `file` / `lsattr` section; returns it and the rest.
+fn parse_extras(stdout: &[u8]) -> Result<(Extras, &[u8]), ModuleError> {
     let bad = || ModuleError::Probe("bad stat section".into());
     let mut rest = stdout;
     let mut found = Vec::new();

@@ -50,6 +50,9 @@ impl Module for Debug {
     fn expressions(&self, args: &serde_json::Map<String, Json>) -> Vec<String> {
         args.get("var").and_then(Json::as_str).map(str::to_owned).into_iter().collect()
     }
+    fn tolerates_undefined(&self) -> bool {
+        true
+    }
     fn shows_message(&self) -> bool {
         true
     }
@@ -61,6 +64,12 @@ impl Module for Debug {
     }
     fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let mut plan = Plan::ok();
+        let threshold = args.opt_int("verbosity")?.unwrap_or(0);
+        if threshold > i64::from(ctx.verbosity()) {
+            plan.skipped = true;
+            plan.result.insert("skipped_reason".into(), "Verbosity threshold not met.".into());
+            return Ok(decided(plan));
+        }
         if let Some(var) = args.opt_str("var")? {
             // Ansible prints an undefined variable instead of failing.
             let value = match ctx.eval(&var) {
@@ -157,7 +166,10 @@ impl Module for Assert {
         }
         let mut plan = Plan::ok();
         let msg = args.get("success_msg").map(value_text).unwrap_or_else(|| "All assertions passed".into());
-        plan.msg = Some(msg.clone());
+        // `quiet` keeps the message out of the output, not the result.
+        if !args.bool_or("quiet", false)? {
+            plan.msg = Some(msg.clone());
+        }
         plan.result.insert("msg".into(), msg.into());
         Ok(decided(plan))
     }

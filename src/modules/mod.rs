@@ -125,6 +125,11 @@ pub fn finish_with_stderr(plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleEr
 pub trait TaskContext {
     /// Whether this is a dry run.
     fn check_mode(&self) -> bool;
+    /// How verbose the run is (Ansible's `-v` count). stead has no `-v`
+    /// yet, so it is 0, as in an Ansible run without `-v`.
+    fn verbosity(&self) -> u8 {
+        0
+    }
     /// Renders a template text with the host's variables (the `template` module).
     fn render(&self, source: &str, name: &str) -> Result<String, ModuleError>;
     /// Evaluates a Jinja expression with the host's variables (`debug: var=`, `assert: that=`).
@@ -176,6 +181,12 @@ pub trait Module: Sync + Send {
     /// `debug: var`): the task graph and the static check read them.
     fn expressions(&self, _args: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
         Vec::new()
+    }
+    /// Whether its own expressions may name undefined variables (`debug:
+    /// var` prints `VARIABLE IS NOT DEFINED!`): the static check then
+    /// leaves them alone.
+    fn tolerates_undefined(&self) -> bool {
+        false
     }
     /// Whether its message is the point of the task (`debug`, `assert`):
     /// the terminal shows it even when the task succeeds.

@@ -352,7 +352,8 @@ fn check_variables(
         for src in task_templates(task) {
             check(&src, templates.variables(&src), &task.module_loc, diags, &mut reported);
         }
-        for expr in graph::task_expressions(task) {
+        let own = if task.module.tolerates_undefined() { task.module.expressions(&task.args) } else { Vec::new() };
+        for expr in graph::task_expressions(task).into_iter().filter(|e| !own.contains(e)) {
             check(&expr, templates.expression_variables(&expr), &task.loc, diags, &mut reported);
         }
     }

@@ -958,3 +958,37 @@ fn a_directory_made_earlier_in_the_run_is_seen_by_a_later_task_on_a_sibling_path
     assert_eq!(test.read(HOST, "etc/issue.net"), "banner\n");
     test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
 }
+
+// ---------------------------------------------------------------- debug, assert
+
+/// Issue 6: `verbosity` and `quiet` were accepted and ignored; `debug: var`
+/// of an undefined variable failed where Ansible prints it.
+#[test]
+fn debug_verbosity_assert_quiet_and_undefined_vars_behave_as_in_ansible() {
+    let sshd = Sshd::start();
+    for engine in crate::support::oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file(
+            "site.yml",
+            play(
+                r#"
+                - name: only with -v
+                  debug: {msg: hidden, verbosity: 1}
+                - name: undefined
+                  debug: {var: no_such_variable}
+                  register: u
+                - name: quiet
+                  assert: {that: ["1 == 1"], quiet: true, success_msg: fine}
+                  register: q
+                - name: results
+                  debug: {msg: "{{ u.no_such_variable }} / {{ q.msg }}"}
+                "#,
+            ),
+        );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        let e = engine.name();
+        assert_eq!(out.task(HOST, "only with -v")["status"], "skipped", "{e}");
+        assert_eq!(out.task(HOST, "quiet")["status"], "ok", "{e}");
+        assert_eq!(out.task(HOST, "results")["msg"], "VARIABLE IS NOT DEFINED! / fine", "{e}");
+    }
+}

@@ -959,12 +959,15 @@ impl HostRun<'_> {
         let mut any_failed = false;
         let mut all_skipped = !results.is_empty();
         let mut facts = Map::new();
+        // `set_fact` with `cacheable` marks its facts as host facts.
+        let mut cacheable = false;
         // An unreachable host under `ignore_unreachable` is ignored like a failure.
         let unreachable = results.iter().any(|r| r.result.get("unreachable") == Some(&Json::Bool(true)));
         let ignore = task.ignore_errors || (unreachable && task.ignore_unreachable);
         for r in results {
             let UnitResult { label, item, mut result, changed, failed, skipped, diff, msg, facts: f } = r;
             facts.extend(f);
+            cacheable |= result.remove("_ansible_facts_cacheable") == Some(Json::Bool(true));
             any_changed |= changed;
             any_failed |= failed;
             all_skipped &= skipped;
@@ -998,7 +1001,7 @@ impl HostRun<'_> {
             }
         };
         if !facts.is_empty() && !any_failed {
-            vars.add_facts(facts, !task.module.is_local());
+            vars.add_facts(facts, !task.module.is_local() || cacheable);
         }
         if let Some(r) = &task.register {
             vars.runtime.insert(r.clone(), Json::Object(registered.clone()));

@@ -109,9 +109,8 @@ impl HostVars {
     }
 
     /// Adds the facts a task returned as variables for later tasks. Facts
-    /// a module read from the host (`package_facts`; not `set_fact`, which
-    /// runs on the controller) also join `ansible_facts`, as Ansible's fact
-    /// cache does.
+    /// a module read from the host (`package_facts`), and `set_fact` with
+    /// `cacheable`, also join `ansible_facts`, as Ansible's fact cache does.
     pub fn add_facts(&mut self, facts: Map<String, Json>, host_facts: bool) {
         if host_facts {
             let mut all = match self.runtime.get("ansible_facts").or_else(|| self.base.get("ansible_facts")) {

@@ -98,7 +98,14 @@ impl Module for SetFact {
         "set_fact"
     }
     fn defines(&self, args: &serde_json::Map<String, Json>) -> Vec<String> {
-        args.keys().filter(|k| *k != "cacheable").cloned().collect()
+        let mut names: Vec<String> = args.keys().filter(|k| *k != "cacheable").cloned().collect();
+        // Cacheable facts also change `ansible_facts` (unless literally false).
+        let never = matches!(args.get("cacheable"), None | Some(Json::Bool(false)))
+            || args.get("cacheable").and_then(Json::as_str).and_then(super::spec::parse_bool) == Some(false);
+        if !never {
+            names.push("ansible_facts".into());
+        }
+        names
     }
     fn spec(&self) -> &'static ModuleSpec {
         &SET_FACT_SPEC
@@ -114,6 +121,7 @@ impl Module for SetFact {
         }
         let mut plan = Plan::ok();
         plan.result.insert("ansible_facts".into(), Json::Object(facts));
+        plan.result.insert("_ansible_facts_cacheable".into(), args.bool_or("cacheable", false)?.into());
         Ok(decided(plan))
     }
 }

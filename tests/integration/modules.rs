@@ -992,3 +992,26 @@ fn debug_verbosity_assert_quiet_and_undefined_vars_behave_as_in_ansible() {
         assert_eq!(out.task(HOST, "results")["msg"], "VARIABLE IS NOT DEFINED! / fine", "{e}");
     }
 }
+
+/// Issue 6: `set_fact: cacheable` was accepted and ignored; in Ansible it
+/// also makes the variable a host fact.
+#[test]
+fn set_fact_cacheable_makes_a_host_fact() {
+    let sshd = Sshd::start();
+    for engine in crate::support::oracle::engines() {
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file(
+            "site.yml",
+            play(
+                r#"
+                - set_fact: {plain: 1}
+                - set_fact: {kept: 2, cacheable: true}
+                - name: facts
+                  debug: {msg: "{{ ansible_facts.kept }} {{ ansible_facts.plain is defined }}"}
+                "#,
+            ),
+        );
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        assert_eq!(out.task(HOST, "facts")["msg"], "2 False", "{}", engine.name());
+    }
+}

@@ -40,6 +40,7 @@ static MODULES: &[&dyn Module] = &[
     &super::systemd::Systemd,
     &super::systemd::SystemdService,
     &super::template::Template,
+    &super::timezone::Timezone,
     &super::user::User,
 ];
 

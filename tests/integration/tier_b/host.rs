@@ -154,3 +154,53 @@ fn hostname_plan_shows_the_names_and_a_foreign_strategy_fails() {
     assert!(out.task("h1", "redhat")["msg"].as_str().unwrap().contains("not `redhat`"));
     assert_eq!(hosts.sh(host, "cat /etc/hostname"), "old-name\n");
 }
+
+const TZ_TASKS: &str = r#"
+- name: zone
+  community.general.timezone: {name: Europe/Paris}
+  register: tz
+"#;
+
+#[test]
+fn timezone_sets_etc_timezone_and_the_localtime_link() {
+    let machine = std::fs::read_link("/etc/localtime").ok();
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, "echo Etc/UTC > /etc/timezone && ln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(TZ_TASKS));
+        converge(&test, &hosts, 1);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(hosts.sh(host, "cat /etc/timezone"), "Europe/Paris\n", "{e}");
+        assert_eq!(hosts.sh(host, "readlink /etc/localtime").trim(), "/usr/share/zoneinfo/Europe/Paris", "{e}");
+        assert!(["CET", "CEST"].contains(&hosts.sh(host, "date +%Z").trim()), "{e}");
+        assert_eq!(std::fs::read_link("/etc/localtime").ok(), machine, "{e}");
+    }
+}
+
+#[test]
+fn timezone_plan_shows_the_zones_and_an_unknown_zone_fails() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    hosts.sh(host, "echo Etc/UTC > /etc/timezone && ln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime");
+    let test = Test::new().testhost("h1", &hosts, host).file(
+        "site.yml",
+        play("- name: zone\n  timezone: {name: Asia/Tokyo}\n- name: nowhere\n  timezone: {name: Mars/Olympus}\n"),
+    );
+    let out = test.run_args(["plan", "site.yml"]);
+    out.assert_status(4);
+    assert_has_line(&out, "-name: Etc/UTC");
+    assert_has_line(&out, "+name: Asia/Tokyo");
+    assert_eq!(out.task("h1", "nowhere")["msg"], "Error message:\ngiven timezone \"Mars/Olympus\" is not available");
+    assert_eq!(hosts.sh(host, "cat /etc/timezone"), "Etc/UTC\n");
+}
+
+#[test]
+fn timezone_refuses_hwclock_at_load_time() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let test = Test::new()
+        .testhost("h1", &hosts, hosts.host(0))
+        .file("site.yml", play("- timezone: {name: Etc/UTC, hwclock: UTC}\n"));
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(1).assert_stderr_contains("stead does not support the argument `hwclock`");
+}

@@ -493,7 +493,7 @@ impl Query {
 
 /// A path for the host's shell: `~` and `~/...` are the login's home, as
 /// Ansible's `type='path'` expands them on the host.
-fn host_path(path: &str) -> String {
+pub(crate) fn host_path(path: &str) -> String {
     if path == "~" {
         "\"$HOME\"".into()
     } else if let Some(rest) = path.strip_prefix("~/") {

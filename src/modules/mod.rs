@@ -28,6 +28,7 @@ pub mod cron;
 pub mod debversion;
 pub mod diff;
 pub mod dnf;
+pub mod fetch;
 pub mod file;
 pub mod file_state;
 pub mod file_write;

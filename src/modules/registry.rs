@@ -25,6 +25,7 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::cron::Cron,
+    &super::fetch::Fetch,
     &super::file::File,
     &super::find::Find,
     &super::getent::Getent,

@@ -204,3 +204,61 @@ fn timezone_refuses_hwclock_at_load_time() {
     let out = test.run_args(["apply", "site.yml"]);
     out.assert_status(1).assert_stderr_contains("stead does not support the argument `hwclock`");
 }
+
+const FETCH_TASKS: &str = r#"
+- name: by host
+  fetch: {src: /etc/stead-fetch.conf, dest: backups}
+  register: f
+- name: flat
+  ansible.builtin.fetch: {src: /etc/stead-fetch.conf, dest: flat/, flat: true}
+"#;
+
+#[test]
+fn fetch_copies_a_host_file_to_the_controller_once() {
+    use crate::support::oracle::Engine;
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, "printf 'key = value\\n' > /etc/stead-fetch.conf");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(FETCH_TASKS));
+        let e = format!("{} {options:?}", engine.name());
+        let by_host = test.project().join("backups/h1/etc/stead-fetch.conf");
+        let flat = test.project().join("flat/stead-fetch.conf");
+        let before = hosts.upper_hash(host);
+        // Check mode writes nothing on either side. stead reports what a
+        // real run would change; Ansible skips fetch in check mode.
+        let check = test.run_args(["apply", "site.yml", "--check"]);
+        check.assert_status(0).assert_changed(if engine == Engine::Stead { 2 } else { 0 });
+        assert_eq!(hosts.upper_hash(host), before, "{e}");
+        assert!(!by_host.exists() && !flat.exists(), "check mode wrote on the controller: {e}");
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(2);
+        assert_eq!(std::fs::read_to_string(&by_host).unwrap(), "key = value\n", "{e}");
+        assert_eq!(std::fs::read_to_string(&flat).unwrap(), "key = value\n", "{e}");
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+        hosts.sh(host, "printf 'key = other\\n' > /etc/stead-fetch.conf");
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(2);
+        assert_eq!(std::fs::read_to_string(&flat).unwrap(), "key = other\n", "{e}");
+    }
+}
+
+#[test]
+fn fetch_plan_shows_the_checksums_and_a_missing_file_fails_unless_told() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    hosts.sh(host, "printf 'abc' > /etc/stead-fetch.conf");
+    let test = Test::new().testhost("h1", &hosts, host).file(
+        "site.yml",
+        play(
+            "- name: get\n  fetch: {src: /etc/stead-fetch.conf, dest: out/, flat: true}\n\
+             - name: optional\n  fetch: {src: /etc/nope, dest: out/, flat: true, fail_on_missing: false}\n\
+             - name: required\n  fetch: {src: /etc/nope, dest: out/, flat: true}\n",
+        ),
+    );
+    let out = test.run_args(["plan", "site.yml"]);
+    out.assert_status(4);
+    assert_has_line(&out, "-checksum: (absent)");
+    assert_has_line(&out, "+checksum: a9993e364706816aba3e25717850c26c9cd0d89d");
+    assert_eq!(out.task("h1", "optional")["status"], "ok");
+    assert_eq!(out.task("h1", "required")["msg"], "the remote file does not exist, not transferring, ignored");
+    assert!(!test.project().join("out").exists());
+}

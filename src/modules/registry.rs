@@ -25,9 +25,12 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::cron::Cron,
+    &super::fetch::Fetch,
     &super::file::File,
+    &super::find::Find,
     &super::getent::Getent,
     &super::group::GroupModule,
+    &super::hostname::Hostname,
     &super::ini_file::IniFile,
     &super::lineinfile::LineInFile,
     &super::replace::Replace,
@@ -38,6 +41,7 @@ static MODULES: &[&dyn Module] = &[
     &super::systemd::Systemd,
     &super::systemd::SystemdService,
     &super::template::Template,
+    &super::timezone::Timezone,
     &super::user::User,
 ];
 

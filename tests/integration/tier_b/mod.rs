@@ -7,6 +7,7 @@ mod accounts;
 mod files;
 mod filesystems;
 mod hardening;
+mod host;
 mod isolation;
 mod kernel;
 mod packages;

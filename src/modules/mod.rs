@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod apt;
+pub mod apt_repository;
 pub mod args;
 pub mod authorized_key;
 pub mod blockinfile;

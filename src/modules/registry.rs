@@ -5,6 +5,7 @@ use super::Module;
 /// Every module stead knows.
 static MODULES: &[&dyn Module] = &[
     &super::apt::Apt,
+    &super::apt_repository::AptRepository,
     &super::command::Command,
     &super::command::Shell,
     &super::raw::Raw,

@@ -10,6 +10,7 @@ mod hardening;
 mod isolation;
 mod kernel;
 mod packages;
+mod repos;
 mod services;
 mod text;
 

@@ -26,6 +26,7 @@ pub mod command;
 pub mod control;
 pub mod copy;
 pub mod cron;
+pub mod deb822_repository;
 pub mod debversion;
 pub mod diff;
 pub mod dnf;

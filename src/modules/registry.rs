@@ -6,6 +6,7 @@ use super::Module;
 static MODULES: &[&dyn Module] = &[
     &super::apt::Apt,
     &super::apt_repository::AptRepository,
+    &super::deb822_repository::Deb822Repository,
     &super::command::Command,
     &super::command::Shell,
     &super::raw::Raw,

@@ -5,6 +5,7 @@
 
 use super::{converge, variants};
 use crate::support::apt_repo::{self, dpkg_state, AptRepo};
+use crate::support::oracle::Engine;
 use crate::support::testhosts::Options;
 use crate::support::{assert_has_line, play, Test, TestHosts};
 
@@ -144,5 +145,178 @@ fn apt_repository_refuses_a_ppa_with_a_reason() {
         .file("site.yml", play("- name: ppa\n  apt_repository: {repo: 'ppa:deadsnakes/ppa'}\n"));
     let out = test.run_args(["apply", "site.yml"]);
     out.assert_status(4).assert_output_contains("Launchpad");
+    assert_eq!(before, hosts.upper_hash(host));
+}
+
+const DEB822_DEBS: &str = "/var/tmp/stead-apt-cache/deb822-debs";
+
+/// python3-debian (and its dependency), which Ansible's deb822_repository
+/// needs on the host: fetched once into the cache on first use.
+fn deb822_debs() -> Option<&'static str> {
+    static DEBS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let fetched = DEBS.get_or_init(|| {
+        let have = |p: &str| {
+            std::fs::read_dir(DEB822_DEBS)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
+        };
+        if have("python3-debian") && have("python3-chardet") {
+            return Ok(());
+        }
+        std::fs::create_dir_all(DEB822_DEBS).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("apt-get")
+            .args(["download", "python3-debian", "python3-chardet"])
+            .current_dir(DEB822_DEBS)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    match fetched {
+        Ok(()) => Some(DEB822_DEBS),
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot fetch python3-debian: {e}");
+            eprintln!("skipped: cannot fetch python3-debian: {e}");
+            None
+        }
+    }
+}
+
+/// A host with no apt source and no lists, a legacy `.sources` file and its
+/// key; with python3-debian for the oracle.
+fn deb822_host(engine: &Engine, options: Options) -> Option<(TestHosts, &'static AptRepo)> {
+    let repo = apt_repo::repo()?;
+    let hosts = TestHosts::up_with(1, options)?;
+    let host = hosts.host(0);
+    hosts.sh(
+        host,
+        "rm -f /etc/apt/sources.list && rm -rf /etc/apt/sources.list.d /var/lib/apt/lists && \
+         mkdir -p /etc/apt/sources.list.d /var/lib/apt/lists/partial /etc/apt/keyrings && \
+         printf 'Types: deb\\nURIs: http://legacy.invalid/\\nSuites: x\\n' > /etc/apt/sources.list.d/legacy.sources && \
+         echo key > /etc/apt/keyrings/legacy.asc",
+    );
+    if *engine != Engine::Stead {
+        let debs = deb822_debs()?;
+        hosts.sh(host, &format!("dpkg -i {debs}/*.deb >/dev/null 2>&1"));
+    }
+    Some((hosts, repo))
+}
+
+fn deb822_tasks(repo: &AptRepo) -> String {
+    format!(
+        r#"
+        - name: the local repository
+          deb822_repository:
+            name: Stead Local_Repo
+            types: deb
+            uris: "file:{dir}"
+            suites: "./"
+            trusted: true
+            by_hash: false
+            check_date: no
+            pdiffs: false
+        - name: a disabled one with every field
+          ansible.builtin.deb822_repository:
+            name: extra
+            types: [deb, deb-src]
+            uris: [http://a.example/debian, http://b.example/debian]
+            suites: [bookworm, bookworm-updates]
+            components: [main, contrib]
+            architectures: amd64,arm64
+            signed_by: |
+              -----BEGIN PGP PUBLIC KEY BLOCK-----
+
+              mQINBGN0
+              -----END PGP PUBLIC KEY BLOCK-----
+            enabled: false
+            allow_insecure: true
+            allow_downgrade_to_insecure: false
+            allow_weak: false
+            check_valid_until: false
+            date_max_future: 10
+            inrelease_path: InRelease
+            languages: [en, de]
+            targets: [Packages]
+            mode: "0600"
+        - name: a legacy one goes
+          deb822_repository:
+            name: legacy
+            state: absent
+        "#,
+        dir = repo.dir.display()
+    )
+}
+
+const EXTRA: &str = "Allow-Downgrade-To-Insecure: no\nAllow-Insecure: yes\nAllow-Weak: no\n\
+Architectures: amd64 arm64\nCheck-Valid-Until: no\nComponents: main contrib\nDate-Max-Future: 10\n\
+Enabled: no\nInrelease-Path: InRelease\nLanguages: en de\nX-Repolib-Name: extra\nSigned-By:\n    \
+-----BEGIN PGP PUBLIC KEY BLOCK-----\n    .\n    mQINBGN0\n    -----END PGP PUBLIC KEY BLOCK-----\n\
+Suites: bookworm bookworm-updates\nTargets: Packages\nTypes: deb deb-src\n\
+URIs: http://a.example/debian http://b.example/debian\n";
+
+#[test]
+fn deb822_repository_writes_ansibles_format_and_apt_uses_it() {
+    for (engine, options) in variants() {
+        let Some((hosts, repo)) = deb822_host(&engine, options) else { return };
+        let host = hosts.host(0);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&deb822_tasks(repo)));
+        converge(&test, &hosts, 3);
+        let e = format!("{} {options:?}", engine.name());
+        let local = "/etc/apt/sources.list.d/stead-local-repo.sources";
+        assert_eq!(
+            hosts.sh(host, &format!("cat {local}")),
+            format!(
+                "By-Hash: no\nCheck-Date: no\nX-Repolib-Name: Stead Local_Repo\nPdiffs: no\nSuites: ./\n\
+                 Trusted: yes\nTypes: deb\nURIs: file:{}\n",
+                repo.dir.display()
+            ),
+            "{e}"
+        );
+        assert_eq!(hosts.sh(host, "cat /etc/apt/sources.list.d/extra.sources"), EXTRA, "{e}");
+        assert_eq!(
+            hosts.sh(host, &format!("stat -c '%a %n' {local} /etc/apt/sources.list.d/extra.sources")),
+            format!("644 {local}\n600 /etc/apt/sources.list.d/extra.sources\n"),
+            "{e}"
+        );
+        assert_eq!(
+            hosts.sh(host, "ls /etc/apt/sources.list.d /etc/apt/keyrings"),
+            "/etc/apt/keyrings:\n\n/etc/apt/sources.list.d:\nextra.sources\nstead-local-repo.sources\n",
+            "{e}"
+        );
+        // apt reads the file: its lists know the repository, and install from it.
+        hosts.sh(host, "apt-get update -q >/dev/null");
+        let policy = hosts.sh(host, "apt-cache policy hello");
+        assert!(policy.contains(&format!("file:{} ./ Packages", repo.dir.display())), "{e}\n{policy}");
+        let test = test.file("site.yml", play("- name: from it\n  apt: {name: hello}\n"));
+        converge(&test, &hosts, 1);
+        assert_eq!(dpkg_state(&hosts, host, "hello"), format!("installed {}", repo.version("hello")), "{e}");
+    }
+}
+
+#[test]
+fn deb822_repository_plan_shows_the_fields_and_a_url_key_is_refused() {
+    let Some((hosts, repo)) = deb822_host(&Engine::Stead, Options::default()) else { return };
+    let host = hosts.host(0);
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(&deb822_tasks(repo)));
+    let before = hosts.upper_hash(host);
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(3);
+    assert_has_line(&plan, &format!("+URIs: file:{}", repo.dir.display()));
+    assert_has_line(&plan, "+X-Repolib-Name: Stead Local_Repo");
+    assert_has_line(&plan, "+    -----BEGIN PGP PUBLIC KEY BLOCK-----");
+    assert_has_line(&plan, "-URIs: http://legacy.invalid/");
+    assert_eq!(before, hosts.upper_hash(host), "plan changed the host");
+    // A key at a URL would be a download: refused, nothing written.
+    let test = test.file(
+        "site.yml",
+        play("- name: url key\n  deb822_repository: {name: k, uris: 'file:/x', suites: './', signed_by: 'https://keys.invalid/k.asc'}\n"),
+    );
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4).assert_output_contains("Could not fetch signed_by key");
     assert_eq!(before, hosts.upper_hash(host));
 }

@@ -51,6 +51,7 @@ pub mod service;
 pub mod service_facts;
 pub mod spec;
 pub mod stat;
+pub mod sudoers;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;

@@ -34,6 +34,7 @@ static MODULES: &[&dyn Module] = &[
     &super::lineinfile::LineInFile,
     &super::replace::Replace,
     &super::stat::Stat,
+    &super::sudoers::Sudoers,
     &super::sysctl::Sysctl,
     &super::service::Service,
     &super::service_facts::ServiceFacts,

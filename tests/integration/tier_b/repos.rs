@@ -320,3 +320,98 @@ fn deb822_repository_plan_shows_the_fields_and_a_url_key_is_refused() {
     out.assert_status(4).assert_output_contains("Could not fetch signed_by key");
     assert_eq!(before, hosts.upper_hash(host));
 }
+
+/// A host with a user and a group for sudo rules, and an old rule file.
+fn sudo_host(options: Options) -> Option<TestHosts> {
+    let hosts = TestHosts::up_with(1, options)?;
+    hosts.sh(
+        hosts.host(0),
+        "groupadd steadadm && useradd -m -s /bin/sh steadops && \
+         printf 'steadops ALL=(ALL) ALL\\n' > /etc/sudoers.d/40-old && chmod 0440 /etc/sudoers.d/40-old",
+    );
+    Some(hosts)
+}
+
+const SUDO_TASKS: &str = r#"
+- name: steadops may run true as root
+  community.general.sudoers:
+    name: 50-steadops
+    user: steadops
+    commands: [/usr/bin/true, /bin/true]
+    runas: root
+- name: a group rule, with a password
+  community.general.sudoers:
+    name: 60-admins
+    group: steadadm
+    commands: ALL
+    nopassword: false
+    setenv: true
+    noexec: true
+    validation: required
+- name: an old rule goes
+  community.general.sudoers:
+    name: 40-old
+    state: absent
+"#;
+
+/// Whether `user` may run `true` as root without a password, inside the host.
+fn sudo_works(hosts: &TestHosts, host: &crate::support::testhosts::TestHost, user: &str) -> bool {
+    hosts.exec(host, &format!("su -s /bin/sh {user} -c 'sudo -n -u root true' 2>/dev/null")).status.success()
+}
+
+#[test]
+fn sudoers_rules_work_in_sudo_and_match_the_community_module() {
+    for (engine, options) in variants() {
+        let Some(hosts) = sudo_host(options) else { return };
+        let host = hosts.host(0);
+        assert!(!sudo_works(&hosts, host, "steadops"), "sudo works before the rule");
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(SUDO_TASKS));
+        converge(&test, &hosts, 3);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(
+            hosts.sh(host, "cat /etc/sudoers.d/50-steadops"),
+            "steadops ALL=(root)NOPASSWD: /usr/bin/true, /bin/true\n",
+            "{e}"
+        );
+        assert_eq!(hosts.sh(host, "cat /etc/sudoers.d/60-admins"), "%steadadm ALL=NOEXEC:SETENV: ALL\n", "{e}");
+        assert_eq!(
+            hosts.sh(host, "stat -c '%a %U' /etc/sudoers.d/50-steadops /etc/sudoers.d/60-admins"),
+            "440 root\n440 root\n",
+            "{e}"
+        );
+        assert_eq!(hosts.exec(host, "test -e /etc/sudoers.d/40-old").status.code(), Some(1), "{e}");
+        assert!(sudo_works(&hosts, host, "steadops"), "{e}: the rule does not work in sudo");
+    }
+}
+
+#[test]
+fn sudoers_plan_shows_the_rules_and_changes_nothing() {
+    let Some(hosts) = sudo_host(Options::default()) else { return };
+    let host = hosts.host(0);
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(SUDO_TASKS));
+    let before = hosts.upper_hash(host);
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(3);
+    assert_has_line(&plan, "+steadops ALL=(root)NOPASSWD: /usr/bin/true, /bin/true");
+    assert_has_line(&plan, "+%steadadm ALL=NOEXEC:SETENV: ALL");
+    assert_has_line(&plan, "-steadops ALL=(ALL) ALL");
+    assert_eq!(before, hosts.upper_hash(host), "plan changed the host");
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(3);
+}
+
+#[test]
+fn sudoers_rejects_a_broken_rule_and_keeps_the_old_file() {
+    for (engine, options) in variants().into_iter().filter(|(_, o)| !o.no_python) {
+        let Some(hosts) = sudo_host(options) else { return };
+        let host = hosts.host(0);
+        let broken = "- name: broken\n  community.general.sudoers:\n    name: 40-old\n    user: steadops\n    \
+                      commands: [relative/path]\n";
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(broken));
+        for args in [&["apply", "site.yml", "--check"][..], &["apply", "site.yml"][..]] {
+            let out = test.run_args(args.iter().copied());
+            out.assert_status(4).assert_output_contains("Failed to validate sudoers rule");
+        }
+        let e = engine.name();
+        assert_eq!(hosts.sh(host, "cat /etc/sudoers.d/40-old"), "steadops ALL=(ALL) ALL\n", "{e}");
+    }
+}

@@ -415,3 +415,21 @@ fn sudoers_rejects_a_broken_rule_and_keeps_the_old_file() {
         assert_eq!(hosts.sh(host, "cat /etc/sudoers.d/40-old"), "steadops ALL=(ALL) ALL\n", "{e}");
     }
 }
+
+#[test]
+fn bad_literals_fail_at_load_time_with_their_location() {
+    let tasks = r#"
+        - name: a
+          apt_repository: {repo: "deb http://a x", update_cache: maybe}
+        - name: b
+          deb822_repository: {name: b, date_max_future: soon}
+        - name: c
+          community.general.sudoers: {name: c, user: u, group: g, commands: ALL, validation: sometimes}
+        "#;
+    let test = Test::new().unreachable_host("h1").file("site.yml", play(tasks));
+    let out = test.run_args(["validate", "site.yml"]);
+    out.assert_status(1);
+    for needle in ["site.yml:6:", "site.yml:8:", "site.yml:10:", "update_cache", "date_max_future", "validation"] {
+        out.assert_output_contains(needle);
+    }
+}

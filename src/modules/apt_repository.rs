@@ -3,9 +3,8 @@
 //! same host is managed identically by both tools.
 //!
 //! One probe reads apt's source locations (`apt-config`, else the defaults)
-//! and every file Ansible reads: `sources.list` and `sources.list.d/*.list`,
-//! named exactly as Ansible's `glob` names them (apt's directory keeps its
-//! trailing slash, so `…/sources.list.d//x.list`). The pure part replays
+//! and every file Ansible reads: `sources.list` and `sources.list.d/*.list`
+//! (not hidden ones), named as Ansible's `glob` names them. The pure part replays
 //! Ansible's `SourcesList`: every line is parsed into (valid, enabled,
 //! source, comment) and written back in its normalised form; `present`
 //! enables every matching line (commented out or not) or appends the line to
@@ -477,7 +476,8 @@ pub fn probe_script() -> String {
            n=$(wc -c < \"$1\"); printf 'content %s\\n' \"$((n))\"; cat -- \"$1\"; printf '\\n'\n\
          }}\n\
          one \"$SL\"\n\
-         for f in \"$SP\"/*.list; do one \"$f\"; done\n\
+         D=$SP; while [ \"${{D%/}}\" != \"$D\" ] && [ -n \"${{D%/}}\" ]; do D=${{D%/}}; done\n\
+         for f in \"$D\"/*.list; do one \"$f\"; done\n\
          printf 'done\\n'\n"
     )
 }
@@ -732,7 +732,7 @@ mod tests {
     #[test]
     fn present_enables_a_commented_line_or_appends_a_new_file() {
         let p =
-            probed(&[("/etc/apt/sources.list", "#deb  http://a/d  x main\n"), ("/etc/apt/sources.list.d//e.list", "")]);
+            probed(&[("/etc/apt/sources.list", "#deb  http://a/d  x main\n"), ("/etc/apt/sources.list.d/e.list", "")]);
         let o = decide(&p, "deb http://a/d x main", true, None).unwrap();
         assert!(o.changed);
         assert_eq!(
@@ -760,30 +760,24 @@ mod tests {
     }
 
     #[test]
-    fn a_new_line_for_an_existing_file_name_replaces_it_as_in_ansible() {
-        // Ansible's key for the globbed file has apt's `//`; the name it
-        // derives has one `/`: two entries, and the second write wins.
-        let p = probed(&[("/etc/apt/sources.list.d//b_d.list", "deb http://other x\n")]);
+    fn a_new_line_for_an_existing_file_is_appended() {
+        let p = probed(&[("/etc/apt/sources.list.d/b_d.list", "deb http://other x\n")]);
         let o = decide(&p, "deb http://b/d x main", true, None).unwrap();
-        assert_eq!(
-            o.ops,
-            vec![(
-                "/etc/apt/sources.list.d/b_d.list".into(),
-                FileOp::Write { content: "deb http://b/d x main\n".into(), new_repo: true }
-            )]
-        );
+        let content = "deb http://other x\ndeb http://b/d x main\n".to_owned();
+        assert_eq!(o.ops, vec![("/etc/apt/sources.list.d/b_d.list".into(), FileOp::Write { content, new_repo: true })]);
+        assert!(o.added.is_empty());
     }
 
     #[test]
     fn absent_removes_with_ansibles_index_arithmetic() {
-        let p = probed(&[("/etc/apt/sources.list.d//a.list", "deb http://a x\n# deb http://a x\n")]);
+        let p = probed(&[("/etc/apt/sources.list.d/a.list", "deb http://a x\n# deb http://a x\n")]);
         let o = decide(&p, "deb http://a x", false, None).unwrap();
         assert_eq!(o.removed, Vec::<String>::new());
         assert_eq!(o.ops[0].1, FileOp::Write { content: "# deb http://a x\n".into(), new_repo: false });
         // The only line: the file goes.
-        let p = probed(&[("/etc/apt/sources.list.d//a.list", "deb http://a x\n")]);
+        let p = probed(&[("/etc/apt/sources.list.d/a.list", "deb http://a x\n")]);
         let o = decide(&p, "deb http://a x", false, None).unwrap();
-        assert_eq!(o.removed, vec!["/etc/apt/sources.list.d//a.list".to_owned()]);
+        assert_eq!(o.removed, vec!["/etc/apt/sources.list.d/a.list".to_owned()]);
         assert_eq!(o.ops[0].1, FileOp::Remove);
         // Two enabled matches: the second pop takes the line after the
         // second match (Ansible's stale index).

@@ -433,3 +433,42 @@ fn bad_literals_fail_at_load_time_with_their_location() {
         out.assert_output_contains(needle);
     }
 }
+
+#[test]
+fn apt_repository_appends_to_an_existing_file_of_that_name() {
+    for (engine, options) in variants().into_iter().filter(|(_, o)| !o.no_python) {
+        let Some((hosts, _)) = hosts_without_sources(options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, "printf 'deb http://other.invalid x main\\n' > /etc/apt/sources.list.d/stead-x.list");
+        let tasks = r#"
+            - name: into stead-x.list
+              apt_repository: {repo: "deb http://b.invalid x main", filename: stead-x, update_cache: false}
+            "#;
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(tasks));
+        converge(&test, &hosts, 1);
+        let e = engine.name();
+        assert_eq!(
+            hosts.sh(host, "cat /etc/apt/sources.list.d/stead-x.list"),
+            "deb http://other.invalid x main\ndeb http://b.invalid x main\n",
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn apt_repository_removes_two_matches_with_ansibles_index_arithmetic() {
+    for (engine, options) in variants().into_iter().filter(|(_, o)| !o.no_python) {
+        let Some((hosts, _)) = hosts_without_sources(options) else { return };
+        let host = hosts.host(0);
+        hosts.sh(host, "printf 'deb http://a.invalid x\\nc1\\ndeb http://a.invalid x\\nc2\\n' > /etc/apt/sources.list");
+        let tasks = r#"
+            - name: both go, Ansible's way
+              apt_repository: {repo: "deb http://a.invalid x", state: absent, update_cache: false}
+            "#;
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(tasks));
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
+        // Ansible pops by the line's original index: the second pop takes
+        // the line after the second match.
+        assert_eq!(hosts.sh(host, "cat /etc/apt/sources.list"), "c1\ndeb http://a.invalid x\n", "{}", engine.name());
+    }
+}

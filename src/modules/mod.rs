@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod apt;
+pub mod apt_repository;
 pub mod args;
 pub mod authorized_key;
 pub mod blockinfile;
@@ -25,6 +26,7 @@ pub mod command;
 pub mod control;
 pub mod copy;
 pub mod cron;
+pub mod deb822_repository;
 pub mod debversion;
 pub mod diff;
 pub mod dnf;
@@ -52,6 +54,7 @@ pub mod service;
 pub mod service_facts;
 pub mod spec;
 pub mod stat;
+pub mod sudoers;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;

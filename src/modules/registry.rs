@@ -5,6 +5,8 @@ use super::Module;
 /// Every module stead knows.
 static MODULES: &[&dyn Module] = &[
     &super::apt::Apt,
+    &super::apt_repository::AptRepository,
+    &super::deb822_repository::Deb822Repository,
     &super::command::Command,
     &super::command::Shell,
     &super::raw::Raw,
@@ -35,6 +37,7 @@ static MODULES: &[&dyn Module] = &[
     &super::lineinfile::LineInFile,
     &super::replace::Replace,
     &super::stat::Stat,
+    &super::sudoers::Sudoers,
     &super::sysctl::Sysctl,
     &super::service::Service,
     &super::service_facts::ServiceFacts,

@@ -11,6 +11,7 @@ mod host;
 mod isolation;
 mod kernel;
 mod packages;
+mod repos;
 mod services;
 mod text;
 

@@ -309,7 +309,15 @@ impl HostRun<'_> {
         );
         vars.base.insert("ansible_check_mode".into(), Json::Bool(self.options.check));
         vars.base.insert("ansible_diff_mode".into(), Json::Bool(self.options.diff));
-        vars.base.insert("playbook_dir".into(), Json::from(self.play.playbook_dir.display().to_string()));
+        // Absolute, as Ansible gives it (a playbook named `site.yml` has an
+        // empty directory otherwise, and `{{ playbook_dir }}/x` would be `/x`).
+        let dir = &self.play.playbook_dir;
+        let absolute = if dir.as_os_str().is_empty() {
+            std::env::current_dir().unwrap_or_default()
+        } else {
+            std::path::absolute(dir).unwrap_or_else(|_| dir.clone())
+        };
+        vars.base.insert("playbook_dir".into(), Json::from(absolute.display().to_string()));
         vars.base.insert("play_hosts".into(), Json::from(self.play.hosts.clone()));
         vars.base.insert("ansible_play_hosts".into(), Json::from(self.play.hosts.clone()));
         if let Err(e) = vars.resolve_base(self.templates) {

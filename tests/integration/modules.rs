@@ -1015,3 +1015,19 @@ fn set_fact_cacheable_makes_a_host_fact() {
         assert_eq!(out.task(HOST, "facts")["msg"], "2 False", "{}", engine.name());
     }
 }
+
+/// `playbook_dir` was empty for a playbook named without a directory
+/// (`site.yml`), so `{{ playbook_dir }}/backups` meant `/backups`.
+#[test]
+fn playbook_dir_is_absolute() {
+    let sshd = Sshd::start();
+    for engine in crate::support::oracle::engines() {
+        let test = Test::new()
+            .engine(&engine)
+            .host(HOST, &sshd)
+            .file("site.yml", play("- name: dir\n  debug: {msg: \"{{ playbook_dir }}\"}\n"));
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        assert_eq!(out.task(HOST, "dir")["msg"], test.project().display().to_string(), "{}", engine.name());
+    }
+}

@@ -332,13 +332,22 @@ fn system_module_arguments_are_checked_at_their_line() {
         ("pam_limits: {domain: '*', limit_type: hrd, limit_item: nofile, value: 1}", "hrd", &["limit_type"]),
         ("modprobe: {name: dummy, state: loaded}", "loaded", &["state"]),
         ("raw: ", "raw", &[]),
+        ("find: {paths: /etc, file_typ: file}", "file_typ", &["did you mean `file_type`"]),
+        ("fetch: {src: /etc/hostname, dest: out, flatt: true}", "flatt", &["did you mean `flat`"]),
+        ("hostname: {nam: web1}", "nam", &["did you mean `name`"]),
+        ("timezone: {name: UTC, hwclock: local}", "hwclock", &["does not support"]),
+        ("apt_repository: {repo: 'deb http://x ./', stat: present}", "stat", &["did you mean `state`"]),
+        ("deb822_repository: {name: x, uris: 'http://x', suites: s, typs: deb}", "typs", &["did you mean `types`"]),
+        ("community.general.sudoers: {name: x, user: u, commands: ALL, nopasword: true}", "nopasword", &["nopassword"]),
+        ("package_facts: {strategy: some}", "some", &["strategy"]),
+        ("group: {name: g, gid: twelve}", "twelve", &["gid"]),
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();
         let test =
             project(&wire, &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: case\n      {task}\n"));
         let out = test.run_args(["validate", "site.yml"]);
-        out.assert_status(1);
+        assert_eq!(out.status, 1, "`{task}` was accepted\n{}{}", out.stdout, out.stderr);
         assert_location(&out, "site.yml", 5);
         out.assert_stderr_contains(needle);
         for e in *extra {

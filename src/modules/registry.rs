@@ -26,6 +26,7 @@ static MODULES: &[&dyn Module] = &[
     &super::copy::Copy,
     &super::cron::Cron,
     &super::file::File,
+    &super::get_url::GetUrl,
     &super::getent::Getent,
     &super::group::GroupModule,
     &super::ini_file::IniFile,

@@ -9,6 +9,7 @@ mod filesystems;
 mod hardening;
 mod isolation;
 mod kernel;
+mod network;
 mod packages;
 mod services;
 mod text;

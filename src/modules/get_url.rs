@@ -61,10 +61,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("use_proxy", ArgKind::Bool),
     ArgSpec::new("decompress", ArgKind::Bool),
     ArgSpec::new("use_netrc", ArgKind::Bool),
+    ArgSpec::new("client_cert", ArgKind::Str),
+    ArgSpec::new("client_key", ArgKind::Str),
 ])
 .refused(&[
-    ("client_cert", "TLS client certificates are not supported by stead's get_url"),
-    ("client_key", "TLS client certificates are not supported by stead's get_url"),
     ("ciphers", "curl and wget name TLS ciphers differently from Python; not supported"),
     ("unredirected_headers", "curl and wget cannot drop chosen headers on redirects; not supported"),
     ("use_gssapi", "GSSAPI/Kerberos authentication is not supported"),
@@ -153,6 +153,7 @@ impl Module for GetUrl {
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let mut request = Request::from_args(args, "url_username", "url_password")?;
         request.follow_redirects = true;
+        request.no_cache = args.bool_or("force", false)?;
         let checksum = parse_checksum(&args.opt_str("checksum")?.unwrap_or_default())?;
         let dest = args.str("dest")?;
         if dest.is_empty() {

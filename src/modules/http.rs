@@ -73,6 +73,16 @@ pub struct Request {
     pub use_netrc: bool,
     /// The request sends the body in `"$reqbody"`.
     pub body: bool,
+    /// TLS client certificate (PEM) on the host.
+    pub client_cert: Option<String>,
+    /// Its key, when not in the certificate file.
+    pub client_key: Option<String>,
+    /// CA bundle to verify the server with (`uri`'s `ca_path`).
+    pub ca_path: Option<String>,
+    /// Connect through this Unix socket (`uri`'s `unix_socket`, curl only).
+    pub unix_socket: Option<String>,
+    /// Ask caches for a fresh copy (`Cache-Control: no-cache`, Ansible's `force`).
+    pub no_cache: bool,
 }
 
 /// A value for a config line, or an error for one that cannot be written
@@ -112,6 +122,11 @@ impl Request {
             decompress: args.bool_or("decompress", true)?,
             use_netrc: args.bool_or("use_netrc", true)?,
             body: false,
+            client_cert: args.opt_str("client_cert")?.filter(|s| !s.is_empty()),
+            client_key: args.opt_str("client_key")?.filter(|s| !s.is_empty()),
+            ca_path: None,
+            unix_socket: None,
+            no_cache: false,
         })
     }
 
@@ -129,6 +144,16 @@ impl Request {
         }
         if let Some(p) = &self.password {
             one_line("url_password", p)?;
+        }
+        for (arg, v) in [
+            ("client_cert", &self.client_cert),
+            ("client_key", &self.client_key),
+            ("ca_path", &self.ca_path),
+            ("unix_socket", &self.unix_socket),
+        ] {
+            if let Some(v) = v {
+                one_line(arg, v)?;
+            }
         }
         match tool {
             Tool::Curl => {
@@ -154,6 +179,19 @@ impl Request {
                 }
                 if self.decompress {
                     c.push_str("compressed\n");
+                }
+                if self.no_cache {
+                    c.push_str("header = \"Cache-Control: no-cache\"\n");
+                }
+                for (key, v) in [
+                    ("cert", &self.client_cert),
+                    ("key", &self.client_key),
+                    ("cacert", &self.ca_path),
+                    ("unix-socket", &self.unix_socket),
+                ] {
+                    if let Some(v) = v {
+                        c.push_str(&format!("{key} = {}\n", curl_str(v)));
+                    }
                 }
                 let t = self.timeout;
                 c.push_str(&format!("connect-timeout = {t}\nspeed-time = {t}\nspeed-limit = 1\n"));
@@ -191,6 +229,21 @@ impl Request {
                     c.push_str("max_redirect = 0\n");
                 }
                 c.push_str(&format!("timeout = {}\ntries = 1\n", self.timeout));
+                if self.no_cache {
+                    c.push_str("cache = off\n");
+                }
+                for (key, v) in [
+                    ("certificate", &self.client_cert),
+                    ("private_key", &self.client_key),
+                    ("ca_certificate", &self.ca_path),
+                ] {
+                    if let Some(v) = v {
+                        c.push_str(&format!("{key} = {v}\n"));
+                    }
+                }
+                if self.unix_socket.is_some() {
+                    return Err(ModuleError::failed("unix_socket needs curl on the host (only wget was found)"));
+                }
                 if self.method != "GET" || self.body {
                     return Err(ModuleError::failed(format!(
                         "{} requests need curl on the host (only wget was found)",

@@ -54,6 +54,7 @@ pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod uri;
 pub mod user;
 
 use std::path::PathBuf;

@@ -237,3 +237,131 @@ fn get_url_falls_back_to_wget_when_curl_is_missing() {
     assert_eq!(hosts.sh(host, "cat /opt/dl/data.txt /opt/dl/secret.txt"), format!("{DATA}top secret\n"));
     assert_eq!(hosts.sh(host, "ls -A /opt/dl | wc -l").trim(), "4");
 }
+
+fn uri_tasks(base: &str) -> String {
+    format!(
+        r#"
+        - name: a JSON document
+          uri:
+            url: {base}/files/doc.json
+            return_content: true
+          register: doc
+        - name: a JSON body
+          ansible.builtin.uri:
+            url: {base}/echo
+            method: POST
+            body_format: json
+            body: {{name: stead, n: 1}}
+            headers:
+              X-Test: yes-header
+          register: echo
+        - name: a form
+          uri:
+            url: {base}/echo
+            method: PUT
+            body_format: form-urlencoded
+            body:
+              q: a b
+              n: [1, 2]
+          register: form
+        - name: a redirect
+          uri:
+            url: {base}/redirect/files/doc.json
+          register: redir
+        - name: another status
+          uri:
+            url: {base}/status/201
+            status_code: [200, 201]
+          register: created
+        - name: behind basic auth
+          uri:
+            url: {base}/private/secret.txt
+            user: {USER}
+            password: "{PASSWORD}"
+            force_basic_auth: true
+            return_content: true
+          register: auth
+        - name: results
+          assert:
+            that:
+              - doc.status == 200
+              - doc.json.name == 'stead'
+              - doc.json.list == [1, 2]
+              - doc.content_type == 'application/json'
+              - doc.content is defined
+              - doc is not changed
+              - echo.json.method == 'POST'
+              - "echo.json.body == '{{\"name\": \"stead\", \"n\": 1}}'"
+              - echo.json.content_type == 'application/json'
+              - echo.json.x_test == 'yes-header'
+              - echo.x_served_by == 'stead-test'
+              - echo.content is not defined
+              - form.json.body == 'q=a+b&n=1&n=2'
+              - form.json.method == 'PUT'
+              - form.json.content_type == 'application/x-www-form-urlencoded'
+              - redir.redirected
+              - redir.url == '{base}/files/doc.json'
+              - not doc.redirected
+              - created.status == 201
+              - auth.content == 'top secret\n'
+          when: not ansible_check_mode
+        "#
+    )
+}
+
+#[test]
+fn uri_requests_report_status_headers_and_json() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        let base = serve(&hosts, host);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&uri_tasks(&base)));
+        let real = converge(&test, &hosts, 0);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(real.task("h1", "results")["status"], "ok", "{e}: {}", real.stdout);
+        assert!(!real.stdout.contains(PASSWORD), "{e}: password shown");
+    }
+}
+
+#[test]
+fn uri_writes_dest_once_is_skipped_in_check_mode_and_fails_on_a_bad_status() {
+    for engine in crate::support::oracle::engines() {
+        let Some(hosts) = TestHosts::up(1) else { return };
+        let host = hosts.host(0);
+        let base = serve(&hosts, host);
+        let tasks = format!(
+            r#"
+            - name: save
+              uri:
+                url: {base}/files/doc.json
+                dest: /opt/doc.json
+                creates: /opt/doc.json
+                mode: "0600"
+            - name: missing
+              uri:
+                url: {base}/files/none
+              register: missing
+              ignore_errors: true
+            - name: results
+              assert:
+                that:
+                  - missing is failed
+                  - missing.status == 404
+                  - "missing.msg == 'Status code was 404 and not [200]: HTTP Error 404: File not found'"
+              when: not ansible_check_mode
+            "#
+        );
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&tasks));
+        let e = engine.name();
+        let plan = test.run_args(["apply", "site.yml", "--check"]);
+        plan.assert_status(0).assert_changed(0);
+        assert_eq!(plan.task("h1", "save")["status"], "skipped", "{e}: {}", plan.stdout);
+        assert_eq!(hosts.sh(host, "ls /opt/doc.json 2>/dev/null | wc -l").trim(), "0", "{e}");
+        let real = test.run_args(["apply", "site.yml"]);
+        real.assert_status(0).assert_changed(1);
+        assert_eq!(real.task("h1", "results")["status"], "ok", "{e}: {}", real.stdout);
+        assert_eq!(hosts.sh(host, "stat -c %a /opt/doc.json").trim(), "600", "{e}");
+        assert!(hosts.sh(host, "cat /opt/doc.json").contains("stead"), "{e}");
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+    }
+}

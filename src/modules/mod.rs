@@ -56,6 +56,7 @@ pub mod systemd;
 pub mod template;
 pub mod uri;
 pub mod user;
+pub mod wait_for;
 
 use std::path::PathBuf;
 

@@ -41,6 +41,7 @@ static MODULES: &[&dyn Module] = &[
     &super::template::Template,
     &super::uri::Uri,
     &super::user::User,
+    &super::wait_for::WaitFor,
 ];
 
 /// Collection prefixes accepted before a module name.

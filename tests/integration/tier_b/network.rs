@@ -365,3 +365,119 @@ fn uri_writes_dest_once_is_skipped_in_check_mode_and_fails_on_a_bad_status() {
         test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
     }
 }
+
+fn wait_for_tasks(ip: &str) -> String {
+    format!(
+        r#"
+        - name: the web port
+          wait_for:
+            host: {ip}
+            port: {PORT}
+            timeout: 10
+          register: port
+        - name: a closed port
+          ansible.builtin.wait_for:
+            host: {ip}
+            port: 8099
+            state: stopped
+            timeout: 5
+        - name: a line in a file
+          wait_for:
+            path: {ROOT}/files/data.txt
+            search_regex: '^hello from (?P<who>\w+) (server)$'
+            timeout: 5
+          register: line
+        - name: a missing file
+          wait_for:
+            path: /nonexistent/file
+            state: absent
+            timeout: 5
+        - name: the ssh banner
+          wait_for:
+            host: {ip}
+            port: 22
+            search_regex: OpenSSH
+            timeout: 10
+        - name: no connections
+          wait_for:
+            host: 0.0.0.0
+            port: 8099
+            state: drained
+            timeout: 5
+        - name: results
+          assert:
+            that:
+              - port is not changed
+              - port.state == 'started'
+              - port.port == {PORT}
+              - port.path == None
+              - line.match_groupdict.who == 'the'
+              - line.match_groups == ['the', 'server']
+              - line.path == '{ROOT}/files/data.txt'
+              - line.state == 'file'
+          when: not ansible_check_mode
+        "#
+    )
+}
+
+#[test]
+fn wait_for_ports_files_strings_and_drains() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        serve(&hosts, host);
+        let tasks = wait_for_tasks(&host.ip);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&tasks));
+        let real = converge(&test, &hosts, 0);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(real.task("h1", "results")["status"], "ok", "{e}: {}", real.stdout);
+    }
+}
+
+#[test]
+fn wait_for_polls_until_a_file_appears_and_times_out_with_msg() {
+    for engine in crate::support::oracle::engines() {
+        let Some(hosts) = TestHosts::up(1) else { return };
+        let host = hosts.host(0);
+        let tasks = format!(
+            r#"
+            - name: start a writer
+              shell: setsid sh -c 'sleep 2; touch /tmp/appears' </dev/null >/dev/null 2>&1 &
+            - name: later
+              wait_for:
+                path: /tmp/appears
+                timeout: 20
+              register: later
+            - name: closed
+              wait_for:
+                host: {ip}
+                port: 8099
+                timeout: 2
+              register: closed
+              ignore_errors: true
+            - name: custom
+              wait_for:
+                path: /tmp/never
+                timeout: 1
+                msg: the file never came
+              register: custom
+              ignore_errors: true
+            - name: results
+              assert:
+                that:
+                  - later.elapsed >= 1
+                  - closed is failed
+                  - closed.msg == 'Timeout when waiting for {ip}:8099'
+                  - closed.elapsed >= 2
+                  - custom.msg == 'the file never came'
+            "#,
+            ip = host.ip
+        );
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(&tasks));
+        let out = test.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        let e = engine.name();
+        assert_eq!(out.task("h1", "results")["status"], "ok", "{e}: {}", out.stdout);
+        assert_eq!(out.task("h1", "closed")["status"], "failed", "{e}");
+    }
+}

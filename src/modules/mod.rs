@@ -54,6 +54,7 @@ pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod unarchive;
 pub mod uri;
 pub mod user;
 pub mod wait_for;

@@ -39,6 +39,7 @@ static MODULES: &[&dyn Module] = &[
     &super::systemd::Systemd,
     &super::systemd::SystemdService,
     &super::template::Template,
+    &super::unarchive::Unarchive,
     &super::uri::Uri,
     &super::user::User,
     &super::wait_for::WaitFor,

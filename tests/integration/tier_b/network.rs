@@ -481,3 +481,155 @@ fn wait_for_polls_until_a_file_appears_and_times_out_with_msg() {
         assert_eq!(out.task("h1", "closed")["status"], "failed", "{e}");
     }
 }
+
+/// Builds the test archives inside the host: `app.tar.gz` (app/a.txt,
+/// app/b.txt, app/sub/c.txt) and `app.zip` (z/one.txt, z/skip.txt).
+fn make_archives(hosts: &TestHosts, host: &TestHost) {
+    hosts.sh(
+        host,
+        &format!(
+            "set -e\nmkdir -p {ROOT}/files /tmp/build/app/sub /tmp/build/z\ncd /tmp/build\n\
+             printf 'a\\n' > app/a.txt; printf 'b\\n' > app/b.txt; printf 'c\\n' > app/sub/c.txt\n\
+             printf '1\\n' > z/one.txt; printf 'skip\\n' > z/skip.txt\n\
+             tar -czf {ROOT}/files/app.tar.gz app\nzip -qr {ROOT}/files/app.zip z\nrm -rf /tmp/build\n\
+             mkdir -p /opt/app /opt/site /opt/zip"
+        ),
+    );
+}
+
+/// A tar.xz built on the controller, for `src` without `remote_src`.
+fn controller_archive() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site/html")).unwrap();
+    std::fs::write(dir.path().join("site/html/index.html"), "<h1>hi</h1>\n").unwrap();
+    let out = dir.path().join("site.tar.xz");
+    let ok =
+        std::process::Command::new("tar").arg("-cJf").arg(&out).arg("-C").arg(dir.path()).arg("site").status().unwrap();
+    assert!(ok.success());
+    std::fs::read(out).unwrap()
+}
+
+const UNARCHIVE_TASKS: &str = r#"
+- name: a tarball on the host
+  unarchive:
+    src: /srv/www/files/app.tar.gz
+    dest: /opt/app
+    remote_src: true
+    list_files: true
+  register: tgz
+- name: a tarball from the controller
+  ansible.builtin.unarchive:
+    src: site.tar.xz
+    dest: /opt/site
+    mode: "u=rwX,g=rX,o="
+  register: txz
+- name: results
+  assert:
+    that:
+      - tgz.handler == 'TgzArchive'
+      - "'app/sub/c.txt' in tgz.files"
+      - tgz.dest == '/opt/app'
+      - txz.handler == 'TarArchive'
+  when: not ansible_check_mode
+"#;
+
+#[test]
+fn unarchive_unpacks_tarballs_once_and_restores_a_changed_file() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        make_archives(&hosts, host);
+        let test = Test::new()
+            .engine(&engine)
+            .testhost("h1", &hosts, host)
+            .file("site.yml", play(UNARCHIVE_TASKS))
+            .file("files/site.tar.xz", controller_archive());
+        let e = format!("{} {options:?}", engine.name());
+        // Check mode: tar archives are skipped, as Ansible skips them; the
+        // host is untouched.
+        let before = hosts.upper_hash(host);
+        let check = test.run_args(["apply", "site.yml", "--check"]);
+        check.assert_status(0).assert_changed(0);
+        assert_eq!(check.task("h1", "a tarball on the host")["status"], "skipped", "{e}");
+        assert_eq!(before, hosts.upper_hash(host), "{e}: --check modified the host");
+        let real = test.run_args(["apply", "site.yml"]);
+        real.assert_status(0).assert_changed(2);
+        assert_eq!(real.task("h1", "results")["status"], "ok", "{e}: {}", real.stdout);
+        assert_eq!(hosts.sh(host, "cat /opt/app/app/a.txt /opt/app/app/sub/c.txt"), "a\nc\n", "{e}");
+        assert_eq!(hosts.sh(host, "cat /opt/site/site/html/index.html"), "<h1>hi</h1>\n", "{e}");
+        assert_eq!(
+            hosts.sh(host, "stat -c %a /opt/site/site/html /opt/site/site/html/index.html"),
+            "750\n640\n",
+            "{e}"
+        );
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+        hosts.sh(host, "echo changed > /opt/app/app/b.txt");
+        test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
+        assert_eq!(hosts.sh(host, "cat /opt/app/app/b.txt"), "b\n", "{e}");
+    }
+}
+
+const ZIP_TASKS: &str = r#"
+- name: a zip on the host
+  unarchive:
+    src: /srv/www/files/app.zip
+    dest: /opt/zip
+    remote_src: true
+    exclude: [z/skip.txt]
+"#;
+
+#[test]
+fn unarchive_zip_converges() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        make_archives(&hosts, host);
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(ZIP_TASKS));
+        converge(&test, &hosts, 1);
+        let e = format!("{} {options:?}", engine.name());
+        assert_eq!(hosts.sh(host, "cat /opt/zip/z/one.txt"), "1\n", "{e}");
+        assert_eq!(hosts.sh(host, "ls /opt/zip/z"), "one.txt\n", "{e}: excluded file unpacked");
+    }
+}
+
+#[test]
+fn unarchive_plan_shows_a_drifted_zip_and_failures_are_clear() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    make_archives(&hosts, host);
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(ZIP_TASKS));
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
+    hosts.sh(host, "echo drift > /opt/zip/z/one.txt");
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(1);
+    assert_has_line(&plan, "-archive: differs");
+    assert_has_line(&plan, "+archive: unpacked from /srv/www/files/app.zip");
+    assert_eq!(hosts.sh(host, "cat /opt/zip/z/one.txt"), "drift\n");
+    for engine in crate::support::oracle::engines() {
+        let failing = Test::new().engine(&engine).testhost("h1", &hosts, host).file(
+            "site.yml",
+            play(
+                r#"
+                - name: no source
+                  unarchive: {src: /nonexistent.tar.gz, dest: /opt/app, remote_src: true}
+                  register: nosrc
+                  ignore_errors: true
+                - name: no dest
+                  unarchive: {src: /srv/www/files/app.tar.gz, dest: /nonexistent, remote_src: true}
+                  register: nodest
+                  ignore_errors: true
+                - name: results
+                  assert:
+                    that:
+                      - nosrc is failed
+                      - "nosrc.msg == \"Source '/nonexistent.tar.gz' does not exist\""
+                      - nodest is failed
+                      - "nodest.msg == \"dest '/nonexistent' must be an existing dir\""
+                "#,
+            ),
+        );
+        let out = failing.run_args(["apply", "site.yml"]);
+        out.assert_status(0);
+        assert_eq!(out.task("h1", "results")["status"], "ok", "{}: {}", engine.name(), out.stdout);
+    }
+}

@@ -35,9 +35,11 @@ pub mod file;
 pub mod file_state;
 pub mod file_write;
 pub mod find;
+pub mod get_url;
 pub mod getent;
 pub mod group;
 pub mod hostname;
+pub mod http;
 pub mod ini_file;
 pub mod lineinfile;
 pub mod meta;
@@ -59,7 +61,10 @@ pub mod sysctl;
 pub mod systemd;
 pub mod template;
 pub mod timezone;
+pub mod unarchive;
+pub mod uri;
 pub mod user;
+pub mod wait_for;
 
 use std::path::PathBuf;
 

@@ -10,6 +10,7 @@ mod hardening;
 mod host;
 mod isolation;
 mod kernel;
+mod network;
 mod packages;
 mod repos;
 mod services;

@@ -991,8 +991,8 @@ impl HostRun<'_> {
                         self.drop_connection(link).await;
                     }
                 }
-                let pause = Duration::from_secs(2u64.pow(failures).min(12));
-                failures = (failures + 1).min(4);
+                let pause = backoff(failures);
+                failures += 1;
                 tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
             }
         }
@@ -1195,6 +1195,12 @@ impl HostRun<'_> {
     }
 }
 
+/// The pause after the `failures`-th failed attempt of a reconnect:
+/// Ansible's reboot backoff (1, 2, 4, 8, then 12 s), without its jitter.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(failures).min(12))
+}
+
 /// A failure a rescue will handle sets `ansible_failed_task` and
 /// `ansible_failed_result` for the rest of the play, as Ansible does.
 fn set_failed_task(vars: &mut HostVars, task: &Task, name: &str, result: Json) {
@@ -1313,4 +1319,17 @@ fn unit_at(all: &[Result<Vec<Unit>, String>], (task, unit): (usize, usize)) -> &
 
 fn unit_at_mut(all: &mut [Result<Vec<Unit>, String>], (task, unit): (usize, usize)) -> &mut Unit {
     &mut all[task].as_mut().expect("only prepared tasks have units")[unit]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn reconnect_attempts_back_off_as_ansibles_reboot_does() {
+        let secs: Vec<u64> = (0..7).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 12, 12, 12]);
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(12));
+    }
 }

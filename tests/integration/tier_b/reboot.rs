@@ -35,9 +35,19 @@ fn reboot_waits_for_the_host_and_later_tasks_run_after_it() {
         let boot = hosts.boot_id(host);
         let machine = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
         assert_ne!(boot, machine.trim(), "{e}: the host reads this machine's boot id");
+        // The stat after the reboot is probed together with the reboot's
+        // own probe: its answer must be taken again after the reboot.
         let site = play(&format!(
-            "{MARKER_AND_REBOOT}{}",
+            "{}{MARKER_AND_REBOOT}{}",
             r#"
+- name: stat before
+  stat: {path: /proc/sys/kernel/random/boot_id, get_checksum: true}
+  register: s1
+"#,
+            r#"
+- name: stat after
+  stat: {path: /proc/sys/kernel/random/boot_id, get_checksum: true}
+  register: s2
 - name: the marker is there
   command: cat /etc/stead-reboot-marker
   register: marker
@@ -51,6 +61,7 @@ fn reboot_waits_for_the_host_and_later_tasks_run_after_it() {
     that:
       - marker.stdout == 'before the reboot'
       - after.stdout != 'BOOT'
+      - s1.stat.checksum != s2.stat.checksum
 "#
             .replace("BOOT", &boot)
         ));

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
 
@@ -16,7 +16,9 @@ use super::cursor::{IncludedItems, Segment};
 use super::events::{Event, EventSink, Status, TaskRecord};
 use super::outcome::{self, UnitResult};
 use super::vars::HostVars;
-use crate::modules::{Action, Args, Control, ModuleError, Plan, ResultMap, TaskContext};
+use crate::modules::{
+    Action, Args, Control, ModuleError, Plan, Reconnect, ReconnectStage, Reconnected, ResultMap, TaskContext,
+};
 use crate::plan::{PlayPlan, RunOptions};
 use crate::playbook::{find_local_file, Include, LoopExtras, Task};
 use crate::template::{context, Templates};
@@ -894,17 +896,140 @@ impl HostRun<'_> {
             Prepared::Ready(action) => action,
         };
         let plan = match action.compare(probe) {
-            Ok(plan) if !unit.check && plan.apply.is_some() => plan,
-            other => return Ok((other, false)),
+            Ok(plan) => plan,
+            Err(e) => return Ok((Err(e), false)),
         };
+        if let Some(reconnect) = &plan.reconnect {
+            // Checked in check mode too: the host would be this machine.
+            if self.is_local(link) {
+                return Ok((Err(ModuleError::failed(reconnect.refuse_local.clone())), false));
+            }
+            if unit.delegate.as_deref().is_some_and(|d| d != link.host) {
+                let msg = "stead waits only for a task's own host to come back, not for a `delegate_to` host";
+                return Ok((Err(ModuleError::failed(msg)), false));
+            }
+        }
+        if unit.check || plan.apply.is_none() {
+            return Ok((Ok(plan), false));
+        }
         let apply = plan.apply.clone().expect("checked above");
         let script = format!("{}{}", unit.env, apply.script);
         let cmd = RemoteCommand { script, stdin: apply.stdin, become_user: unit.become_.clone() };
-        let conn = self.connection_for(link, unit.delegate.as_deref()).await?;
-        match conn.exec(&cmd).await {
-            Ok(out) => Ok((action.finish(plan, &out), true)),
-            Err(e) if e.is_become() => Ok((Err(ModuleError::failed(e.to_string())), false)),
+        let out = {
+            let conn = self.connection_for(link, unit.delegate.as_deref()).await?;
+            match conn.exec(&cmd).await {
+                Ok(out) => out,
+                Err(e) if e.is_become() => return Ok((Err(ModuleError::failed(e.to_string())), false)),
+                // The host may drop the connection as its reboot starts:
+                // carry on and wait for it, as Ansible does.
+                Err(_) if plan.reconnect.is_some() => ExecOutput { status: 0, stdout: Vec::new(), stderr: Vec::new() },
+                Err(e) => return Err(e),
+            }
+        };
+        let finished = match action.finish(plan, &out) {
+            Ok(plan) => match plan.reconnect.clone() {
+                Some(request) => {
+                    let outcome = self.reconnect(link, &request, unit.become_.clone()).await;
+                    action.reconnected(plan, &outcome)
+                }
+                None => Ok(plan),
+            },
             Err(e) => Err(e),
+        };
+        Ok((finished, true))
+    }
+
+    /// Whether the host's connection is `local` (this machine).
+    fn is_local(&self, link: &Link) -> bool {
+        matches!(link.conn, Some(Connection::Local(_))) || super::connect::is_local(&self.inventory_vars)
+    }
+
+    /// After an apply that takes the host's connection down (a plan's
+    /// [`Reconnect`]): closes the connection, waits, then connects again
+    /// until the marker command's output changes, then until the test
+    /// command succeeds, each stage within the request's timeout. Retries
+    /// back off as Ansible's reboot does (1, 2, 4, 8, then 12 s, without
+    /// its jitter). The new connection stays for the host's later tasks.
+    async fn reconnect(&self, link: &mut Link, request: &Reconnect, become_: Option<Become>) -> Reconnected {
+        let started = Instant::now();
+        self.drop_connection(link).await;
+        tokio::time::sleep(request.delay).await;
+        for stage in [ReconnectStage::Marker, ReconnectStage::Test] {
+            let script = match stage {
+                ReconnectStage::Marker => &request.marker,
+                ReconnectStage::Test => &request.test,
+            };
+            let cmd = RemoteCommand { script: script.clone(), stdin: Vec::new(), become_user: become_.clone() };
+            let deadline = Instant::now() + request.timeout;
+            let mut failures = 0;
+            let mut last_error = String::new();
+            loop {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() || self.interrupted.load(Ordering::SeqCst) {
+                    return Reconnected::TimedOut { stage, last_error, elapsed: started.elapsed() };
+                }
+                match self.attempt(link, &cmd, request.connect_timeout, remaining).await {
+                    Ok(out) => {
+                        let text = out.stdout_text();
+                        let text = text.trim();
+                        match stage {
+                            ReconnectStage::Marker if out.status != 0 => {
+                                last_error = format!("rc {}: {}", out.status, out.stderr_text().trim());
+                            }
+                            ReconnectStage::Marker if text.is_empty() || text == request.previous => {
+                                last_error = "boot time has not changed".into();
+                            }
+                            ReconnectStage::Test if out.status != 0 => {
+                                last_error =
+                                    format!("Test command failed: {} {}", out.stderr_text(), out.stdout_text());
+                            }
+                            _ => break,
+                        }
+                    }
+                    Err(e) => {
+                        last_error = e.to_string();
+                        self.drop_connection(link).await;
+                    }
+                }
+                let pause = backoff(failures);
+                failures += 1;
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+            }
+        }
+        Reconnected::Back { elapsed: started.elapsed() }
+    }
+
+    /// One attempt of [`Self::reconnect`]: connects when needed (within
+    /// `connect_timeout`), runs `cmd`, all within `remaining`.
+    async fn attempt(
+        &self,
+        link: &mut Link,
+        cmd: &RemoteCommand,
+        connect_timeout: Option<Duration>,
+        remaining: Duration,
+    ) -> Result<ExecOutput, TransportError> {
+        let timed_out =
+            |what: &str| TransportError::Exec { host: link.host.clone(), detail: format!("{what} timed out") };
+        if link.conn.is_none() {
+            let mut vars = self.connection_vars(&link.host, &self.inventory_vars)?;
+            if let Some(t) = connect_timeout {
+                vars.remove("ansible_timeout");
+                vars.insert("ansible_ssh_timeout".into(), Json::from(t.as_secs().to_string()));
+            }
+            let play_user = self.play.play.remote_user.as_deref();
+            let open = super::connect::open(&link.host, &vars, play_user, self.options);
+            let conn = tokio::time::timeout(remaining, open).await.map_err(|_| timed_out("connecting"))??;
+            link.conn = Some(conn);
+        }
+        let conn = link.conn.as_ref().expect("just connected");
+        tokio::time::timeout(remaining, conn.exec(cmd)).await.map_err(|_| timed_out("the command"))?
+    }
+
+    /// Closes the host's connection, if open (as `meta: reset_connection`).
+    async fn drop_connection(&self, link: &mut Link) {
+        if let Some(conn) = link.conn.take() {
+            link.closed_execs += conn.exec_count();
+            conn.close().await;
         }
     }
 
@@ -1070,6 +1195,12 @@ impl HostRun<'_> {
     }
 }
 
+/// The pause after the `failures`-th failed attempt of a reconnect:
+/// Ansible's reboot backoff (1, 2, 4, 8, then 12 s), without its jitter.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(failures).min(12))
+}
+
 /// A failure a rescue will handle sets `ansible_failed_task` and
 /// `ansible_failed_result` for the rest of the play, as Ansible does.
 fn set_failed_task(vars: &mut HostVars, task: &Task, name: &str, result: Json) {
@@ -1188,4 +1319,17 @@ fn unit_at(all: &[Result<Vec<Unit>, String>], (task, unit): (usize, usize)) -> &
 
 fn unit_at_mut(all: &mut [Result<Vec<Unit>, String>], (task, unit): (usize, usize)) -> &mut Unit {
     &mut all[task].as_mut().expect("only prepared tasks have units")[unit]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn reconnect_attempts_back_off_as_ansibles_reboot_does() {
+        let secs: Vec<u64> = (0..7).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 12, 12, 12]);
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(12));
+    }
 }

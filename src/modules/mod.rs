@@ -50,6 +50,7 @@ pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
 pub mod raw;
+pub mod reboot;
 pub mod registry;
 pub mod replace;
 pub mod service;
@@ -67,6 +68,7 @@ pub mod user;
 pub mod wait_for;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use args::Args;
 pub use diff::Diff;
@@ -235,6 +237,17 @@ pub trait Action: Send {
     fn saw_missing_parent(&self, _probe: &ExecOutput) -> bool {
         false
     }
+    /// After an apply whose plan asked for a [`Reconnect`]: how waiting for
+    /// the host went, turned into the task's result. The default keeps the
+    /// plan when the host came back and fails otherwise.
+    fn reconnected(&mut self, plan: Plan, outcome: &Reconnected) -> Result<Plan, ModuleError> {
+        match outcome {
+            Reconnected::Back { .. } => Ok(plan),
+            Reconnected::TimedOut { stage, .. } => {
+                Err(ModuleError::failed(format!("timed out waiting for the host ({stage:?})")))
+            }
+        }
+    }
     /// Interprets the apply script's output. The default: exit 0 means done.
     fn finish(&mut self, plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleError> {
         if out.status == 0 {
@@ -267,6 +280,61 @@ pub struct ApplyScript {
     pub stdin: Vec<u8>,
 }
 
+/// What the executor does after an apply that takes the host's connection
+/// down (`reboot`): it closes the host's connection, waits `delay`, then
+/// connects again (each attempt within `connect_timeout`) and runs `marker`
+/// until its output (trimmed) is not empty and differs from `previous`,
+/// then runs `test` until it exits 0, each stage within `timeout`. Later
+/// tasks use the new connection, and their probes are taken after it. The
+/// executor knows nothing else of the module: it reports back through
+/// [`Action::reconnected`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconnect {
+    /// Wait before the first attempt (`post_reboot_delay`).
+    pub delay: Duration,
+    /// How long each stage may take (`reboot_timeout`).
+    pub timeout: Duration,
+    /// The timeout of one connection attempt; `None`: the host's own.
+    pub connect_timeout: Option<Duration>,
+    /// A shell command whose output changes when the host is back (the boot id).
+    pub marker: String,
+    /// Its output (trimmed) before the apply.
+    pub previous: String,
+    /// A shell command that must succeed once the marker changed.
+    pub test: String,
+    /// The failure when the host's connection is `local` (the "host" is this
+    /// machine): the apply then never runs, in check mode too.
+    pub refuse_local: String,
+}
+
+/// Which stage of a [`Reconnect`] ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconnectStage {
+    /// Waiting for the marker to change.
+    Marker,
+    /// Waiting for the test command to succeed.
+    Test,
+}
+
+/// How waiting for a host after a [`Reconnect`] apply went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconnected {
+    /// The marker changed and the test command succeeded.
+    Back {
+        /// From the end of the apply.
+        elapsed: Duration,
+    },
+    /// A stage ran out of time.
+    TimedOut {
+        /// Which one.
+        stage: ReconnectStage,
+        /// The last attempt's error, for the report.
+        last_error: String,
+        /// From the end of the apply.
+        elapsed: Duration,
+    },
+}
+
 /// The decision for one task on one host.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -282,6 +350,8 @@ pub struct Plan {
     pub msg: Option<String>,
     /// The task did not run (command in check mode, `creates` satisfied...).
     pub skipped: bool,
+    /// After the apply, wait for the host to come back (`reboot`).
+    pub reconnect: Option<Reconnect>,
 }
 
 impl Plan {

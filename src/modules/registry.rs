@@ -10,6 +10,7 @@ static MODULES: &[&dyn Module] = &[
     &super::command::Command,
     &super::command::Shell,
     &super::raw::Raw,
+    &super::reboot::Reboot,
     &super::control::Debug,
     &super::dnf::Dnf,
     &super::dnf::Yum,

@@ -374,6 +374,7 @@ impl Action for ServiceAction {
                     result: systemd::result(&self.name, &seen, &d),
                     msg: d.warning.clone(),
                     skipped: false,
+                    reconnect: None,
                 })
             }
             b"stead-service sysv\n" => {
@@ -411,7 +412,7 @@ impl Action for ServiceAction {
                 }
                 let diff = (!before.is_empty()).then(|| Diff::state(&self.name, &before, &after));
                 let apply = d.changed.then(|| self.sysv_script(&d));
-                Ok(Plan { changed: d.changed, diff, apply, result, msg: None, skipped: false })
+                Ok(Plan { changed: d.changed, diff, apply, result, msg: None, skipped: false, reconnect: None })
             }
             _ => Err(ModuleError::Probe("the service probe printed no manager".into())),
         }

@@ -493,6 +493,7 @@ impl Action for SystemdAction {
             result: result(&unit, &seen, &d),
             msg: d.warning.clone(),
             skipped: false,
+            reconnect: None,
         };
         Ok(plan)
     }

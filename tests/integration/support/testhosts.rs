@@ -31,6 +31,10 @@ const LOGIN_RECORDS: &[&str] = &["var/log", "var/lib/sudo", "root/.ansible"];
 pub struct Options {
     /// Hide every Python interpreter from the hosts.
     pub no_python: bool,
+    /// Make a reboot a simulation (`scripts/testhosts --rebootable`): each
+    /// host has a boot id of its own, and its `shutdown`/`reboot` kill its
+    /// sshd (which comes back at once) and give it a new boot id.
+    pub rebootable: bool,
 }
 
 /// One Tier-B host of a run.
@@ -67,6 +71,9 @@ impl TestHosts {
         cmd.arg(SCRIPT).arg("up").arg("--owner").arg(std::process::id().to_string());
         if options.no_python {
             cmd.arg("--no-python");
+        }
+        if options.rebootable {
+            cmd.arg("--rebootable");
         }
         let out = cmd.arg(count.to_string()).stdin(Stdio::null()).output().expect("run scripts/testhosts");
         assert!(
@@ -144,6 +151,13 @@ impl TestHosts {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The boot id a host reads in `/proc/sys/kernel/random/boot_id` (a
+    /// rebootable host's own; this machine's otherwise).
+    #[track_caller]
+    pub fn boot_id(&self, host: &TestHost) -> String {
+        self.sh(host, "cat /proc/sys/kernel/random/boot_id").trim().to_owned()
     }
 
     /// A fingerprint of everything a host changed relative to this machine:

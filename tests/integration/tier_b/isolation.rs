@@ -97,7 +97,9 @@ fn hosts_are_separate_machines_on_their_own_network() {
 
 #[test]
 fn a_host_without_python_has_no_interpreter() {
-    let Some(hosts) = TestHosts::up_with(1, crate::support::testhosts::Options { no_python: true }) else {
+    let Some(hosts) =
+        TestHosts::up_with(1, crate::support::testhosts::Options { no_python: true, ..Default::default() })
+    else {
         return;
     };
     let out = hosts.exec(hosts.host(0), "command -v python3 || command -v python || ls /usr/bin/python*");

@@ -12,6 +12,7 @@ mod isolation;
 mod kernel;
 mod network;
 mod packages;
+mod reboot;
 mod repos;
 mod services;
 mod text;
@@ -27,7 +28,7 @@ pub fn variants() -> Vec<(Engine, Options)> {
     // With STEAD_TEST_ORACLE the whole suite runs under Ansible, which needs
     // Python on the host.
     if oracle::ansible_playbook().is_none() {
-        out.push((Engine::Stead, Options { no_python: true }));
+        out.push((Engine::Stead, Options { no_python: true, ..Options::default() }));
     }
     out.extend(oracle::engines().into_iter().filter(|e| *e != Engine::Stead).map(|e| (e, Options::default())));
     out

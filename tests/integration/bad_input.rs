@@ -341,6 +341,8 @@ fn system_module_arguments_are_checked_at_their_line() {
         ("community.general.sudoers: {name: x, user: u, commands: ALL, nopasword: true}", "nopasword", &["nopassword"]),
         ("package_facts: {strategy: some}", "some", &["strategy"]),
         ("group: {name: g, gid: twelve}", "twelve", &["gid"]),
+        ("reboot: {reboot_timout: 5}", "reboot_timout", &["did you mean `reboot_timeout`"]),
+        ("get_url: {url: 'http://x', dest: /tmp/x, checksum: 5, ciphers: x}", "ciphers", &["does not support"]),
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();

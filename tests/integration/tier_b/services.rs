@@ -247,3 +247,29 @@ fn raw_runs_its_text_in_the_shell_and_is_skipped_in_check_mode() {
         test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
     }
 }
+
+#[test]
+fn systemd_plan_shows_enablement_and_mask_changes() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    let test = Test::new().testhost("h1", &hosts, host).file(
+        "site.yml",
+        play(
+            r#"
+            - name: ssh not at boot
+              systemd: {name: ssh, enabled: false}
+            - name: no apt timer
+              systemd: {name: apt-daily.timer, masked: true}
+            "#,
+        ),
+    );
+    let before = hosts.upper_hash(host);
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(2);
+    assert_has_line(&plan, "-enabled: yes");
+    assert_has_line(&plan, "+enabled: no");
+    assert_has_line(&plan, "-masked: no");
+    assert_has_line(&plan, "+masked: yes");
+    assert_eq!(hosts.upper_hash(host), before, "plan changed the host");
+    assert_eq!(hosts.sh(host, "systemctl is-enabled ssh || true").trim(), "enabled");
+}

@@ -198,3 +198,48 @@ pub fn dpkg_state(hosts: &TestHosts, host: &TestHost, package: &str) -> String {
         text
     }
 }
+
+/// `.deb` files of this machine's package lists (not installed anywhere),
+/// fetched once with `apt-get download` into `dir` under the cache, for
+/// tests that install them inside a host with `dpkg -i`. `None` (after
+/// saying why) when they cannot be fetched; a failure under CI.
+pub fn downloaded(dir: &'static str, packages: &[&str]) -> Option<&'static str> {
+    static FETCHED: std::sync::Mutex<Vec<(&'static str, Result<(), String>)>> = std::sync::Mutex::new(Vec::new());
+    let mut fetched = FETCHED.lock().unwrap_or_else(|e| e.into_inner());
+    if !fetched.iter().any(|(d, _)| *d == dir) {
+        let have = |p: &str| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
+        };
+        let result = if packages.iter().all(|p| have(p)) {
+            Ok(())
+        } else {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string()).and_then(|()| {
+                let out = Command::new("apt-get")
+                    .arg("download")
+                    .args(packages)
+                    .current_dir(dir)
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(String::from_utf8_lossy(&out.stderr).into_owned())
+                }
+            })
+        };
+        fetched.push((dir, result));
+    }
+    match fetched.iter().find(|(d, _)| *d == dir).map(|(_, r)| r) {
+        Some(Ok(())) => Some(dir),
+        Some(Err(e)) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot fetch {packages:?}: {e}");
+            eprintln!("skipped: cannot fetch {packages:?}: {e}");
+            None
+        }
+        None => None,
+    }
+}

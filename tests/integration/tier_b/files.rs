@@ -299,41 +299,9 @@ fn ini_file_fails_on_a_missing_file_without_create() {
 
 const CRON_DEBS: &str = "/var/tmp/stead-apt-cache/cron-debs";
 
-/// The cron packages' directory, fetched on first use; `None` (after
-/// saying why) when they cannot be fetched here.
+/// The cron packages, fetched on first use (`None` when they cannot be).
 fn cron_debs() -> Option<&'static str> {
-    static DEBS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let fetched = DEBS.get_or_init(|| {
-        let have = |p: &str| {
-            std::fs::read_dir(CRON_DEBS)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
-        };
-        if have("cron") && have("cron-daemon-common") {
-            return Ok(());
-        }
-        std::fs::create_dir_all(CRON_DEBS).map_err(|e| e.to_string())?;
-        let out = std::process::Command::new("apt-get")
-            .args(["download", "cron", "cron-daemon-common"])
-            .current_dir(CRON_DEBS)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    match fetched {
-        Ok(()) => Some(CRON_DEBS),
-        Err(e) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot fetch the cron packages: {e}");
-            eprintln!("skipped: cannot fetch the cron packages: {e}");
-            None
-        }
-    }
+    crate::support::apt_repo::downloaded(CRON_DEBS, &["cron", "cron-daemon-common"])
 }
 
 /// Installs cron in the host; false (test skipped) when it cannot.

@@ -151,40 +151,9 @@ fn apt_repository_refuses_a_ppa_with_a_reason() {
 const DEB822_DEBS: &str = "/var/tmp/stead-apt-cache/deb822-debs";
 
 /// python3-debian (and its dependency), which Ansible's deb822_repository
-/// needs on the host: fetched once into the cache on first use.
+/// needs on the host, fetched on first use.
 fn deb822_debs() -> Option<&'static str> {
-    static DEBS: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let fetched = DEBS.get_or_init(|| {
-        let have = |p: &str| {
-            std::fs::read_dir(DEB822_DEBS)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{p}_")))
-        };
-        if have("python3-debian") && have("python3-chardet") {
-            return Ok(());
-        }
-        std::fs::create_dir_all(DEB822_DEBS).map_err(|e| e.to_string())?;
-        let out = std::process::Command::new("apt-get")
-            .args(["download", "python3-debian", "python3-chardet"])
-            .current_dir(DEB822_DEBS)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    match fetched {
-        Ok(()) => Some(DEB822_DEBS),
-        Err(e) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot fetch python3-debian: {e}");
-            eprintln!("skipped: cannot fetch python3-debian: {e}");
-            None
-        }
-    }
+    crate::support::apt_repo::downloaded(DEB822_DEBS, &["python3-debian", "python3-chardet"])
 }
 
 /// A host with no apt source and no lists, a legacy `.sources` file and its

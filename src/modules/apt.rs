@@ -598,21 +598,19 @@ impl AptAction {
     fn install_command(&self, operands: &[String]) -> String {
         let o = &self.opts;
         let mut cmd = format!("apt-get -y -q{}", self.dpkg_flags());
-        for (on, flag) in [
-            (o.only_upgrade, "--only-upgrade"),
-            (self.state == State::Fixed, "--fix-broken"),
-            (o.force, "--force-yes"),
-            (o.autoremove, "--auto-remove"),
-            (o.fail_on_autoremove, "--no-remove"),
-            (o.allow_unauthenticated, "--allow-unauthenticated"),
-            (o.allow_downgrade, "--allow-downgrades"),
-            (o.allow_change_held_packages, "--allow-change-held-packages"),
-        ] {
-            if on {
-                cmd.push(' ');
-                cmd.push_str(flag);
-            }
-        }
+        push_flags(
+            &mut cmd,
+            &[
+                (o.only_upgrade, "--only-upgrade"),
+                (self.state == State::Fixed, "--fix-broken"),
+                (o.force, "--force-yes"),
+                (o.autoremove, "--auto-remove"),
+                (o.fail_on_autoremove, "--no-remove"),
+                (o.allow_unauthenticated, "--allow-unauthenticated"),
+                (o.allow_downgrade, "--allow-downgrades"),
+                (o.allow_change_held_packages, "--allow-change-held-packages"),
+            ],
+        );
         if let Some(r) = &o.default_release {
             cmd.push_str(&format!(" -t {}", quote(r)));
         }
@@ -633,17 +631,15 @@ impl AptAction {
     fn remove_command(&self, operands: &[String]) -> String {
         let o = &self.opts;
         let mut cmd = format!("apt-get -q -y{}", self.dpkg_flags());
-        for (on, flag) in [
-            (o.purge, "--purge"),
-            (o.force, "--force-yes"),
-            (o.autoremove, "--auto-remove"),
-            (o.allow_change_held_packages, "--allow-change-held-packages"),
-        ] {
-            if on {
-                cmd.push(' ');
-                cmd.push_str(flag);
-            }
-        }
+        push_flags(
+            &mut cmd,
+            &[
+                (o.purge, "--purge"),
+                (o.force, "--force-yes"),
+                (o.autoremove, "--auto-remove"),
+                (o.allow_change_held_packages, "--allow-change-held-packages"),
+            ],
+        );
         cmd.push_str(&self.lock_flag());
         cmd.push_str(" remove --");
         for op in operands {
@@ -661,17 +657,15 @@ impl AptAction {
         } else {
             format!("apt-get -y{}", self.dpkg_flags())
         };
-        for (on, flag) in [
-            (o.force, "--force-yes"),
-            (o.fail_on_autoremove, "--no-remove"),
-            (o.allow_unauthenticated, "--allow-unauthenticated"),
-            (o.allow_downgrade, "--allow-downgrades"),
-        ] {
-            if on {
-                cmd.push(' ');
-                cmd.push_str(flag);
-            }
-        }
+        push_flags(
+            &mut cmd,
+            &[
+                (o.force, "--force-yes"),
+                (o.fail_on_autoremove, "--no-remove"),
+                (o.allow_unauthenticated, "--allow-unauthenticated"),
+                (o.allow_downgrade, "--allow-downgrades"),
+            ],
+        );
         if !simulate {
             cmd.push_str(&self.lock_flag());
         }
@@ -1118,6 +1112,16 @@ impl AptAction {
         plan.diff = changes_diff(&changes);
         plan.result = result;
         Ok(plan)
+    }
+}
+
+/// Appends ` FLAG` for every flag whose condition holds.
+fn push_flags(cmd: &mut String, flags: &[(bool, &str)]) {
+    for (on, flag) in flags {
+        if *on {
+            cmd.push(' ');
+            cmd.push_str(flag);
+        }
     }
 }
 

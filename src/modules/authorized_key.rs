@@ -524,7 +524,7 @@ impl Action for KeyAction {
                     expect: Some(Expect::unchanged(&st)),
                 }
                 .apply();
-                script.push_str(&format!("(\n{}\n) >/dev/null || exit 1\n", write.script));
+                script.push_str(&write.as_step());
                 ApplyScript { script, stdin: write.stdin }
             }
         };

@@ -96,6 +96,37 @@ pub(crate) fn report_final_state(follow: bool) -> String {
     s
 }
 
+/// No attributes requested: an existing file keeps its mode and owner.
+pub const KEEP_ATTRS: Attrs = Attrs { mode: None, mode_text: None, owner: None, group: None };
+
+impl<'a> WriteFile<'a> {
+    /// The plain edit of a file a probe read: through a symlink, keeping
+    /// its attributes, no backup, parents required, and refused when the
+    /// file changed since `current` was read. Adjust fields with `..`.
+    pub fn edit(dest: &'a str, content: &'a [u8], current: &'a FileState) -> WriteFile<'a> {
+        WriteFile {
+            dest,
+            content,
+            follow: true,
+            attrs: &KEEP_ATTRS,
+            current,
+            backup: false,
+            make_parents: false,
+            validate: None,
+            expect: Some(Expect::unchanged(current)),
+        }
+    }
+}
+
+impl super::ApplyScript {
+    /// The script as one step of a larger script: in a subshell (its
+    /// `exit` and traps stay inside), quiet, the whole script stopping
+    /// when it fails. Its stdin is the larger script's.
+    pub fn as_step(&self) -> String {
+        format!("(\n{}\n) >/dev/null || exit 1\n", self.script)
+    }
+}
+
 impl WriteFile<'_> {
     /// The apply script with the content on its stdin.
     pub fn apply(&self) -> super::ApplyScript {

@@ -18,8 +18,8 @@
 
 use serde_json::{json, Value};
 
-use super::file_state::{self, Attrs, FileKind, Probe};
-use super::file_write::{Expect, WriteFile};
+use super::file_state::{self, FileKind, Probe};
+use super::file_write::WriteFile;
 use super::{Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, TaskContext};
 use crate::transport::quote::quote;
 use crate::transport::ExecOutput;
@@ -267,22 +267,8 @@ impl Action for HostnameAction {
             match strategy {
                 Strategy::File | Strategy::Alpine => {
                     let content = format!("{}\n", self.name);
-                    let w = WriteFile {
-                        dest: FILE,
-                        content: content.as_bytes(),
-                        follow: true,
-                        attrs: &Attrs::default(),
-                        current: &st,
-                        backup: false,
-                        make_parents: false,
-                        validate: None,
-                        expect: Some(match (&st.sha256, st.exists) {
-                            (Some(sum), true) => Expect::Sha256(sum.clone()),
-                            _ => Expect::Absent,
-                        }),
-                    }
-                    .apply();
-                    script.push_str(&format!("(\n{}\n) >/dev/null || exit 1\n", w.script));
+                    let w = WriteFile::edit(FILE, content.as_bytes(), &st).apply();
+                    script.push_str(&w.as_step());
                     stdin = w.stdin;
                     if strategy == Strategy::Alpine {
                         script.push_str("hostname -F /etc/hostname || exit 3\n");

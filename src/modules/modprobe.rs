@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 
 use crate::pyregex::{Flags, PyRegex};
 
-use super::file_state::{sha256_hex, Attrs, FileKind, FileState};
+use super::file_state::{sha256_hex, FileKind, FileState};
 use super::file_write::{Expect, WriteFile};
 use super::{
     Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext,
@@ -390,18 +390,12 @@ impl ModprobeAction {
             None => FileState::default(),
         };
         WriteFile {
-            dest: path,
-            content: content.as_bytes(),
-            follow: true,
-            attrs: &Attrs::default(),
-            current: &fs,
-            backup: false,
             make_parents: true,
-            validate: None,
             expect: Some(match current {
                 Some(f) => Expect::Sha256(sha256_hex(&f.content)),
                 None => Expect::Absent,
             }),
+            ..WriteFile::edit(path, content.as_bytes(), &fs)
         }
         .apply()
     }

@@ -14,8 +14,8 @@
 //! shell string by hand: every value goes through
 //! [`crate::transport::quote::quote`].
 
-use super::file_state::{self, content_diff, sha256_hex, AttrChanges, Attrs, FileState, Probe};
-use super::file_write::{Expect, WriteFile};
+use super::file_state::{self, content_diff, sha256_hex, AttrChanges, FileState, Probe};
+use super::file_write::WriteFile;
 use super::{
     Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext,
 };
@@ -514,18 +514,8 @@ impl Action for MountAction {
             } else {
                 content_diff(&self.fstab, &st, new.as_bytes(), &sha256_hex(new.as_bytes()), &AttrChanges::default())
             });
-            WriteFile {
-                dest: &self.fstab,
-                content: new.as_bytes(),
-                follow: true,
-                attrs: &Attrs::default(),
-                current: &st,
-                backup: self.backup,
-                make_parents: true,
-                validate: None,
-                expect: Some(Expect::unchanged(&st)),
-            }
-            .apply()
+            WriteFile { backup: self.backup, make_parents: true, ..WriteFile::edit(&self.fstab, new.as_bytes(), &st) }
+                .apply()
         });
         if diff.is_none() && (steps.mount || steps.umount || steps.remount) {
             let now = if seen.mounted_from.is_some() { "yes" } else { "no" };

@@ -15,8 +15,8 @@
 //! what the probe read. This module never builds a shell string by hand:
 //! every value goes through [`crate::transport::quote::quote`].
 
-use super::file_state::{self, content_diff, sha256_hex, Attrs, Probe};
-use super::file_write::{self, Expect, WriteFile};
+use super::file_state::{self, content_diff, sha256_hex, Probe};
+use super::file_write::{self, WriteFile};
 use super::lineinfile::{editable, EDIT_LIMIT};
 use super::{Action, ArgKind, ArgSpec, Args, Module, ModuleError, ModuleSpec, Plan, TaskContext};
 use crate::transport::ExecOutput;
@@ -290,17 +290,7 @@ impl Action for PamLimitsAction {
         let new = e.content.as_bytes();
         let content_changed = original.as_deref() != Some(new);
         let mut plan = if content_changed || e.changed {
-            let write = WriteFile {
-                dest,
-                content: new,
-                follow: true,
-                attrs: &Attrs::default(),
-                current: &st,
-                backup: self.backup,
-                make_parents: false,
-                validate: None,
-                expect: Some(Expect::unchanged(&st)),
-            };
+            let write = WriteFile { backup: self.backup, ..WriteFile::edit(dest, new, &st) };
             let diff = content_diff(dest, &st, new, &sha256_hex(new), &Default::default());
             let mut plan = Plan::change(write.apply()).with_diff(Some(diff));
             plan.changed = e.changed;

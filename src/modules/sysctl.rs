@@ -12,8 +12,8 @@
 //! read (see [`super::file_write`]). This module never builds a shell string
 //! by hand: every value goes through [`crate::transport::quote::quote`].
 
-use super::file_state::{self, content_diff, sha256_hex, AttrChanges, Attrs, FileState, Probe};
-use super::file_write::{Expect, WriteFile};
+use super::file_state::{self, content_diff, sha256_hex, AttrChanges, FileState, Probe};
+use super::file_write::WriteFile;
 use super::{
     Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, ResultMap, TaskContext,
 };
@@ -220,7 +220,7 @@ impl SysctlAction {
         let mut script = String::from("LC_ALL=C\nexport LC_ALL\n");
         let mut stdin = Vec::new();
         if let Some(w) = write {
-            script.push_str(&format!("(\n{}\n) >/dev/null || exit 1\n", w.script));
+            script.push_str(&w.as_step());
             stdin = w.stdin;
         }
         if d.set_live {
@@ -298,18 +298,7 @@ impl Action for SysctlAction {
         let mut diffs = Vec::new();
         let write = if d.write_file {
             let new = fix_lines(text, &self.name, self.present.then_some(self.value.as_str()));
-            let write = WriteFile {
-                dest: &self.file,
-                content: new.as_bytes(),
-                follow: true,
-                attrs: &Attrs::default(),
-                current: &st,
-                backup: false,
-                make_parents: false,
-                validate: None,
-                expect: Some(Expect::unchanged(&st)),
-            }
-            .apply();
+            let write = WriteFile::edit(&self.file, new.as_bytes(), &st).apply();
             diffs.push(content_diff(
                 &self.file,
                 &st,

@@ -15,8 +15,8 @@
 //! probe read. This module never builds a shell string by hand: every value
 //! goes through [`crate::transport::quote::quote`].
 
-use super::file_state::{self, Attrs, FileKind, Probe};
-use super::file_write::{Expect, WriteFile};
+use super::file_state::{self, FileKind, Probe};
+use super::file_write::WriteFile;
 use super::{Action, ApplyScript, ArgKind, ArgSpec, Args, Diff, Module, ModuleError, ModuleSpec, Plan, TaskContext};
 use crate::transport::quote::quote;
 use crate::transport::ExecOutput;
@@ -214,27 +214,13 @@ impl Action for TimezoneAction {
             };
             let before = current_zone(&file_zone(content.as_deref()), &seen.localtime, &self.name);
             let (new, removed) = edit(content.as_deref().unwrap_or(""), &self.name);
-            let w = WriteFile {
-                dest: FILE,
-                content: new.as_bytes(),
-                follow: true,
-                attrs: &Attrs::default(),
-                current: &st,
-                backup: false,
-                make_parents: false,
-                validate: None,
-                expect: Some(match (&st.sha256, st.exists) {
-                    (Some(sum), true) => Expect::Sha256(sum.clone()),
-                    _ => Expect::Absent,
-                }),
-            }
-            .apply();
+            let w = WriteFile::edit(FILE, new.as_bytes(), &st).apply();
             let zone = quote(&format!("/usr/share/zoneinfo/{}", self.name)).into_owned();
             let script = format!(
-                "LC_ALL=C\nexport LC_ALL\n(\n{}\n) >/dev/null || exit 1\n\
+                "LC_ALL=C\nexport LC_ALL\n{}\
                  ln -sf {zone} /etc/localtime || exit 3\n\
                  DEBIAN_FRONTEND=noninteractive dpkg-reconfigure --frontend noninteractive tzdata >/dev/null || exit 3\n",
-                w.script
+                w.as_step()
             );
             (
                 before,

@@ -35,6 +35,7 @@ pub mod file;
 pub mod file_state;
 pub mod file_write;
 pub mod find;
+pub mod firewall;
 pub mod get_url;
 pub mod getent;
 pub mod group;

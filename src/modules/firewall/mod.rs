@@ -1,0 +1,5 @@
+//! Firewall modules: each converges one part of the host's packet filter
+//! and, before it changes anything, proves the new rules keep the SSH
+//! connection stead runs over ([`peer`]).
+
+pub mod peer;

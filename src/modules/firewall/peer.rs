@@ -200,8 +200,12 @@ impl Tri {
             Tri::No
         }
     }
+}
+
+impl std::ops::Not for Tri {
+    type Output = Tri;
     /// The opposite (`!=`).
-    pub fn not(self) -> Tri {
+    fn not(self) -> Tri {
         match self {
             Tri::Yes => Tri::No,
             Tri::No => Tri::Yes,
@@ -268,7 +272,7 @@ mod tests {
     fn tri_state_logic() {
         assert_eq!(Tri::Yes.and(Tri::Maybe), Tri::Maybe);
         assert_eq!(Tri::Maybe.and(Tri::No), Tri::No);
-        assert_eq!(Tri::Maybe.not(), Tri::Maybe);
-        assert_eq!(Tri::from_bool(true).not(), Tri::No);
+        assert_eq!(!Tri::Maybe, Tri::Maybe);
+        assert_eq!(!Tri::from_bool(true), Tri::No);
     }
 }

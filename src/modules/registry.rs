@@ -31,6 +31,7 @@ static MODULES: &[&dyn Module] = &[
     &super::fetch::Fetch,
     &super::file::File,
     &super::find::Find,
+    &super::firewall::nftables::Nftables,
     &super::get_url::GetUrl,
     &super::getent::Getent,
     &super::group::GroupModule,

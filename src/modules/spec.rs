@@ -42,12 +42,16 @@ pub struct ArgSpec {
     pub required: bool,
     /// Allowed values, when it is an enumeration.
     pub choices: &'static [&'static str],
+    /// Ansible's `suboptions`: the spec of a mapping argument, or of each
+    /// mapping in a list argument, checked at load time like the module's
+    /// own arguments (other list items, e.g. strings, are the module's to check).
+    pub suboptions: Option<&'static ModuleSpec>,
 }
 
 impl ArgSpec {
     /// An optional argument of the given kind.
     pub const fn new(name: &'static str, kind: ArgKind) -> Self {
-        ArgSpec { name, aliases: &[], kind, required: false, choices: &[] }
+        ArgSpec { name, aliases: &[], kind, required: false, choices: &[], suboptions: None }
     }
     /// Marks the argument as required.
     pub const fn required(mut self) -> Self {
@@ -62,6 +66,11 @@ impl ArgSpec {
     /// Restricts the values.
     pub const fn choices(mut self, choices: &'static [&'static str]) -> Self {
         self.choices = choices;
+        self
+    }
+    /// Checks its mapping (or each mapping in its list) against `spec`.
+    pub const fn suboptions(mut self, spec: &'static ModuleSpec) -> Self {
+        self.suboptions = Some(spec);
         self
     }
     /// Whether `name` designates this argument.
@@ -172,6 +181,8 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
         };
         if let Some(issue) = check_value(arg, value) {
             issues.push(issue);
+        } else if let Some(sub) = arg.suboptions {
+            issues.extend(check_suboptions(&key.name, sub, value));
         }
     }
     for arg in spec.args.iter().filter(|a| a.required) {
@@ -206,6 +217,35 @@ pub fn check_node(spec: &ModuleSpec, args: &[(crate::yaml::Key, Node)]) -> Vec<A
         }
     }
     issues
+}
+
+/// Checks the mapping, or each mapping of the list, in `value` against
+/// `spec`; messages name where they are (`chains[0].rules[2]`).
+fn check_suboptions(path: &str, spec: &ModuleSpec, value: &Node) -> Vec<ArgIssue> {
+    let one = |path: String, node: &Node, entries: &[(crate::yaml::Key, Node)]| -> Vec<ArgIssue> {
+        let loc = node.loc.clone();
+        check_node(spec, entries)
+            .into_iter()
+            .map(|mut issue| {
+                issue.message = match issue.message.strip_prefix("in `") {
+                    Some(inner) => format!("in `{path}.{inner}"),
+                    None => format!("in `{path}`: {}", issue.message),
+                };
+                issue.node = issue.node.or_else(|| Some(loc.clone()));
+                issue
+            })
+            .collect()
+    };
+    match &value.kind {
+        NodeKind::Map(entries) => one(path.to_owned(), value, entries),
+        NodeKind::Seq(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| item.as_map().map(|entries| one(format!("{path}[{i}]"), item, entries)))
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {

@@ -343,6 +343,13 @@ fn system_module_arguments_are_checked_at_their_line() {
         ("group: {name: g, gid: twelve}", "twelve", &["gid"]),
         ("reboot: {reboot_timout: 5}", "reboot_timout", &["did you mean `reboot_timeout`"]),
         ("get_url: {url: 'http://x', dest: /tmp/x, checksum: 5, ciphers: x}", "ciphers", &["does not support"]),
+        (
+            "nftables: {table: f, chains: [{name: c, rules: [{dprot: 22, action: accept}]}]}",
+            "dprot",
+            &["did you mean `dport`", "chains[0].rules[0]"],
+        ),
+        ("nftables: {table: f, chains: [{name: c, hook: inbound}]}", "inbound", &["hook"]),
+        ("nftables: {table: f, sets: [{name: s}]}", "type", &["sets[0]"]),
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();

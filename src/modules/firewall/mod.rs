@@ -2,4 +2,12 @@
 //! and, before it changes anything, proves the new rules keep the SSH
 //! connection stead runs over ([`peer`]).
 
+pub mod nft_lockout;
+pub mod nft_rules;
+pub mod nftables;
 pub mod peer;
+
+/// The path every firewall module reports as what it touches: they all
+/// change the same kernel ruleset, so a firewall change makes every later
+/// firewall task probe again.
+pub const NETFILTER_PATH: &str = "/proc/net/netfilter";

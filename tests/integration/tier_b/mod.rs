@@ -6,6 +6,7 @@
 mod accounts;
 mod files;
 mod filesystems;
+mod firewall_nftables;
 mod hardening;
 mod host;
 mod isolation;

@@ -19,15 +19,18 @@ use std::sync::OnceLock;
 
 use super::testhosts::{TestHost, TestHosts};
 
-/// Real packages in the repository: small, depending only on libc6.
-pub const REAL: &[&str] = &["hello", "figlet", "tree"];
+/// Real packages in the repository: small ones depending only on libc6,
+/// and what the bundled hardening roles install (their dependencies that
+/// this machine lacks included).
+pub const REAL: &[&str] =
+    &["hello", "figlet", "tree", "unattended-upgrades", "python3-distro-info", "auditd", "libauparse0", "restic"];
 /// The dummy package, in versions 1.0 and 2.0, with a conffile.
 pub const DUMMY: &str = "stead-dummy";
 /// The dummy's conffile.
 pub const DUMMY_CONF: &str = "/etc/stead-dummy.conf";
 
 /// Bump when the repository's content changes.
-const LAYOUT: &str = "v1";
+const LAYOUT: &str = "v2";
 const CACHE: &str = "/var/tmp/stead-apt-cache";
 
 /// The repository.

@@ -153,6 +153,24 @@ impl TestHosts {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Connects to a host with the system's ssh client (the run's key and
+    /// known_hosts, strict host keys) and `extra` options, and runs
+    /// `command`: for tests of what sshd itself accepts.
+    pub fn ssh(&self, host: &TestHost, extra: &[&str], command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.dir.join("known_hosts").display()))
+            .arg("-i")
+            .arg(self.dir.join("client_key"))
+            .args(extra)
+            .arg(format!("root@{}", host.ip))
+            .arg(command)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ssh")
+    }
+
     /// The boot id a host reads in `/proc/sys/kernel/random/boot_id` (a
     /// rebootable host's own; this machine's otherwise).
     #[track_caller]

@@ -40,13 +40,13 @@ const TABLE: &str = r#"
 "#;
 
 /// Whether a TCP connection to the host's port is accepted within a second.
-fn answers(host: &TestHost, port: u16) -> bool {
+pub(super) fn answers(host: &TestHost, port: u16) -> bool {
     let addr: SocketAddr = format!("{}:{port}", host.ip).parse().expect("host address");
     TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
 }
 
 /// Starts a listener on `port` inside the host (Python's HTTP server).
-fn listen(hosts: &TestHosts, host: &TestHost, port: u16) {
+pub(super) fn listen(hosts: &TestHosts, host: &TestHost, port: u16) {
     hosts.sh(host, &format!("setsid python3 -m http.server {port} --bind 0.0.0.0 </dev/null >/dev/null 2>&1 &"));
     for _ in 0..50 {
         if answers(host, port) {

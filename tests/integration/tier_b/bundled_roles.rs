@@ -1,0 +1,188 @@
+//! The bundled hardening roles (`roles/`, `playbooks/hardening.yml`) as a
+//! user runs them: copied into a project with its own group_vars, applied
+//! to three Tier-B hosts in parallel. Each host's real state is read back
+//! (the sshd that answers, its ruleset, its kernel settings, its
+//! packages); a re-run changes nothing; a change made behind stead's back
+//! on one host is the only drift `plan` reports.
+
+use std::path::Path;
+
+use crate::support::apt_repo;
+use crate::support::testhosts::TestHost;
+use crate::support::{Outcome, Test, TestHosts};
+
+/// What a user of the roles would override for these hosts: the harness's
+/// sshd config, root logins with keys (the tests connect as root), no
+/// kernel-wide sysctls (CONTRACT §7), packages the host really has.
+const GROUP_VARS: &str = r#"
+ssh_hardening_config: /etc/ssh/stead-test/sshd_config
+ssh_hardening_permit_root_login: prohibit-password
+kernel_hardening_kernel: {}
+packages_remove: [hello, figlet, telnet]
+firewall_ssh_sources: ["10.231.0.0/16"]
+firewall_allowed_tcp_ports: [8081]
+"#;
+
+/// The project: the repository's playbook and roles, as files of its own.
+fn project(hosts: &TestHosts) -> Test {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let playbook = std::fs::read_to_string(root.join("playbooks/hardening.yml")).expect("playbooks/hardening.yml");
+    let mut test = Test::new().file("site.yml", playbook).file("group_vars/all.yml", GROUP_VARS);
+    let mut stack = vec![root.join("roles")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read roles/").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).expect("under the repository").display().to_string();
+                test = test.file(&rel, std::fs::read(&path).expect("read a role file"));
+            }
+        }
+    }
+    for (i, host) in hosts.hosts().iter().enumerate() {
+        test = test.testhost(&format!("web{}", i + 1), hosts, host);
+    }
+    test
+}
+
+/// A host as the roles find it: insecure packages installed, two services
+/// listening (one the firewall allows, one it does not).
+fn prepare(hosts: &TestHosts, host: &TestHost) {
+    let repo = apt_repo::repo().expect("the test apt repository");
+    repo.use_in(hosts, host);
+    hosts.sh(host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q hello figlet >/dev/null");
+    for port in [8081, 8082] {
+        super::firewall_nftables::listen(hosts, host, port);
+    }
+}
+
+fn assert_hardened(hosts: &TestHosts, host: &TestHost) {
+    let e = &host.name;
+    // The sshd that answers runs the hardened settings: the file passes
+    // `sshd -t`, and a client offering only a MAC the role removed is
+    // turned away while the default client gets in.
+    let effective = hosts.sh(host, "/usr/sbin/sshd -T -f /etc/ssh/stead-test/sshd_config");
+    for line in [
+        "passwordauthentication no",
+        "permitrootlogin without-password",
+        "x11forwarding no",
+        "maxauthtries 3",
+        "banner /etc/issue.net",
+        "ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr",
+        "macs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com",
+    ] {
+        assert!(effective.lines().any(|l| l == line), "{e}: sshd -T has no `{line}`\n{effective}");
+    }
+    let weak = hosts.ssh(host, &["-c", "aes128-ctr", "-m", "hmac-sha2-256"], "true");
+    assert!(!weak.status.success(), "{e}: sshd still accepts hmac-sha2-256 (not reloaded?)");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("no matching MAC"), "{e}: {weak:?}");
+    assert!(hosts.ssh(host, &[], "true").status.success(), "{e}: the default client cannot log in");
+
+    assert_eq!(hosts.sh(host, "cat /proc/sys/net/ipv4/conf/all/accept_redirects").trim(), "0", "{e}");
+    assert_eq!(hosts.sh(host, "cat /proc/sys/net/ipv4/conf/all/log_martians").trim(), "1", "{e}");
+    let sysctl = hosts.sh(host, "cat /etc/sysctl.d/90-stead-hardening.conf");
+    assert!(sysctl.contains("net.ipv4.tcp_syncookies=1") && !sysctl.contains("kernel."), "{e}: {sysctl}");
+
+    for p in ["hello", "figlet"] {
+        assert_eq!(apt_repo::dpkg_state(hosts, host, p), "not-installed", "{e}: {p} not purged");
+    }
+    assert!(apt_repo::dpkg_state(hosts, host, "unattended-upgrades").starts_with("installed"), "{e}");
+    let origins = hosts.sh(host, "cat /etc/apt/apt.conf.d/52stead-unattended-upgrades");
+    assert!(origins.contains("\"origin=Debian,codename=${distro_codename}-security,label=Debian-Security\";"), "{e}");
+    assert!(hosts.sh(host, "cat /etc/apt/apt.conf.d/20auto-upgrades").contains("Unattended-Upgrade \"1\""), "{e}");
+
+    assert!(hosts.sh(host, "cat /etc/issue.net").starts_with("Authorized access only."), "{e}");
+
+    let firewall = super::firewall_nftables::answers;
+    assert!(firewall(host, 8081), "{e}: the allowed port 8081 is closed");
+    assert!(!firewall(host, 8082), "{e}: port 8082 still answers");
+    assert!(firewall(host, 22), "{e}: SSH is closed");
+    let saved = hosts.sh(host, "cat /etc/nftables.d/stead_firewall.nft");
+    assert_eq!(saved, hosts.sh(host, "nft -s list table inet stead_firewall"), "{e}: the saved table differs");
+    hosts.sh(host, "nft -c -f /etc/nftables.conf");
+    assert!(hosts.sh(host, "cat /etc/nftables.conf").contains("include \"/etc/nftables.d/*.nft\""), "{e}");
+}
+
+fn changed_tasks(out: &Outcome, host: &str) -> Vec<String> {
+    let report = out.report_json();
+    report["hosts"][host]["tasks"]
+        .as_array()
+        .map(|tasks| {
+            tasks
+                .iter()
+                .filter(|t| t["status"] == "changed")
+                .map(|t| t["task"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drifted() {
+    let Some(hosts) = TestHosts::up(3) else { return };
+    if apt_repo::repo().is_none() {
+        return;
+    }
+    for host in hosts.hosts() {
+        prepare(&hosts, host);
+    }
+    let test = project(&hosts);
+
+    let uppers: Vec<String> = hosts.hosts().iter().map(|h| hosts.upper_hash(h)).collect();
+    let check = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    check.assert_status(2);
+    for (i, host) in hosts.hosts().iter().enumerate() {
+        assert_eq!(hosts.upper_hash(host), uppers[i], "plan changed {}\n{}", host.name, check.stdout);
+        assert!(super::firewall_nftables::answers(host, 8082), "plan loaded the firewall");
+    }
+
+    let first = test.run_args(["apply", "site.yml"]);
+    first.assert_status(0);
+    for name in ["web1", "web2", "web3"] {
+        let changed = changed_tasks(&first, name);
+        for task in ["Harden the SSH server's settings", "Reload sshd", "Inbound firewall", "Remove insecure packages"]
+        {
+            assert!(
+                changed.iter().any(|t| t == task),
+                "{name}: {task:?} did not change: {changed:?}\n{}",
+                first.stdout
+            );
+        }
+    }
+    for host in hosts.hosts() {
+        assert_hardened(&hosts, host);
+    }
+
+    test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
+
+    // Behind stead's back on web2: a port opened by hand, a redirect setting.
+    let drifted = hosts.host(1);
+    hosts.sh(
+        drifted,
+        "nft add rule inet stead_firewall input tcp dport 8082 accept && echo 1 > /proc/sys/net/ipv4/conf/all/accept_redirects",
+    );
+    let uppers: Vec<String> = hosts.hosts().iter().map(|h| hosts.upper_hash(h)).collect();
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2);
+    assert!(changed_tasks(&plan, "web1").is_empty(), "web1 drifted?\n{}", plan.stdout);
+    assert!(changed_tasks(&plan, "web3").is_empty(), "web3 drifted?\n{}", plan.stdout);
+    let web2 = changed_tasks(&plan, "web2");
+    for task in ["Inbound firewall", "Harden kernel settings"] {
+        assert!(web2.iter().any(|t| t == task), "plan misses {task:?} on web2: {web2:?}");
+    }
+    let diff = plan.task("web2", "Inbound firewall")["diff"].as_str().unwrap_or("").to_owned();
+    assert!(
+        diff.lines().any(|l| l.starts_with('-') && l.trim_start_matches('-').trim() == "tcp dport 8082 accept"),
+        "{diff}"
+    );
+    for (i, host) in hosts.hosts().iter().enumerate() {
+        assert_eq!(hosts.upper_hash(host), uppers[i], "plan changed {}", host.name);
+    }
+    assert!(super::firewall_nftables::answers(drifted, 8082), "plan repaired the firewall");
+
+    test.run_args(["apply", "site.yml"]).assert_status(0);
+    assert!(!super::firewall_nftables::answers(drifted, 8082), "apply left port 8082 open on web2");
+    assert_eq!(hosts.sh(drifted, "cat /proc/sys/net/ipv4/conf/all/accept_redirects").trim(), "0");
+    test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
+}

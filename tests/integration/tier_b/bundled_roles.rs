@@ -21,6 +21,11 @@ kernel_hardening_kernel: {}
 packages_remove: [hello, figlet, telnet]
 firewall_ssh_sources: ["10.231.0.0/16"]
 firewall_allowed_tcp_ports: [8081]
+audit_load_rules: false
+audit_service_state: stopped
+backup_password: "correct horse battery staple"
+backup_paths: [/etc/ssh, /etc/apt]
+backup_drill: true
 "#;
 
 /// The project: the repository's playbook and roles, as files of its own.
@@ -94,6 +99,24 @@ fn assert_hardened(hosts: &TestHosts, host: &TestHost) {
 
     assert!(hosts.sh(host, "cat /etc/issue.net").starts_with("Authorized access only."), "{e}");
 
+    let rules = hosts.sh(host, "cat /etc/audit/rules.d/50-stead-hardening.rules");
+    for line in [
+        "-w /etc/passwd -p wa -k identity",
+        "-w /etc/sudoers -p wa -k scope",
+        "-a always,exit -F path=/usr/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -k privileged",
+    ] {
+        assert!(rules.lines().any(|l| l == line), "{e}: no `{line}` in\n{rules}");
+    }
+    assert!(hosts.sh(host, "augenrules --check").contains("No change"), "{e}: audit.rules was not regenerated");
+    let enabled = hosts.sh(host, "ls /etc/rc2.d /etc/systemd/system/multi-user.target.wants 2>/dev/null || true");
+    assert!(enabled.contains("auditd"), "{e}: auditd is not enabled: {enabled}");
+
+    assert_eq!(hosts.sh(host, "stat -c %a /etc/restic/password").trim(), "600", "{e}");
+    let snapshots = hosts.sh(host, ". /etc/restic/stead-backup.env && restic snapshots --json");
+    assert!(snapshots.contains("\"/etc/ssh\""), "{e}: no snapshot of /etc/ssh: {snapshots}");
+    let timer = "/etc/systemd/system/timers.target.wants/stead-backup.timer";
+    assert!(hosts.exec(host, &format!("test -L {timer}")).status.success(), "{e}: the backup timer is not enabled");
+
     let firewall = super::firewall_nftables::answers;
     assert!(firewall(host, 8081), "{e}: the allowed port 8081 is closed");
     assert!(!firewall(host, 8082), "{e}: port 8082 still answers");
@@ -152,6 +175,10 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
     }
     for host in hosts.hosts() {
         assert_hardened(&hosts, host);
+    }
+    assert!(first.task("web1", "Restore drill")["status"] == "ok", "{}", first.task("web1", "Restore drill"));
+    for text in [&first.stdout, &first.stderr, &first.report_text()] {
+        assert!(!text.contains("correct horse battery staple"), "the backup password leaked:\n{text}");
     }
 
     test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);

@@ -183,3 +183,31 @@ fn nftables_shows_nft_errors_in_plan_without_touching_the_host() {
     assert!(msg.contains("nft refused the declared table inet t") && msg.contains("dportt"), "{msg}");
     assert_eq!(ruleset(&hosts, host), before);
 }
+
+/// The other way users keep a firewall: the whole `/etc/nftables.conf`,
+/// written only when `nft -c` accepts it, loaded by a handler.
+#[test]
+fn nftables_conf_is_validated_before_it_is_written_and_loaded_by_a_handler() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    let site = |rule: &str| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: ruleset\n      copy:\n        dest: /etc/nftables.conf\n        \
+             content: |\n          table inet kept {{\n            chain input {{\n              type filter hook input priority 0; policy accept;\n              \
+             {rule}\n            }}\n          }}\n        validate: nft -c -f %s\n      notify: load\n  handlers:\n    - name: load\n      \
+             command: nft -f /etc/nftables.conf\n"
+        )
+    };
+    let original = hosts.sh(host, "cat /etc/nftables.conf");
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", site("tcp dportt 8081 drop"));
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4);
+    assert_eq!(hosts.sh(host, "cat /etc/nftables.conf"), original, "an invalid ruleset was written");
+
+    listen(&hosts, host, 8081);
+    let test = test.file("site.yml", site("tcp dport 8081 drop"));
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(2);
+    assert!(!answers(host, 8081), "the handler did not load the ruleset");
+    assert!(ruleset(&hosts, host).contains("tcp dport 8081 drop"));
+    test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
+}

@@ -33,6 +33,16 @@ pub enum InventoryError {
         source: std::io::Error,
     },
 
+    /// An inventory script failed, timed out, or printed something that is
+    /// not Ansible's script JSON.
+    #[error("{}: {message}\nhint: an inventory script prints Ansible's JSON for --list (groups, _meta.hostvars) and --host NAME", path.display())]
+    Script {
+        /// The script (or JSON file).
+        path: PathBuf,
+        /// What went wrong, with the script's stderr.
+        message: String,
+    },
+
     /// A group of a YAML inventory has a key other than `hosts`, `children`, `vars`.
     #[error("{loc}: unknown key `{key}` in group `{group}`; a group has only `hosts`, `children` and `vars`{}", hint_line(.hint))]
     UnknownKey {

@@ -29,6 +29,7 @@ mod literal;
 mod output;
 mod pattern;
 mod range;
+mod script;
 mod source;
 mod vars_dir;
 mod yaml_source;
@@ -42,6 +43,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use error::InventoryError;
+pub use script::TIMEOUT_VAR as SCRIPT_TIMEOUT_VAR;
 
 use crate::yaml::Location;
 use vars_dir::VarsDir;

@@ -2,8 +2,9 @@
 //! `ansible-inventory --list` and `--graph`, so that scripts written against
 //! Ansible's output keep working.
 //!
-//! Both sort groups and hosts by name and sort JSON object keys, as Ansible
-//! does, so the output is stable whatever order the sources list things in.
+//! As Ansible does: `--list` keeps the order in which the sources list
+//! children and hosts (`all` first has `ungrouped`) and sorts object keys;
+//! `--graph` sorts groups and hosts by name.
 
 use std::collections::BTreeMap;
 
@@ -33,15 +34,15 @@ pub(super) fn list_json(inv: &Inventory) -> Value {
 fn list_group(inv: &Inventory, g: usize, out: &mut BTreeMap<String, Value>, seen: &mut [bool]) {
     let group = &inv.groups[g];
     let mut entry = Map::new();
-    let children = sorted_children(inv, g);
+    let children = inv.groups[g].children.clone();
     if !children.is_empty() {
         let names = children.iter().map(|&c| Value::from(inv.groups[c].name.as_str())).collect();
         entry.insert("children".into(), Value::Array(names));
     }
     if g != ALL {
-        let hosts = sorted_hosts(inv, g);
+        let hosts = &inv.groups[g].hosts;
         if !hosts.is_empty() {
-            entry.insert("hosts".into(), hosts.into_iter().map(Value::from).collect());
+            entry.insert("hosts".into(), hosts.iter().map(|&h| Value::from(inv.hosts[h].name.as_str())).collect());
         }
     }
     for c in children {

@@ -6,13 +6,14 @@
 //! `vars_plugins` and Ansible's `INVENTORY_IGNORE_EXTS` (`.md`, `.txt`, `~`,
 //! `.retry`, `.bak`, `.orig`, `.cfg`, ...). The format of a file comes from
 //! its extension; without a known one we try YAML and fall back to INI, as
-//! Ansible's plugin chain does.
+//! Ansible's plugin chain does. An executable file (or one starting with
+//! `#!`) is an inventory script, run by [`script`].
 
 use std::path::Path;
 
 use super::error::InventoryError;
-use super::{ini, yaml_source, Inventory};
-use crate::yaml::{self, Location, NodeKind};
+use super::{ini, script, yaml_source, Inventory};
+use crate::yaml::{self, NodeKind};
 
 /// Ansible's `INVENTORY_IGNORE_EXTS` (ansible-core 2.19+, which reads `.ini`).
 const IGNORED_ENDINGS: [&str; 12] =
@@ -62,45 +63,45 @@ fn load_dir(inv: &mut Inventory, dir: &Path) -> Result<(), InventoryError> {
 }
 
 fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), InventoryError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| InventoryError::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| InventoryError::Read { path: path.to_path_buf(), source })?;
+    if script::is_script(path, &bytes) {
+        return script::load(inv, path);
+    }
+    let text = String::from_utf8(bytes).map_err(|e| InventoryError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
     match ext.as_deref() {
         Some("yml" | "yaml" | "json") => {
             let loaded = yaml::load_str(&text, path)?;
             inv.warnings.extend(loaded.warnings);
-            yaml_source::parse(inv, &loaded.root, path)
+            read_yaml(inv, &loaded.root, path)
         }
         Some("ini") => ini::parse(inv, &text, path),
-        _ => {
-            if text.starts_with("#!") {
-                return Err(InventoryError::Invalid {
-                    loc: Location {
-                        file: std::sync::Arc::new(path.to_path_buf()),
-                        line: 1,
-                        column: 1,
-                    },
-                    message: "this looks like a dynamic inventory script, which stead does not run"
-                        .into(),
-                    hint: Some(
-                        "write the hosts to a YAML or INI inventory file, or keep scripts out of the inventory directory"
-                            .into(),
-                    ),
-                });
+        _ => match yaml::load_str(&text, path) {
+            Ok(loaded) if matches!(loaded.root.kind, NodeKind::Map(_)) => {
+                inv.warnings.extend(loaded.warnings);
+                read_yaml(inv, &loaded.root, path)
             }
-            match yaml::load_str(&text, path) {
-                Ok(loaded) if matches!(loaded.root.kind, NodeKind::Map(_)) => {
-                    inv.warnings.extend(loaded.warnings);
-                    yaml_source::parse(inv, &loaded.root, path)
-                }
-                Ok(_) => ini::parse(inv, &text, path),
-                Err(yaml_err) => match ini::parse(inv, &text, path) {
-                    Ok(()) => Ok(()),
-                    Err(ini_err) if looks_like_ini(&text) => Err(ini_err),
-                    Err(_) => Err(yaml_err.into()),
-                },
-            }
-        }
+            Ok(_) => ini::parse(inv, &text, path),
+            Err(yaml_err) => match ini::parse(inv, &text, path) {
+                Ok(()) => Ok(()),
+                Err(ini_err) if looks_like_ini(&text) => Err(ini_err),
+                Err(_) => Err(yaml_err.into()),
+            },
+        },
+    }
+}
+
+/// A YAML or JSON document: Ansible's YAML inventory format, or the script
+/// format (what `ansible-inventory --list` writes).
+fn read_yaml(inv: &mut Inventory, root: &crate::yaml::Node, path: &Path) -> Result<(), InventoryError> {
+    let doc = root.to_json();
+    if script::is_script_format(&doc) {
+        script::read(inv, path, &doc, &|_| Ok(serde_json::Value::Null))
+    } else {
+        yaml_source::parse(inv, root, path)
     }
 }
 

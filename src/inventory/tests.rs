@@ -548,9 +548,11 @@ fn list_json_has_the_shape_of_ansible_inventory_list() {
             "web1": {"from_all": 1, "level": "web"},
             "web2": {"from_all": 1, "level": "host"},
         }},
-        "all": {"children": ["prod", "ungrouped"]},
+        // As ansible-inventory --list: children in the order the file gives
+        // them, `ungrouped` first under `all`.
+        "all": {"children": ["ungrouped", "prod"]},
         "db": {"hosts": ["db1"]},
-        "prod": {"children": ["db", "web"]},
+        "prod": {"children": ["web", "db"]},
         "ungrouped": {"hosts": ["lonely"]},
         "web": {"hosts": ["web1", "web2"]},
     });

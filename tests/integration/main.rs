@@ -12,6 +12,7 @@ mod control_flow;
 mod faults;
 mod fixture;
 mod hosts;
+mod inventory_scripts;
 mod keywords;
 mod modules;
 mod quoting;

@@ -23,6 +23,7 @@
 //! data, and `{{ ... }}` in them is left for the template stage.
 
 pub mod connection;
+mod constructed;
 mod error;
 mod ini;
 mod literal;

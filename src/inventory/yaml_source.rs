@@ -31,11 +31,17 @@ pub(super) fn parse(inv: &mut Inventory, root: &Node, path: &Path) -> Result<(),
             })
         }
     };
-    if let Some((key, _)) = entries.iter().find(|(k, _)| k.name == "plugin") {
+    if let Some((key, node)) = entries.iter().find(|(k, _)| k.name == "plugin") {
+        let name = node.to_json();
+        if matches!(name.as_str(), Some("constructed" | "ansible.builtin.constructed")) {
+            return super::constructed::apply(inv, entries);
+        }
         return Err(InventoryError::Invalid {
             loc: key.loc.clone(),
-            message: "inventory plugin configurations are not supported".into(),
-            hint: Some("list the hosts in a static YAML or INI inventory".into()),
+            message: format!("the inventory plugin {name} is not supported (only `constructed` is)"),
+            hint: Some(
+                "write its hosts to a file with `ansible-inventory -i CONFIG --list > inventory.json` and pass that with -i".into(),
+            ),
         });
     }
     for (key, node) in entries {

@@ -1,8 +1,9 @@
 //! Dynamic inventory (issue 13): an executable `-i` source is run as
 //! Ansible runs an inventory script, mixed with static sources, and its
 //! `stead inventory --list` is what `ansible-inventory --list` prints for
-//! the same script. A failing, slow or garbled script stops the run before
-//! any host is contacted.
+//! the same script; a `plugin: constructed` source builds groups and
+//! variables from the hosts before it, as Ansible's plugin does. A failing,
+//! slow or garbled script stops the run before any host is contacted.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -37,6 +38,28 @@ EOF
 esac
 "#;
 
+/// `ansible-inventory --list` of `sources`, when the oracle is installed
+/// (under CI it must be).
+fn ansible_list(test: &Test, sources: &[&str]) -> Option<Value> {
+    let playbook = oracle::engines().into_iter().find_map(|e| match e {
+        oracle::Engine::Ansible(bin) => Some(bin),
+        oracle::Engine::Stead => None,
+    })?;
+    let bin = Path::new(&playbook).with_file_name("ansible-inventory");
+    let mut cmd = Command::new(&bin);
+    for s in sources {
+        cmd.args(["-i", s]);
+    }
+    let out = cmd
+        .arg("--list")
+        .current_dir(test.project())
+        .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+        .output()
+        .expect("run ansible-inventory");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).expect("ansible-inventory prints JSON"))
+}
+
 fn list(test: &Test, sources: &[&str]) -> Value {
     let mut args = vec!["inventory", "--list"];
     for s in sources {
@@ -61,19 +84,65 @@ fn a_script_inventory_lists_as_ansible_inventory_lists_it() {
     test.write("saved.json", ours.to_string());
     assert_eq!(list(&test, &["saved.json"]), ours);
 
-    for engine in oracle::engines() {
-        let oracle::Engine::Ansible(playbook) = engine else { continue };
-        let bin = Path::new(&playbook).with_file_name("ansible-inventory");
-        let out = Command::new(&bin)
-            .args(["-i", "cmdb.sh", "--list"])
-            .current_dir(test.project())
-            .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
-            .output()
-            .expect("run ansible-inventory");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let theirs: Value = serde_json::from_slice(&out.stdout).expect("ansible-inventory prints JSON");
+    if let Some(theirs) = ansible_list(&test, &["cmdb.sh"]) {
         assert_eq!(ours, theirs, "stead:\n{ours:#}\nansible-inventory:\n{theirs:#}");
     }
+}
+
+const STATIC: &str = r#"
+all:
+  hosts:
+    web1.example.com: {os: debian, release: "12", labels: [edge, public], listen_port: 8080}
+    web2.example.com: {os: debian, release: "11", labels: [], listen_port: 80}
+    db1: {os: alpine, role: {tier: data}}
+  children:
+    prod:
+      hosts:
+        db1:
+      vars: {stage: prod}
+"#;
+
+const CONSTRUCTED: &str = r#"
+plugin: constructed
+strict: false
+compose:
+  release_major: release | int
+  short: inventory_hostname_short
+groups:
+  modern: (release | default('0') | int) >= 12
+  webservers: inventory_hostname.startswith('web')
+  in_prod: "'prod' in group_names"
+keyed_groups:
+  - key: os
+    prefix: os
+  - key: labels
+    prefix: label
+    parent_group: tagged
+  - key: role
+    separator: "-"
+  - key: stage
+    default_value: none
+    prefix: stage
+"#;
+
+/// Static hosts, then a constructed source that composes a variable and
+/// groups them by condition and by value.
+#[test]
+fn a_constructed_source_groups_hosts_as_ansibles_plugin_does() {
+    let test = Test::new().raw().file("10-hosts.yml", STATIC).file("20-constructed.yml", CONSTRUCTED);
+    let ours = list(&test, &["10-hosts.yml", "20-constructed.yml"]);
+    assert_eq!(ours["os_debian"]["hosts"], serde_json::json!(["web1.example.com", "web2.example.com"]), "{ours:#}");
+    assert_eq!(ours["modern"]["hosts"], serde_json::json!(["web1.example.com"]), "{ours:#}");
+    assert_eq!(ours["_meta"]["hostvars"]["web1.example.com"]["short"], "web1", "{ours:#}");
+    if let Some(theirs) = ansible_list(&test, &["10-hosts.yml", "20-constructed.yml"]) {
+        assert_eq!(ours, theirs, "stead:\n{ours:#}\nansible-inventory:\n{theirs:#}");
+    }
+    // A typo in an option is an error with a hint, not a skipped option.
+    test.write("20-constructed.yml", "plugin: constructed\nkeyed_group:\n  - key: os\n");
+    let out = test.run_args(["inventory", "--list", "-i", "10-hosts.yml", "-i", "20-constructed.yml"]);
+    out.assert_status(1);
+    out.assert_stderr_contains("20-constructed.yml:2:1: unknown constructed option `keyed_group`");
+    out.assert_stderr_contains("did you mean `keyed_groups`?");
 }
 
 #[test]

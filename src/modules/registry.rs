@@ -28,6 +28,7 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::cron::Cron,
+    &super::crypto::privatekey::OpensslPrivatekey,
     &super::fetch::Fetch,
     &super::file::File,
     &super::find::Find,
@@ -54,7 +55,8 @@ static MODULES: &[&dyn Module] = &[
 ];
 
 /// Collection prefixes accepted before a module name.
-const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
+const PREFIXES: &[&str] =
+    &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.", "community.crypto."];
 
 /// Finds a module by bare or fully qualified name.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {

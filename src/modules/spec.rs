@@ -42,12 +42,15 @@ pub struct ArgSpec {
     pub required: bool,
     /// Allowed values, when it is an enumeration.
     pub choices: &'static [&'static str],
+    /// A value stead refuses, with the reason (`return_content: true` of a
+    /// private key): the load-time error says why.
+    pub refused_value: Option<(&'static str, &'static str)>,
 }
 
 impl ArgSpec {
     /// An optional argument of the given kind.
     pub const fn new(name: &'static str, kind: ArgKind) -> Self {
-        ArgSpec { name, aliases: &[], kind, required: false, choices: &[] }
+        ArgSpec { name, aliases: &[], kind, required: false, choices: &[], refused_value: None }
     }
     /// Marks the argument as required.
     pub const fn required(mut self) -> Self {
@@ -62,6 +65,11 @@ impl ArgSpec {
     /// Restricts the values.
     pub const fn choices(mut self, choices: &'static [&'static str]) -> Self {
         self.choices = choices;
+        self
+    }
+    /// Refuses one value (as written, booleans as `true`/`false`), with the reason.
+    pub const fn refuse_value(mut self, value: &'static str, reason: &'static str) -> Self {
+        self.refused_value = Some((value, reason));
         self
     }
     /// Whether `name` designates this argument.
@@ -217,6 +225,21 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
     }
     if matches!(value.kind, NodeKind::Null) {
         return None;
+    }
+    if let Some((refused, reason)) = arg.refused_value {
+        let text = match &value.kind {
+            NodeKind::Bool(b) => Some(b.to_string()),
+            NodeKind::Str(s) if arg.kind == ArgKind::Bool => parse_bool(s).map(|b| b.to_string()),
+            NodeKind::Str(s) => Some(s.clone()),
+            NodeKind::Int(i) => Some(i.to_string()),
+            _ => None,
+        };
+        if text.as_deref() == Some(refused) {
+            return issue(
+                format!("stead does not support `{}: {refused}`: {reason}", arg.name),
+                Some("remove it, or see docs/modules.md for what stead does instead".into()),
+            );
+        }
     }
     match arg.kind {
         ArgKind::Any => None,

@@ -26,6 +26,9 @@
 //! `key value` lines, and length-prefixed blocks for anything that may
 //! hold newlines (`block NAME LEN\n<LEN bytes>\n`), parsed by [`Sections`].
 
+pub mod certificate;
+pub mod certificate_info;
+pub mod csr;
 pub mod privatekey;
 
 use std::collections::{BTreeSet, HashMap};
@@ -253,6 +256,79 @@ impl KeyInfo {
     pub fn sha256(&self) -> String {
         colon_hex(&sha2::Sha256::digest(pem_der(&self.public_pem)))
     }
+}
+
+/// The subject key identifier OpenSSL (`subjectKeyIdentifier=hash`) and
+/// cryptography (`from_public_key`) compute: the SHA-1 of the public key's
+/// BIT STRING, `AA:BB:..` upper case as `openssl -text` prints it.
+pub fn key_identifier(public_pem: &str) -> Option<String> {
+    let der = pem_der(public_pem);
+    let (_, spki) = der_tlv(&der)?;
+    let (alg_len, _) = der_tlv(spki)?;
+    let (_, bits) = der_tlv(&spki[alg_len..])?;
+    let hex = colon_hex(&sha1(bits.get(1..)?));
+    Some(hex.to_ascii_uppercase())
+}
+
+/// One DER TLV at the start of `data`: (its whole length, its contents).
+fn der_tlv(data: &[u8]) -> Option<(usize, &[u8])> {
+    let first = *data.get(1)? as usize;
+    let (len, head) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        let mut len = 0usize;
+        for b in data.get(2..2 + n)? {
+            len = (len << 8) | *b as usize;
+        }
+        (len, 2 + n)
+    };
+    Some((head + len, data.get(head..head + len)?))
+}
+
+/// SHA-1 (for key identifiers only, as X.509 defines them; never for
+/// integrity).
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (i, x) in h.iter().enumerate() {
+        out[4 * i..4 * i + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    out
 }
 
 /// The DER bytes of the first PEM block in `pem`.
@@ -822,6 +898,25 @@ mod tests {
             format!("{}printf '%s|' \"$STEAD_KEY_PASS\"; sh -c 'printf %s \"$STEAD_KEY_PASS\"'", p.read_lines());
         let out = crate::modules::file_write::testing::run(&script, &p.stdin());
         assert_eq!(out.stdout_text(), "s3cret pass|s3cret pass");
+    }
+
+    #[test]
+    fn sha1_and_key_identifiers_match_openssl() {
+        assert_eq!(colon_hex(&sha1(b"abc")), "a9:99:3e:36:47:06:81:6a:ba:3e:25:71:78:50:c2:6c:9c:d0:d8:9d");
+        assert_eq!(colon_hex(&sha1(&[b'a'; 1000])).len(), 59);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = quote(tmp.path().to_str().unwrap()).into_owned();
+        let script = format!(
+            "cd {dir} && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out k && \
+             openssl req -new -x509 -key k -subj /CN=x -days 1 -addext subjectKeyIdentifier=hash -out c \
+             -config /dev/null 2>/dev/null && openssl x509 -in c -noout -pubkey && \
+             openssl x509 -in c -noout -ext subjectKeyIdentifier | tail -1"
+        );
+        let out = crate::modules::file_write::testing::run(&script, b"");
+        assert_eq!(out.status, 0, "{}", out.stderr_text());
+        let text = out.stdout_text();
+        let (pem, ski) = text.rsplit_once("-----END PUBLIC KEY-----\n").unwrap();
+        assert_eq!(key_identifier(&format!("{pem}-----END PUBLIC KEY-----\n")).unwrap(), ski.trim());
     }
 
     #[test]

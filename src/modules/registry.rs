@@ -32,6 +32,8 @@ static MODULES: &[&dyn Module] = &[
     &super::crypto::csr::OpensslCsr,
     &super::crypto::certificate::X509Certificate,
     &super::crypto::certificate_info::X509CertificateInfo,
+    &super::crypto::dhparam::OpensslDhparam,
+    &super::crypto::openssh_keypair::OpensshKeypair,
     &super::fetch::Fetch,
     &super::file::File,
     &super::find::Find,

@@ -29,6 +29,8 @@
 pub mod certificate;
 pub mod certificate_info;
 pub mod csr;
+pub mod dhparam;
+pub mod openssh_keypair;
 pub mod privatekey;
 
 use std::collections::{BTreeSet, HashMap};
@@ -387,12 +389,20 @@ pub fn generate_script(dest: &str, attrs: &Attrs, default_mode: Option<u32>, bac
 pub(crate) const BACKUP_LINES: &str =
     "b=\nif [ -f \"$d\" ]; then\n  b=\"$d.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"\n  cp -p -- \"$d\" \"$b\"\nfi\n";
 
-/// `chmod`/`chown`/`chgrp` of a new file `target` (a fixed shell word).
+/// `chmod`/`chown`/`chgrp` of a new file `target` (a fixed shell word)
+/// that replaces `"$d"`: what is not requested is taken from the file it
+/// replaces (as Ansible's `atomic_move` keeps it), or a new file's default.
 pub fn attr_lines(target: &str, attrs: &Attrs, default_mode: Option<u32>) -> String {
     let mut s = String::new();
     match attrs.target_mode(default_mode, false).or(default_mode) {
         Some(m) => s.push_str(&format!("chmod 0{m:04o} -- {target}\n")),
-        None => s.push_str(&format!("chmod \"$(printf '%o' $((0666 & ~$(umask))))\" -- {target}\n")),
+        None => s.push_str(&format!(
+            "if [ -f \"$d\" ]; then chmod --reference=\"$d\" -- {target}\n\
+             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" -- {target}; fi\n"
+        )),
+    }
+    if attrs.owner.is_none() || attrs.group.is_none() {
+        s.push_str(&format!("if [ -f \"$d\" ]; then chown --reference=\"$d\" -- {target} 2>/dev/null || :; fi\n"));
     }
     if let Some(o) = &attrs.owner {
         s.push_str(&format!("chown -- {} {target}\n", quote(o)));

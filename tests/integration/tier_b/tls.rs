@@ -412,3 +412,130 @@ fn strict_timestamps_renew_and_the_diff_shows_the_dates() {
     let dates = hosts.sh(host, &format!("openssl x509 -in {DIR}/s.crt -noout -startdate -enddate"));
     assert_eq!(dates, "notBefore=Jan  1 00:00:00 2025 GMT\nnotAfter=Jan  1 00:00:00 2031 GMT\n");
 }
+
+const DH: &str = r#"
+- name: dh parameters
+  community.crypto.openssl_dhparam:
+    path: /etc/stead-tls/dh.pem
+    size: 1024
+    mode: "0640"
+  register: dh
+- name: what it registers
+  assert:
+    that:
+      - dh.size == 1024
+      - dh.filename == '/etc/stead-tls/dh.pem'
+"#;
+
+#[test]
+fn openssl_dhparam_makes_parameters_of_the_size_asked() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        prepare(&hosts, host);
+        let e = format!("{} {options:?}", engine.name());
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(DH));
+        converge(&test, &hosts, 1);
+        assert_eq!(
+            hosts.sh(host, &format!("openssl dhparam -in {DIR}/dh.pem -noout -text | head -1")).trim(),
+            "DH Parameters: (1024 bit)",
+            "{e}"
+        );
+        assert_eq!(hosts.sh(host, &format!("stat -c %a {DIR}/dh.pem")).trim(), "640", "{e}");
+    }
+    // A different size is shown and regenerates.
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    prepare(&hosts, host);
+    hosts.sh(host, &format!("openssl dhparam -out {DIR}/dh.pem 512 2>/dev/null"));
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(DH));
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(1);
+    assert_has_line(&plan, "-size: 512");
+    assert_has_line(&plan, "+size: 1024");
+    converge(&test, &hosts, 1);
+}
+
+const SSH_KEYS: &str = r#"
+- name: host identity
+  community.crypto.openssh_keypair:
+    path: /etc/stead-tls/id_ed25519
+    type: ed25519
+    comment: deploy@stead
+- name: rsa key
+  community.crypto.openssh_keypair:
+    path: /etc/stead-tls/id_rsa
+    size: 2048
+  register: rsa
+- name: what it registers
+  when: not ansible_check_mode
+  assert:
+    that:
+      - rsa.fingerprint is match('SHA256:')
+      - rsa.type == 'rsa'
+      - rsa.size == 2048
+      - rsa.filename == '/etc/stead-tls/id_rsa'
+      - rsa.public_key is match('ssh-rsa ')
+"#;
+
+#[test]
+fn openssh_keypair_makes_ed25519_and_rsa_pairs() {
+    for (engine, options) in variants() {
+        let Some(hosts) = TestHosts::up_with(1, options) else { return };
+        let host = hosts.host(0);
+        prepare(&hosts, host);
+        let e = format!("{} {options:?}", engine.name());
+        let test = Test::new().engine(&engine).testhost("h1", &hosts, host).file("site.yml", play(SSH_KEYS));
+        converge(&test, &hosts, 2);
+        let listed = hosts.sh(host, &format!("ssh-keygen -l -f {DIR}/id_ed25519"));
+        assert!(
+            listed.starts_with("256 SHA256:") && listed.trim_end().ends_with("deploy@stead (ED25519)"),
+            "{e}: {listed}"
+        );
+        let rsa = hosts.sh(host, &format!("ssh-keygen -l -f {DIR}/id_rsa"));
+        assert!(rsa.starts_with("2048 SHA256:") && rsa.trim_end().ends_with("(RSA)"), "{e}: {rsa}");
+        let derived = hosts.sh(host, &format!("ssh-keygen -y -P '' -f {DIR}/id_rsa | cut -d' ' -f1-2"));
+        assert_eq!(derived, hosts.sh(host, &format!("cut -d' ' -f1-2 {DIR}/id_rsa.pub")), "{e}");
+        assert_eq!(
+            hosts.sh(host, &format!("cd {DIR} && stat -c '%n %a' id_ed25519 id_ed25519.pub id_rsa id_rsa.pub")),
+            "id_ed25519 600\nid_ed25519.pub 644\nid_rsa 600\nid_rsa.pub 644\n",
+            "{e}"
+        );
+    }
+}
+
+/// (stead only: community.crypto encrypts with the host's python3-bcrypt,
+/// which the test hosts lack.)
+#[test]
+fn openssh_keypair_with_a_passphrase_never_shows_it() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    prepare(&hosts, host);
+    let task = "- name: key\n  openssh_keypair: {path: /etc/stead-tls/id_rsa, size: 2048, passphrase: \"{{ pw }}\"}\n";
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", pw_play(task));
+    let real = converge(&test, &hosts, 1);
+    assert_no_secret(&real, &hosts, host, &format!("{DIR}/id_rsa"));
+    let derived = hosts.sh(host, &format!("ssh-keygen -y -P {PASS} -f {DIR}/id_rsa | cut -d' ' -f1-2"));
+    assert_eq!(derived, hosts.sh(host, &format!("cut -d' ' -f1-2 {DIR}/id_rsa.pub")));
+    let no_pass = hosts.exec(host, &format!("ssh-keygen -y -P '' -f {DIR}/id_rsa"));
+    assert!(!no_pass.status.success(), "the key is not encrypted");
+    let again = test.run_args(["apply", "site.yml", "--diff"]);
+    again.assert_status(0).assert_changed(0);
+    assert_no_secret(&again, &hosts, host, &format!("{DIR}/id_rsa"));
+}
+
+#[test]
+fn openssh_keypair_restores_a_lost_public_key_and_a_new_comment() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    prepare(&hosts, host);
+    hosts.sh(host, &format!("ssh-keygen -q -N '' -t ed25519 -C old -f {DIR}/id && rm {DIR}/id.pub"));
+    let fp = hosts.sh(host, &format!("ssh-keygen -l -f {DIR}/id | cut -d' ' -f2"));
+    let task = "- name: key\n  openssh_keypair: {path: /etc/stead-tls/id, type: ed25519, comment: new}\n";
+    let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(task));
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    plan.assert_status(2).assert_changed(1);
+    converge(&test, &hosts, 1);
+    assert_eq!(hosts.sh(host, &format!("ssh-keygen -l -f {DIR}/id | cut -d' ' -f2")), fp, "the same key");
+    assert!(hosts.sh(host, &format!("cat {DIR}/id.pub")).trim_end().ends_with(" new"));
+}

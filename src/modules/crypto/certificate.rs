@@ -781,6 +781,11 @@ mod tests {
             .0
         );
         assert!(!cycle(&leaf).0, "the same CA key and subject still vouch for the leaf");
+        // Without a CSR: an empty subject, as community.crypto signs it.
+        let bare =
+            serde_json::json!({"path": f("bare.crt"), "provider": "selfsigned", "privatekey_path": f("leaf.key")});
+        assert!(cycle(&bare).0);
+        assert!(!cycle(&bare).0);
         assert!(!std::path::Path::new("pwned").exists());
     }
 

@@ -42,15 +42,15 @@ pub struct ArgSpec {
     pub required: bool,
     /// Allowed values, when it is an enumeration.
     pub choices: &'static [&'static str],
-    /// A value stead refuses, with the reason (`return_content: true` of a
-    /// private key): the load-time error says why.
-    pub refused_value: Option<(&'static str, &'static str)>,
+    /// Values stead refuses, each with the reason (`return_content: true`
+    /// of a private key): the load-time error says why.
+    pub refused_values: &'static [(&'static str, &'static str)],
 }
 
 impl ArgSpec {
     /// An optional argument of the given kind.
     pub const fn new(name: &'static str, kind: ArgKind) -> Self {
-        ArgSpec { name, aliases: &[], kind, required: false, choices: &[], refused_value: None }
+        ArgSpec { name, aliases: &[], kind, required: false, choices: &[], refused_values: &[] }
     }
     /// Marks the argument as required.
     pub const fn required(mut self) -> Self {
@@ -67,9 +67,9 @@ impl ArgSpec {
         self.choices = choices;
         self
     }
-    /// Refuses one value (as written, booleans as `true`/`false`), with the reason.
-    pub const fn refuse_value(mut self, value: &'static str, reason: &'static str) -> Self {
-        self.refused_value = Some((value, reason));
+    /// Refuses values (as written, booleans as `true`/`false`), each with the reason.
+    pub const fn refuse_values(mut self, values: &'static [(&'static str, &'static str)]) -> Self {
+        self.refused_values = values;
         self
     }
     /// Whether `name` designates this argument.
@@ -226,7 +226,7 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
     if matches!(value.kind, NodeKind::Null) {
         return None;
     }
-    if let Some((refused, reason)) = arg.refused_value {
+    for (refused, reason) in arg.refused_values {
         let text = match &value.kind {
             NodeKind::Bool(b) => Some(b.to_string()),
             NodeKind::Str(s) if arg.kind == ArgKind::Bool => parse_bool(s).map(|b| b.to_string()),
@@ -234,7 +234,7 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
             NodeKind::Int(i) => Some(i.to_string()),
             _ => None,
         };
-        if text.as_deref() == Some(refused) {
+        if text.as_deref() == Some(*refused) {
             return issue(
                 format!("stead does not support `{}: {refused}`: {reason}", arg.name),
                 Some("remove it, or see docs/modules.md for what stead does instead".into()),
@@ -259,8 +259,8 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
             ),
         },
         ArgKind::Int => match &value.kind {
-            NodeKind::Int(_) => None,
-            NodeKind::Str(s) if s.trim().parse::<i64>().is_ok() => None,
+            NodeKind::Int(_) => check_choices(arg, value),
+            NodeKind::Str(s) if s.trim().parse::<i64>().is_ok() => check_choices(arg, value),
             _ => issue(format!("`{}` must be an integer, not {}", arg.name, value.type_name()), None),
         },
         ArgKind::Float => match &value.kind {

@@ -351,6 +351,10 @@ fn crypto_module_arguments_are_checked_at_their_line() {
         ("openssl_dhparam: {path: /d, size: twelve}", "twelve", &["size"]),
         ("openssh_keypair: {path: /id, type: dsa}", "dsa", &["does not support"]),
         ("openssh_keypair: {path: /id, type: ed448}", "ed448", &["type"]),
+        ("openssh_keypair: {path: /id, type: rsa1}", "rsa1", &["does not support"]),
+        ("x509_certificate: {path: /c, provider: entrust}", "entrust", &["does not support"]),
+        ("x509_certificate: {path: /c, provider: selfsigned, selfsigned_version: 2}", "selfsigned_version", &["3"]),
+        ("openssl_csr: {path: /c, privatekey_path: /k, version: 2}", "version", &["must be one of 1"]),
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();

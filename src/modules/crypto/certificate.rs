@@ -74,9 +74,10 @@ static REFUSED: &[(&str, &str)] = &[
 static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("path", ArgKind::Str).required(),
     ArgSpec::new("state", ArgKind::Str).choices(&["present", "absent"]),
-    ArgSpec::new("provider", ArgKind::Str)
-        .choices(&["selfsigned", "ownca", "acme", "entrust"])
-        .refuse_value("acme", "the acme provider is not supported (use community.crypto's acme_certificate)"),
+    ArgSpec::new("provider", ArgKind::Str).choices(&["selfsigned", "ownca", "acme", "entrust"]).refuse_values(&[
+        ("acme", "the acme provider is not supported (use community.crypto's acme_certificate)"),
+        ("entrust", "the entrust provider is not supported"),
+    ]),
     ArgSpec::new("csr_path", ArgKind::Str),
     ArgSpec::new("privatekey_path", ArgKind::Str),
     ArgSpec::new("privatekey_passphrase", ArgKind::Str),
@@ -389,6 +390,13 @@ impl Module for X509Certificate {
                 })
             }
         };
+        if args.opt_int(&format!("{prefix}_version"))?.is_some_and(|v| v != 3) {
+            return Err(ModuleError::Arg {
+                arg: format!("{prefix}_version"),
+                message: "only version 3 certificates are made (as with community.crypto's cryptography backend)"
+                    .into(),
+            });
+        }
         let rules = Rules {
             force: args.bool_or("force", false)?,
             ignore_timestamps: args.bool_or("ignore_timestamps", true)?,

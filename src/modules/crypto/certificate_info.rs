@@ -28,9 +28,10 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("path", ArgKind::Str),
     ArgSpec::new("content", ArgKind::Str),
     ArgSpec::new("valid_at", ArgKind::Dict),
-    ArgSpec::new("name_encoding", ArgKind::Str)
-        .choices(&["ignore", "idna", "unicode"])
-        .refuse_value("idna", "stead reports names as the certificate holds them (name_encoding: ignore)"),
+    ArgSpec::new("name_encoding", ArgKind::Str).choices(&["ignore", "idna", "unicode"]).refuse_values(&[
+        ("idna", "stead reports names as the certificate holds them (name_encoding: ignore)"),
+        ("unicode", "stead reports names as the certificate holds them (name_encoding: ignore)"),
+    ]),
 ])
 .one_of(&[&["path", "content"]])
 .exclusive(&[("path", "content")])

@@ -340,6 +340,9 @@ impl Module for OpensslCsr {
     }
 
     fn prepare(&self, args: &Args, _ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
+        if args.opt_int("version")?.is_some_and(|v| v != 1) {
+            return Err(ModuleError::Arg { arg: "version".into(), message: "must be 1".into() });
+        }
         let mut pass = Passphrases::default();
         pass.add(PASS, args.opt_str("privatekey_passphrase")?.as_deref());
         Ok(Box::new(CsrAction {

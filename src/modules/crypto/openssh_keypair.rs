@@ -30,9 +30,10 @@ const REGENERATE: &[&str] = &["never", "fail", "partial_idempotence", "full_idem
 
 static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("path", ArgKind::Str).required(),
-    ArgSpec::new("type", ArgKind::Str)
-        .choices(&["rsa", "dsa", "rsa1", "ecdsa", "ed25519"])
-        .refuse_value("dsa", "DSA keys are refused by current OpenSSH; use ed25519, ecdsa or rsa"),
+    ArgSpec::new("type", ArgKind::Str).choices(&["rsa", "dsa", "rsa1", "ecdsa", "ed25519"]).refuse_values(&[
+        ("dsa", "DSA keys are refused by current OpenSSH; use ed25519, ecdsa or rsa"),
+        ("rsa1", "SSH protocol 1 keys are not supported by current OpenSSH"),
+    ]),
     ArgSpec::new("size", ArgKind::Int),
     ArgSpec::new("comment", ArgKind::Str),
     ArgSpec::new("passphrase", ArgKind::Str),

@@ -70,7 +70,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("path", ArgKind::Str).required(),
     ArgSpec::new("type", ArgKind::Str)
         .choices(&["RSA", "ECC", "Ed25519", "Ed448", "X25519", "X448", "DSA"])
-        .refuse_value("DSA", "stead does not generate DSA keys (deprecated; use RSA, ECC or Ed25519)"),
+        .refuse_values(&[("DSA", "stead does not generate DSA keys (deprecated; use RSA, ECC or Ed25519)")]),
     ArgSpec::new("size", ArgKind::Int),
     ArgSpec::new("curve", ArgKind::Str).choices(CURVES),
     ArgSpec::new("passphrase", ArgKind::Str),
@@ -82,7 +82,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("force", ArgKind::Bool),
     ArgSpec::new("backup", ArgKind::Bool),
     ArgSpec::new("return_content", ArgKind::Bool)
-        .refuse_value("true", "a private key never leaves the host, so stead never returns it"),
+        .refuse_values(&[("true", "a private key never leaves the host, so stead never returns it")]),
     ArgSpec::new("mode", ArgKind::Mode),
     ArgSpec::new("owner", ArgKind::Str),
     ArgSpec::new("group", ArgKind::Str),

@@ -9,17 +9,36 @@
 use crate::transport::ExecOutput;
 
 /// Builds the combined script for `probes`, returning it with its nonce.
+#[cfg(test)]
 pub fn combine(probes: &[String]) -> (String, String) {
+    let (script, _, nonce) = combine_with_stdin(probes, &[]);
+    (script, nonce)
+}
+
+/// Builds the combined script for `probes`, each with the bytes for its
+/// stdin (`stdins[i]`, empty or missing: none), returning the script, the
+/// combined stdin and the nonce. A probe with stdin reads exactly its own
+/// bytes (`head -c N` reads no further); when any probe has stdin, the
+/// others read `/dev/null`, so none can swallow another's bytes. Secrets
+/// (a passphrase) travel this way, never in the script's text.
+pub fn combine_with_stdin(probes: &[String], stdins: &[&[u8]]) -> (String, Vec<u8>, String) {
     let nonce = nonce();
     let mut script = String::new();
+    let mut stdin = Vec::new();
+    let any_stdin = stdins.iter().any(|s| !s.is_empty());
     for (i, probe) in probes.iter().enumerate() {
+        let own = stdins.get(i).copied().unwrap_or_default();
+        if !own.is_empty() {
+            script.push_str(&format!("head -c {} | ", own.len()));
+            stdin.extend_from_slice(own);
+        }
         script.push_str("(\n");
         script.push_str(probe);
-        script.push_str("\n)\n");
+        script.push_str(if any_stdin && own.is_empty() { "\n) </dev/null\n" } else { "\n)\n" });
         // The leading newline guarantees the marker starts a line.
         script.push_str(&format!("printf '\\n%s %s\\n' {nonce}:{i} $?\n"));
     }
-    (script, nonce)
+    (script, stdin, nonce)
 }
 
 /// The length of `script` once quoted for the remote shell.
@@ -114,5 +133,17 @@ mod tests {
         assert_eq!(parts[1].status, 3);
         assert_eq!(parts[2].stdout, b"");
         assert_eq!(parts[2].status, 0);
+    }
+
+    #[test]
+    fn each_probe_reads_exactly_its_own_stdin() {
+        let probes: Vec<String> = vec!["cat".into(), "cat".into(), "cat; echo".into()];
+        let (script, stdin, nonce) = combine_with_stdin(&probes, &[b"secret-one", b"", b"two"]);
+        assert!(!script.contains("secret"), "a probe's stdin is not in the script");
+        let out = crate::modules::file_write::testing::run(&script, &stdin);
+        let parts = split(&out, &nonce, 3).unwrap();
+        assert_eq!(parts[0].stdout, b"secret-one");
+        assert_eq!(parts[1].stdout, b"");
+        assert_eq!(parts[2].stdout, b"two\n");
     }
 }

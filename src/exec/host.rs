@@ -95,6 +95,8 @@ struct Unit {
     label: String,
     prepared: Prepared,
     probe: Option<String>,
+    /// Bytes for the probe's stdin (a passphrase), see [`Action::probe_stdin`].
+    probe_stdin: Vec<u8>,
     become_: Option<Become>,
     check: bool,
     /// `delegate_to`, rendered: another host's connection runs this unit.
@@ -554,6 +556,7 @@ impl HostRun<'_> {
                     label,
                     prepared: Prepared::Skipped,
                     probe: None,
+                    probe_stdin: Vec::new(),
                     become_: None,
                     check: false,
                     delegate: None,
@@ -588,11 +591,12 @@ impl HostRun<'_> {
             };
             let env = environment_lines(self.templates, &task.environment, &ctx_value)?;
             let probe = prepared.as_ref().ok().and_then(|a| a.probe()).map(|p| format!("{env}{p}"));
+            let probe_stdin = prepared.as_ref().map(|a| a.probe_stdin()).unwrap_or_default();
             let prepared = match prepared {
                 Ok(action) => Prepared::Ready(action),
                 Err(e) => Prepared::Broken(e),
             };
-            units.push(Unit { item, label, prepared, probe, become_, check, delegate, env });
+            units.push(Unit { item, label, prepared, probe, probe_stdin, become_, check, delegate, env });
         }
         Ok(units)
     }
@@ -621,6 +625,7 @@ impl HostRun<'_> {
             let group: Vec<(usize, usize)> = wanted[start..end].iter().map(|k| **k).collect();
             let scripts: Vec<String> =
                 group.iter().map(|k| unit_at(all, *k).probe.clone().expect("filtered")).collect();
+            let stdins: Vec<&[u8]> = group.iter().map(|k| unit_at(all, *k).probe_stdin.as_slice()).collect();
             // As few execs as the kernel's limit on one argument allows.
             for chunk in batch::chunks(&scripts, MAX_SCRIPT_BYTES) {
                 let chunk_scripts: Vec<String> = chunk.clone().map(|i| scripts[i].clone()).collect();
@@ -636,9 +641,9 @@ impl HostRun<'_> {
                     );
                     continue;
                 }
-                let (script, nonce) = batch::combine(&chunk_scripts);
+                let (script, stdin, nonce) = batch::combine_with_stdin(&chunk_scripts, &stdins[chunk.clone()]);
                 let conn = self.connection_for(link, delegate.as_deref()).await?;
-                let cmd = RemoteCommand { script, stdin: Vec::new(), become_user: become_.clone() };
+                let cmd = RemoteCommand { script, stdin, become_user: become_.clone() };
                 let output = match conn.exec(&cmd).await {
                     Ok(out) => out,
                     // The same outcome as in an apply: these tasks fail, the

@@ -26,6 +26,7 @@ pub mod command;
 pub mod control;
 pub mod copy;
 pub mod cron;
+pub mod crypto;
 pub mod deb822_repository;
 pub mod debversion;
 pub mod diff;
@@ -223,6 +224,12 @@ pub trait Action: Send {
     /// The script that reads the current state, or `None` when the module
     /// needs no remote state (debug, set_fact, an unguarded command).
     fn probe(&self) -> Option<String>;
+    /// Bytes the probe reads on its stdin (a passphrase it needs to read a
+    /// key): never put in the probe's text, which a remote `ps` shows.
+    /// The probe must read exactly these bytes (`head -c N`), no more.
+    fn probe_stdin(&self) -> Vec<u8> {
+        Vec::new()
+    }
     /// Pure: from the probe's output (when there was a probe) to a plan.
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError>;
     /// The paths on the host this unit reads or changes, so that after an

@@ -28,6 +28,12 @@ static MODULES: &[&dyn Module] = &[
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::cron::Cron,
+    &super::crypto::privatekey::OpensslPrivatekey,
+    &super::crypto::csr::OpensslCsr,
+    &super::crypto::certificate::X509Certificate,
+    &super::crypto::certificate_info::X509CertificateInfo,
+    &super::crypto::dhparam::OpensslDhparam,
+    &super::crypto::openssh_keypair::OpensshKeypair,
     &super::fetch::Fetch,
     &super::file::File,
     &super::find::Find,
@@ -55,7 +61,8 @@ static MODULES: &[&dyn Module] = &[
 ];
 
 /// Collection prefixes accepted before a module name.
-const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general."];
+const PREFIXES: &[&str] =
+    &["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.", "community.crypto."];
 
 /// Finds a module by bare or fully qualified name.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {

@@ -46,12 +46,15 @@ pub struct ArgSpec {
     /// mapping in a list argument, checked at load time like the module's
     /// own arguments (other list items, e.g. strings, are the module's to check).
     pub suboptions: Option<&'static ModuleSpec>,
+    /// Values stead refuses, each with the reason (`return_content: true`
+    /// of a private key): the load-time error says why.
+    pub refused_values: &'static [(&'static str, &'static str)],
 }
 
 impl ArgSpec {
     /// An optional argument of the given kind.
     pub const fn new(name: &'static str, kind: ArgKind) -> Self {
-        ArgSpec { name, aliases: &[], kind, required: false, choices: &[], suboptions: None }
+        ArgSpec { name, aliases: &[], kind, required: false, choices: &[], suboptions: None, refused_values: &[] }
     }
     /// Marks the argument as required.
     pub const fn required(mut self) -> Self {
@@ -71,6 +74,11 @@ impl ArgSpec {
     /// Checks its mapping (or each mapping in its list) against `spec`.
     pub const fn suboptions(mut self, spec: &'static ModuleSpec) -> Self {
         self.suboptions = Some(spec);
+        self
+    }
+    /// Refuses values (as written, booleans as `true`/`false`), each with the reason.
+    pub const fn refuse_values(mut self, values: &'static [(&'static str, &'static str)]) -> Self {
+        self.refused_values = values;
         self
     }
     /// Whether `name` designates this argument.
@@ -258,6 +266,21 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
     if matches!(value.kind, NodeKind::Null) {
         return None;
     }
+    for (refused, reason) in arg.refused_values {
+        let text = match &value.kind {
+            NodeKind::Bool(b) => Some(b.to_string()),
+            NodeKind::Str(s) if arg.kind == ArgKind::Bool => parse_bool(s).map(|b| b.to_string()),
+            NodeKind::Str(s) => Some(s.clone()),
+            NodeKind::Int(i) => Some(i.to_string()),
+            _ => None,
+        };
+        if text.as_deref() == Some(*refused) {
+            return issue(
+                format!("stead does not support `{}: {refused}`: {reason}", arg.name),
+                Some("remove it, or see docs/modules.md for what stead does instead".into()),
+            );
+        }
+    }
     match arg.kind {
         ArgKind::Any => None,
         ArgKind::Str => match &value.kind {
@@ -276,8 +299,8 @@ fn check_value(arg: &ArgSpec, value: &Node) -> Option<ArgIssue> {
             ),
         },
         ArgKind::Int => match &value.kind {
-            NodeKind::Int(_) => None,
-            NodeKind::Str(s) if s.trim().parse::<i64>().is_ok() => None,
+            NodeKind::Int(_) => check_choices(arg, value),
+            NodeKind::Str(s) if s.trim().parse::<i64>().is_ok() => check_choices(arg, value),
             _ => issue(format!("`{}` must be an integer, not {}", arg.name, value.type_name()), None),
         },
         ArgKind::Float => match &value.kind {

@@ -315,6 +315,62 @@ fn an_unknown_meta_action_is_rejected_at_its_line() {
 /// Issue 7: every system module checks its arguments before any host is
 /// contacted: a misspelt argument, a value outside the choices and an
 /// argument stead refuses are each reported at their own line.
+/// The community.crypto modules: bad choices, and arguments (or values)
+/// stead refuses, each with the reason, before any host is contacted.
+#[test]
+fn crypto_module_arguments_are_checked_at_their_line() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("community.crypto.openssl_privatekey: {path: /k, type: RSAA}", "RSAA", &["did you mean `RSA`"]),
+        ("openssl_privatekey: {path: /k, type: DSA}", "DSA", &["does not support"]),
+        ("openssl_privatekey: {path: /k, return_content: true}", "return_content", &["never leaves the host"]),
+        ("openssl_privatekey: {path: /k, cipher: des}", "des", &["cipher"]),
+        ("openssl_privatekey: {path: /k, select_crypto_backend: cryptography}", "select_crypto_backend", &["openssl"]),
+        (
+            "openssl_csr: {path: /c, privatekey_path: /k, privatekey_content: x}",
+            "privatekey_content",
+            &["stays on the host"],
+        ),
+        (
+            "openssl_csr: {path: /c, privatekey_path: /k, ocsp_must_staple: true}",
+            "ocsp_must_staple",
+            &["does not support"],
+        ),
+        (
+            "openssl_csr: {path: /c, privatekey_path: /k, subject_alt_nam: [DNS:a]}",
+            "subject_alt_nam",
+            &["did you mean"],
+        ),
+        ("x509_certificate: {path: /c, provider: acme}", "acme", &["does not support"]),
+        ("x509_certificate: {path: /c, provider: selfsigned, entrust_api_user: u}", "entrust_api_user", &["entrust"]),
+        (
+            "x509_certificate: {path: /c, provider: selfsigned, ownca_privatekey_content: k}",
+            "ownca_privatekey_content",
+            &["stays on the host"],
+        ),
+        ("x509_certificate_info: {path: /c, name_encoding: idna}", "idna", &["does not support"]),
+        ("openssl_dhparam: {path: /d, size: twelve}", "twelve", &["size"]),
+        ("openssh_keypair: {path: /id, type: dsa}", "dsa", &["does not support"]),
+        ("openssh_keypair: {path: /id, type: ed448}", "ed448", &["type"]),
+        ("openssh_keypair: {path: /id, type: rsa1}", "rsa1", &["does not support"]),
+        ("x509_certificate: {path: /c, provider: entrust}", "entrust", &["does not support"]),
+        ("x509_certificate: {path: /c, provider: selfsigned, selfsigned_version: 2}", "selfsigned_version", &["3"]),
+        ("openssl_csr: {path: /c, privatekey_path: /k, version: 2}", "version", &["must be one of 1"]),
+    ];
+    for (task, needle, extra) in cases {
+        let wire = Tripwire::new();
+        let test =
+            project(&wire, &format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: case\n      {task}\n"));
+        let out = test.run_args(["validate", "site.yml"]);
+        assert_eq!(out.status, 1, "`{task}` was accepted\n{}{}", out.stdout, out.stderr);
+        assert_location(&out, "site.yml", 5);
+        out.assert_stderr_contains(needle);
+        for e in *extra {
+            out.assert_stderr_contains(e);
+        }
+        assert!(!wire.was_touched(), "`{task}` connected before failing\n{}", out.stderr);
+    }
+}
+
 #[test]
 fn system_module_arguments_are_checked_at_their_line() {
     let cases: &[(&str, &str, &[&str])] = &[

@@ -115,7 +115,11 @@ pub fn run(
         .expect("run ansible-playbook");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let Ok(result) = serde_json::from_str::<Value>(&stdout) else {
+    // community.crypto results hold RSA moduli, integers too large for
+    // serde_json's f64: read them as strings.
+    let huge = regex::Regex::new(r"([:\[,]\s*)(-?\d{300,})").unwrap();
+    let parseable = huge.replace_all(&stdout, "$1\"$2\"");
+    let Ok(result) = serde_json::from_str::<Value>(&parseable) else {
         // No JSON: Ansible stopped before running (a parse error).
         return (1, stdout, stderr);
     };

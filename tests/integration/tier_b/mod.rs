@@ -18,6 +18,7 @@ mod reboot;
 mod repos;
 mod services;
 mod text;
+mod tls;
 
 use crate::support::oracle::{self, Engine};
 use crate::support::testhosts::Options;

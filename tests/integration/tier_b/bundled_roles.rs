@@ -26,6 +26,10 @@ audit_service_state: stopped
 backup_password: "correct horse battery staple"
 backup_paths: [/etc/ssh, /etc/apt]
 backup_drill: true
+tls_name: web
+tls_create_ca: true
+tls_common_name: "{{ inventory_hostname }}.example.test"
+tls_subject_alt_names: ["DNS:{{ inventory_hostname }}.example.test", "IP:{{ ansible_host }}"]
 "#;
 
 /// The project: the repository's playbook and roles, as files of its own.
@@ -117,6 +121,20 @@ fn assert_hardened(hosts: &TestHosts, host: &TestHost) {
     let timer = "/etc/systemd/system/timers.target.wants/stead-backup.timer";
     assert!(hosts.exec(host, &format!("test -L {timer}")).status.success(), "{e}: the backup timer is not enabled");
 
+    let tls = "/etc/ssl/stead";
+    let verify = hosts.sh(host, &format!("openssl verify -CAfile {tls}/ca.crt {tls}/web.crt"));
+    assert_eq!(verify.trim(), format!("{tls}/web.crt: OK"), "{e}");
+    let text = hosts.sh(host, &format!("openssl x509 -in {tls}/web.crt -noout -text"));
+    assert!(text.contains(&format!("IP Address:{}", host.ip)), "{e}: {text}");
+    assert!(text.contains(".example.test"), "{e}: {text}");
+    let same_key = hosts.sh(
+        host,
+        &format!("[ \"$(openssl x509 -in {tls}/web.crt -noout -pubkey)\" = \"$(openssl pkey -in {tls}/web.key -pubout)\" ] && echo same"),
+    );
+    assert_eq!(same_key.trim(), "same", "{e}: the certificate is not for its key");
+    hosts.sh(host, &format!("openssl x509 -in {tls}/web.crt -noout -checkend $((300 * 86400))"));
+    assert_eq!(hosts.sh(host, &format!("stat -c %a {tls}/web.key")).trim(), "640", "{e}");
+
     let firewall = super::firewall_nftables::answers;
     assert!(firewall(host, 8081), "{e}: the allowed port 8081 is closed");
     assert!(!firewall(host, 8082), "{e}: port 8082 still answers");
@@ -181,7 +199,11 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
         assert!(!text.contains("correct horse battery staple"), "the backup password leaked:\n{text}");
     }
 
+    let certs = |h: &TestHost| hosts.sh(h, "sha256sum /etc/ssl/stead/*");
+    let before: Vec<String> = hosts.hosts().iter().map(certs).collect();
     test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
+    let after: Vec<String> = hosts.hosts().iter().map(certs).collect();
+    assert_eq!(before, after, "a converged run rewrote keys or certificates");
 
     // Behind stead's back on web2: a port opened by hand, a redirect setting.
     let drifted = hosts.host(1);

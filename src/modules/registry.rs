@@ -35,6 +35,7 @@ static MODULES: &[&dyn Module] = &[
     &super::getent::Getent,
     &super::group::GroupModule,
     &super::hostname::Hostname,
+    &super::firewall::iptables::Iptables,
     &super::ini_file::IniFile,
     &super::lineinfile::LineInFile,
     &super::replace::Replace,

@@ -2,4 +2,6 @@
 //! and, before it changes anything, proves the new rules keep the SSH
 //! connection stead runs over ([`peer`]).
 
+pub mod iptables;
+pub mod iptables_lockout;
 pub mod peer;

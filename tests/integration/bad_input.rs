@@ -343,6 +343,14 @@ fn system_module_arguments_are_checked_at_their_line() {
         ("group: {name: g, gid: twelve}", "twelve", &["gid"]),
         ("reboot: {reboot_timout: 5}", "reboot_timout", &["did you mean `reboot_timeout`"]),
         ("get_url: {url: 'http://x', dest: /tmp/x, checksum: 5, ciphers: x}", "ciphers", &["does not support"]),
+        ("iptables: {chain: INPUT, jump: DROP, action: prepend}", "prepend", &["action", "append, insert"]),
+        (
+            "iptables: {chain: INPUT, jump: DROP, destination_prot: 22}",
+            "destination_prot",
+            &["did you mean `destination_port`"],
+        ),
+        ("iptables: {chain: INPUT, policy: REJECT}", "REJECT", &["policy"]),
+        ("iptables: {flush: true, policy: DROP, chain: INPUT}", "cannot be used together", &[]),
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();

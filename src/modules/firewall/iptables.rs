@@ -327,6 +327,7 @@ pub struct IptablesAction {
     chain_management: bool,
     wait: bool,
     allow_lockout: bool,
+    check_mode: bool,
     result: ResultMap,
 }
 
@@ -502,6 +503,7 @@ impl Module for Iptables {
             chain_management,
             wait: truthy(&p.wait),
             allow_lockout,
+            check_mode: ctx.check_mode(),
             result,
         }))
     }
@@ -646,13 +648,14 @@ impl IptablesAction {
         vec![after]
     }
 
-    /// Fails when the change would cut off the SSH connection.
-    fn check_lockout(&self, seen: &Seen) -> Result<(), ModuleError> {
+    /// Why the change would cut off the SSH connection (or cannot be
+    /// checked), if it would.
+    fn lockout(&self, seen: &Seen) -> Result<Option<String>, ModuleError> {
         if self.allow_lockout || !self.guards() {
-            return Ok(());
+            return Ok(None);
         }
         let line = seen.peer.as_deref().ok_or_else(|| ModuleError::Probe("no SSH connection line".into()))?;
-        let Some(mut peer) = peer::parse(line).map_err(ModuleError::Probe)? else { return Ok(()) };
+        let Some(mut peer) = peer::parse(line).map_err(ModuleError::Probe)? else { return Ok(None) };
         for addr in [&mut peer.client, &mut peer.server] {
             if let std::net::IpAddr::V6(v6) = addr {
                 if let Some(v4) = v6.to_ipv4_mapped() {
@@ -662,25 +665,28 @@ impl IptablesAction {
         }
         // ip6tables cannot touch an IPv4 connection, nor iptables an IPv6 one.
         if peer.client.is_ipv6() != (self.bin == "ip6tables") {
-            return Ok(());
+            return Ok(None);
         }
         let refuse = |why: String| {
-            ModuleError::failed(format!(
-                "refusing a firewall change stead cannot check against its SSH connection: {why}; set `{ALLOW_LOCKOUT_VAR}: true` to apply it anyway"
-            ))
+            format!(
+                "refusing a firewall change stead cannot check against its SSH connection: {why}; \
+                 set `{ALLOW_LOCKOUT_VAR}: true` to apply it anyway"
+            )
         };
         let (rc, text) = seen.rules.clone().unwrap_or((1, String::new()));
         if rc != 0 {
-            return Err(refuse(format!("`{} -t filter -S` failed: {}", self.bin, text.trim())));
+            return Ok(Some(refuse(format!("`{} -t filter -S` failed: {}", self.bin, text.trim()))));
         }
-        let before = Table::parse(&text).map_err(refuse)?;
+        let before = match Table::parse(&text) {
+            Ok(t) => t,
+            Err(e) => return Ok(Some(refuse(e))),
+        };
         let packets = peer.packets();
-        for after in self.after(&before) {
-            if let Some(l) = iptables_lockout::lockout(&before, &after, &packets) {
-                return Err(ModuleError::failed(l.message(&peer)));
-            }
-        }
-        Ok(())
+        Ok(self
+            .after(&before)
+            .iter()
+            .find_map(|after| iptables_lockout::lockout(&before, after, &packets))
+            .map(|l| l.message(&peer)))
     }
 
     fn label(&self) -> String {
@@ -802,21 +808,30 @@ impl Action for IptablesAction {
                     };
                     let cmd = self.command(op, true);
                     let line = if op == "-D" {
-                        format!("-A {}\n", cmd[4..].join(" "))
+                        format!("-A {}\n", words(&cmd[4..]))
                     } else {
-                        format!("{}\n", cmd[3..].join(" "))
+                        format!("{}\n", words(&cmd[3..]))
                     };
                     let diff = if *present { Diff::file(&label, "", &line) } else { Diff::file(&label, &line, "") };
                     self.change(Some(cmd), Some(diff))
                 }
             }
         };
-        if plan.apply.is_some() {
-            self.check_lockout(&seen)?;
-        }
         let mut plan = plan;
         plan.result = self.result.clone();
         plan.result.insert("changed".into(), plan.changed.into());
+        if plan.apply.is_some() {
+            if let Some(why) = self.lockout(&seen)? {
+                if !self.check_mode {
+                    return Err(ModuleError::failed(why));
+                }
+                // Earlier tasks of the play may yet open the SSH port: a dry
+                // run warns, the real run refuses.
+                let warning = format!("a real run fails here unless earlier tasks change the ruleset: {why}");
+                plan.result.insert("warnings".into(), vec![serde_json::Value::from(warning.clone())].into());
+                plan.msg = Some(warning);
+            }
+        }
         Ok(plan)
     }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod files;
 mod filesystems;
+mod firewall_iptables;
 mod hardening;
 mod host;
 mod isolation;

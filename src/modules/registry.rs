@@ -36,6 +36,7 @@ static MODULES: &[&dyn Module] = &[
     &super::group::GroupModule,
     &super::hostname::Hostname,
     &super::firewall::iptables::Iptables,
+    &super::firewall::ufw::Ufw,
     &super::ini_file::IniFile,
     &super::lineinfile::LineInFile,
     &super::replace::Replace,

@@ -47,6 +47,8 @@ enum Cond {
     CtState(bool, Vec<String>),
     Syn(bool),
     Fragment(bool),
+    /// `addrtype --src-type` (`true`) or `--dst-type`, with the types.
+    AddrType(bool, bool, Vec<String>),
     /// A match stead does not model, by its words.
     Unknown(String),
 }
@@ -112,7 +114,7 @@ const TARGET_OPTIONS: &[&str] = &[
 const TARGET_FLAGS: &[&str] = &["--log-tcp-sequence", "--log-tcp-options", "--log-ip-options", "--log-uid", "--random"];
 
 /// Matches whose options stead reads.
-const MODELLED_MATCHES: &[&str] = &["tcp", "udp", "multiport", "conntrack", "state", "comment"];
+const MODELLED_MATCHES: &[&str] = &["tcp", "udp", "multiport", "conntrack", "state", "comment", "addrtype"];
 
 impl Rule {
     /// Parses a rule from its words after `-A CHAIN` (or of a rule
@@ -144,6 +146,8 @@ impl Rule {
                 "--ports" => conds.push(Cond::Ports(neg, value(i))),
                 "--ctstate" | "--state" => conds.push(Cond::CtState(neg, ct_states(&value(i)))),
                 "--comment" => {}
+                "--src-type" => conds.push(Cond::AddrType(neg, true, ct_states(&value(i)))),
+                "--dst-type" => conds.push(Cond::AddrType(neg, false, ct_states(&value(i)))),
                 "--syn" => {
                     conds.push(Cond::Syn(neg));
                     step = 1;
@@ -351,6 +355,22 @@ impl Cond {
             // The first packet of a new connection is a SYN; the others carry an ACK.
             Cond::Syn(neg) => with_neg(*neg, Tri::from_bool(p.ct_state == CtState::New)),
             Cond::Fragment(neg) => with_neg(*neg, Tri::No),
+            Cond::AddrType(neg, src, types) => {
+                // The host's own address is LOCAL; both ends are UNICAST.
+                let local = (*src) == (p.direction == Direction::Out);
+                let is = |t: &str| match t {
+                    "UNICAST" => Tri::Yes,
+                    "LOCAL" => Tri::from_bool(local),
+                    "BROADCAST" | "MULTICAST" | "ANYCAST" | "BLACKHOLE" | "UNREACHABLE" | "PROHIBIT" | "NAT" => Tri::No,
+                    _ => Tri::Maybe,
+                };
+                let any = types.iter().map(|t| is(t)).fold(Tri::No, |acc, t| match (acc, t) {
+                    (Tri::Yes, _) | (_, Tri::Yes) => Tri::Yes,
+                    (Tri::No, Tri::No) => Tri::No,
+                    _ => Tri::Maybe,
+                });
+                with_neg(*neg, any)
+            }
             Cond::Unknown(_) => Tri::Maybe,
         }
     }
@@ -387,6 +407,53 @@ impl Table {
             }
         }
         Ok(t)
+    }
+
+    /// Reads the `*filter` sections of `iptables-restore` input (ufw's
+    /// rules files) into this table: `:CHAIN POLICY` declares a chain (and
+    /// sets a built-in one's policy) and flushes it, as `iptables-restore
+    /// --noflush` does; `-A` appends, `-I` inserts at the top.
+    pub fn load_restore(&mut self, text: &str) -> Result<(), String> {
+        let mut in_filter = false;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(table) = line.strip_prefix('*') {
+                in_filter = table == "filter";
+                continue;
+            }
+            if !in_filter || line == "COMMIT" {
+                continue;
+            }
+            if let Some(decl) = line.strip_prefix(':') {
+                let mut parts = decl.split_whitespace();
+                let chain = parts.next().unwrap_or_default().to_owned();
+                match parts.next() {
+                    Some(p) if p != "-" => {
+                        self.policies.insert(chain.clone(), p.to_owned());
+                    }
+                    _ => {}
+                }
+                // A declared chain is flushed (iptables-restore --noflush).
+                self.chains.insert(chain, Vec::new());
+                continue;
+            }
+            let words = shell_words::split(line).map_err(|e| format!("cannot read `{line}`: {e}"))?;
+            match words.as_slice() {
+                [op, chain, rest @ ..] if op == "-A" || op == "-I" => {
+                    let rule = Rule::parse(rest, &format!("-A {chain} {}", rest.join(" ")));
+                    let rules = self.chains.entry(chain.clone()).or_default();
+                    if op == "-A" {
+                        rules.push(rule);
+                    } else {
+                        rules.insert(0, rule);
+                    }
+                }
+                _ => return Err(format!("cannot read `{line}`")),
+            }
+        }
+        Ok(())
     }
 
     /// A chain's rules, for changes (created empty when missing).
@@ -646,6 +713,21 @@ mod tests {
         let maybe = table(&format!("{OPEN}-A INPUT -m recent --rcheck -j DROP\n"));
         assert!(lockout(&maybe, &after, &packets()).is_some());
         assert_eq!(lockout(&maybe, &maybe, &packets()), None);
+    }
+
+    #[test]
+    fn restore_files_load_and_addrtype_matches() {
+        let mut t = table("-P INPUT DROP\n");
+        t.load_restore(
+            "*filter\n:ufw-not-local - [0:0]\n:ufw-user-input - [0:0]\n# c\n\
+             -A ufw-not-local -m addrtype --dst-type LOCAL -j RETURN\n-A ufw-not-local -j DROP\n\
+             -A ufw-user-input -p tcp --dport 22 -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -j DROP\nCOMMIT\n",
+        )
+        .unwrap();
+        t.chain_mut("INPUT").push(Rule::parse(&["-j".into(), "ufw-not-local".into()], "a"));
+        t.chain_mut("INPUT").push(Rule::parse(&["-j".into(), "ufw-user-input".into()], "b"));
+        assert_eq!(t.verdict(&packets()[0]), Verdict::Accept);
+        assert!(!t.chains.contains_key("POSTROUTING"));
     }
 
     #[test]

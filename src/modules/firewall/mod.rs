@@ -5,3 +5,4 @@
 pub mod iptables;
 pub mod iptables_lockout;
 pub mod peer;
+pub mod ufw;

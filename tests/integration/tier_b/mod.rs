@@ -7,6 +7,7 @@ mod accounts;
 mod files;
 mod filesystems;
 mod firewall_iptables;
+mod firewall_ufw;
 mod hardening;
 mod host;
 mod isolation;

@@ -529,7 +529,12 @@ impl UfwAction {
 
 impl Action for UfwAction {
     fn paths(&self) -> Option<Vec<String>> {
-        Some(vec!["/etc/ufw".into(), "/etc/default/ufw".into(), "/proc/net/iptables/filter".into()])
+        Some(vec![
+            "/etc/ufw".into(),
+            "/etc/default/ufw".into(),
+            "/proc/net/iptables/filter".into(),
+            "/proc/net/ip6tables/filter".into(),
+        ])
     }
 
     fn probe(&self) -> Option<String> {

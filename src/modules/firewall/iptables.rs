@@ -971,6 +971,26 @@ mod tests {
     }
 
     #[test]
+    fn ip6tables_cannot_lock_out_an_ipv4_connection() {
+        let mut a = prepare(json!({"chain": "INPUT", "policy": "DROP", "ip_version": "ipv6"})).unwrap();
+        let probe = format!(
+            "stead-iptables list 0\nstead-iptables head Chain INPUT (policy ACCEPT)\n{PEER}{OPEN}stead-iptables end\n"
+        );
+        assert!(a.compare(Some(&out(&probe))).unwrap().changed);
+        // An insert lands at its position, ahead of the drop it precedes.
+        let mut i = prepare(json!({"chain": "INPUT", "action": "insert", "rule_num": "2", "protocol": "tcp",
+                                   "destination_port": "22", "jump": "DROP"}))
+        .unwrap();
+        let probe = format!(
+            "stead-iptables check 1\n{PEER}stead-iptables rule -P INPUT DROP\n\
+             stead-iptables rule -A INPUT -i lo -j ACCEPT\nstead-iptables rule -A INPUT -p tcp --dport 22 -j ACCEPT\n\
+             stead-iptables rules 0\nstead-iptables end\n"
+        );
+        let e = i.compare(Some(&out(&probe))).err().unwrap().to_string();
+        assert!(e.contains("-A INPUT -p tcp --destination-port 22 -j DROP") || e.contains("drops"), "{e}");
+    }
+
+    #[test]
     fn chains_are_managed_only_with_chain_management() {
         let listing = |rc: i32| out(&format!("stead-iptables list {rc}\nstead-iptables end\n"));
         let mut a = prepare(json!({"chain": "web"})).unwrap();

@@ -767,3 +767,101 @@ mod tests {
         assert!(!a.compare(Some(&out(&probe))).unwrap().changed);
     }
 }
+
+#[cfg(test)]
+mod real_ruleset {
+    //! The ruleset an active ufw 0.36 loads (`iptables -S` on a Tier-B
+    //! host, `ufw allow 22/tcp`, default deny incoming), walked by the
+    //! lock-out evaluator.
+
+    use super::super::iptables_lockout::{lockout, Table, Verdict};
+    use super::super::peer;
+
+    const ACTIVE: &str = r#"-P INPUT DROP
+-P FORWARD DROP
+-P OUTPUT ACCEPT
+-N ufw-before-logging-input
+-N ufw-reject-input
+-N ufw-track-input
+-N ufw-before-logging-output
+-N ufw-after-output
+-N ufw-after-logging-output
+-N ufw-reject-output
+-N ufw-user-output
+-A INPUT -j ufw-before-logging-input
+-A INPUT -j ufw-before-input
+-A INPUT -j ufw-after-input
+-A INPUT -j ufw-after-logging-input
+-A INPUT -j ufw-reject-input
+-A INPUT -j ufw-track-input
+-A OUTPUT -j ufw-before-logging-output
+-A OUTPUT -j ufw-before-output
+-A OUTPUT -j ufw-after-output
+-A OUTPUT -j ufw-after-logging-output
+-A OUTPUT -j ufw-reject-output
+-A OUTPUT -j ufw-track-output
+-A ufw-after-input -p udp -m udp --dport 137 -j ufw-skip-to-policy-input
+-A ufw-after-input -p tcp -m tcp --dport 139 -j ufw-skip-to-policy-input
+-A ufw-after-input -m addrtype --dst-type BROADCAST -j ufw-skip-to-policy-input
+-A ufw-after-logging-input -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW BLOCK] "
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate INVALID -j ufw-logging-deny
+-A ufw-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw-before-input -p icmp -m icmp --icmp-type 8 -j ACCEPT
+-A ufw-before-input -p udp -m udp --sport 67 --dport 68 -j ACCEPT
+-A ufw-before-input -j ufw-not-local
+-A ufw-before-input -d 224.0.0.251/32 -p udp -m udp --dport 5353 -j ACCEPT
+-A ufw-before-input -j ufw-user-input
+-A ufw-before-output -o lo -j ACCEPT
+-A ufw-before-output -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-output -j ufw-user-output
+-A ufw-logging-deny -m conntrack --ctstate INVALID -m limit --limit 3/min --limit-burst 10 -j RETURN
+-A ufw-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW BLOCK] "
+-A ufw-not-local -m addrtype --dst-type LOCAL -j RETURN
+-A ufw-not-local -m addrtype --dst-type MULTICAST -j RETURN
+-A ufw-not-local -m addrtype --dst-type BROADCAST -j RETURN
+-A ufw-not-local -m limit --limit 3/min --limit-burst 10 -j ufw-logging-deny
+-A ufw-not-local -j DROP
+-A ufw-skip-to-policy-input -j DROP
+-A ufw-skip-to-policy-output -j ACCEPT
+-A ufw-track-output -p tcp -m conntrack --ctstate NEW -j ACCEPT
+-A ufw-track-output -p udp -m conntrack --ctstate NEW -j ACCEPT
+-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT
+-A ufw-user-limit -m limit --limit 3/min -j LOG --log-prefix "[UFW LIMIT BLOCK] "
+-A ufw-user-limit -j REJECT --reject-with icmp-port-unreachable
+-A ufw-user-limit-accept -j ACCEPT
+"#;
+
+    fn packets() -> Vec<peer::Packet> {
+        peer::parse("stead-ssh-peer 10.231.5.1 40022 10.231.5.10 22 eth0").unwrap().unwrap().packets()
+    }
+
+    #[test]
+    fn ufw_with_ssh_allowed_accepts_every_ssh_packet() {
+        let t = Table::parse(ACTIVE).unwrap();
+        for p in packets() {
+            assert_eq!(t.verdict(&p), Verdict::Accept, "{}", p.describe());
+        }
+    }
+
+    #[test]
+    fn deleting_the_ssh_rule_locks_out_and_limit_may() {
+        let before = Table::parse(ACTIVE).unwrap();
+        let mut after = before.clone();
+        after.chain_mut("ufw-user-input").clear();
+        let l = lockout(&before, &after, &packets()).unwrap();
+        assert!(l.certain && l.rule == "policy DROP of chain INPUT", "{l:?}");
+        // `ufw limit 22/tcp`: the rate limit may reject a new connection.
+        let limited = ACTIVE.replace(
+            "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n",
+            "-A ufw-user-input -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --mask 255.255.255.255 --rsource\n\
+             -A ufw-user-input -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m recent --update --seconds 30 --hitcount 6 --name DEFAULT --mask 255.255.255.255 --rsource -j ufw-user-limit\n\
+             -A ufw-user-input -p tcp -m tcp --dport 22 -j ufw-user-limit-accept\n",
+        );
+        let limited = Table::parse(&limited).unwrap();
+        let l = lockout(&before, &limited, &packets()).unwrap();
+        assert!(!l.certain && l.rule.contains("--hitcount 6"), "{l:?}");
+        assert_eq!(limited.verdict(&packets()[1]), Verdict::Accept);
+    }
+}

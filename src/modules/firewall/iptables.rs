@@ -705,8 +705,7 @@ impl IptablesAction {
 
 impl Action for IptablesAction {
     fn paths(&self) -> Option<Vec<String>> {
-        // Every iptables task of a table reads and changes the same thing.
-        Some(vec![format!("/proc/net/{}/{}", self.bin, self.table)])
+        Some(vec![super::NETFILTER_PATH.into()])
     }
 
     fn probe(&self) -> Option<String> {

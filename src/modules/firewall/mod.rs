@@ -6,3 +6,8 @@ pub mod iptables;
 pub mod iptables_lockout;
 pub mod peer;
 pub mod ufw;
+
+/// The path every firewall module reports as what it touches: they all
+/// change the same kernel ruleset, so a firewall change makes every later
+/// firewall task probe again.
+pub const NETFILTER_PATH: &str = "/proc/net/netfilter";

@@ -529,12 +529,7 @@ impl UfwAction {
 
 impl Action for UfwAction {
     fn paths(&self) -> Option<Vec<String>> {
-        Some(vec![
-            "/etc/ufw".into(),
-            "/etc/default/ufw".into(),
-            "/proc/net/iptables/filter".into(),
-            "/proc/net/ip6tables/filter".into(),
-        ])
+        Some(vec!["/etc/ufw".into(), "/etc/default/ufw".into(), super::NETFILTER_PATH.into()])
     }
 
     fn probe(&self) -> Option<String> {

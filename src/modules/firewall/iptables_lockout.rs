@@ -638,6 +638,17 @@ mod tests {
     }
 
     #[test]
+    fn output_policy_drop_cuts_the_replies_unless_established_is_accepted() {
+        let v = verdicts("-P INPUT ACCEPT\n-P OUTPUT DROP\n");
+        assert_eq!(v[0], Verdict::Accept);
+        assert_eq!(v[2], Verdict::Drop { rule: "policy DROP of chain OUTPUT".into(), certain: true });
+        let v = verdicts("-P OUTPUT DROP\n-A OUTPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n");
+        assert_eq!(v[2], Verdict::Accept);
+        let v = verdicts("-P OUTPUT DROP\n-A OUTPUT -p tcp -m tcp --sport 22 -o eth0 -j ACCEPT\n");
+        assert_eq!(v[2], Verdict::Accept);
+    }
+
+    #[test]
     fn an_ssh_accept_rule_keeps_policy_drop_safe() {
         let t =
             "-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n-A INPUT -s 10.231.5.0/24 -p tcp -m tcp --dport 22 -j ACCEPT\n";

@@ -42,6 +42,8 @@ static MODULES: &[&dyn Module] = &[
     &super::getent::Getent,
     &super::group::GroupModule,
     &super::hostname::Hostname,
+    &super::firewall::iptables::Iptables,
+    &super::firewall::ufw::Ufw,
     &super::ini_file::IniFile,
     &super::lineinfile::LineInFile,
     &super::replace::Replace,

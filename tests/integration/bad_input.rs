@@ -406,6 +406,21 @@ fn system_module_arguments_are_checked_at_their_line() {
         ),
         ("nftables: {table: f, chains: [{name: c, hook: inbound}]}", "inbound", &["hook"]),
         ("nftables: {table: f, sets: [{name: s}]}", "type", &["sets[0]"]),
+        ("iptables: {chain: INPUT, jump: DROP, action: prepend}", "prepend", &["action", "append, insert"]),
+        (
+            "iptables: {chain: INPUT, jump: DROP, destination_prot: 22}",
+            "destination_prot",
+            &["did you mean `destination_port`"],
+        ),
+        ("iptables: {chain: INPUT, policy: REJECT}", "REJECT", &["policy"]),
+        ("iptables: {flush: true, policy: DROP, chain: INPUT}", "cannot be used together", &[]),
+        ("community.general.ufw: {rule: allow, name: OpenSSH}", "name", &["does not support", "applications.d"]),
+        (
+            "ufw: {rule: allow, port: 22, insert: 1, insert_relative_to: first-ipv4}",
+            "first-ipv4",
+            &["insert_relative_to"],
+        ),
+        ("ufw: {rule: permit, port: 22}", "permit", &["rule"]),
     ];
     for (task, needle, extra) in cases {
         let wire = Tripwire::new();

@@ -2,10 +2,13 @@
 //! and, before it changes anything, proves the new rules keep the SSH
 //! connection stead runs over ([`peer`]).
 
+pub mod iptables;
+pub mod iptables_lockout;
 pub mod nft_lockout;
 pub mod nft_rules;
 pub mod nftables;
 pub mod peer;
+pub mod ufw;
 
 /// The path every firewall module reports as what it touches: they all
 /// change the same kernel ruleset, so a firewall change makes every later

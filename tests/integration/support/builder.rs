@@ -28,8 +28,11 @@ use super::oracle::{self, Engine};
 use super::sshd::{free_port, Sshd};
 use super::tree;
 
-/// The most one stead invocation may take before the test kills it.
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most one stead invocation may take before the test kills it: a
+/// hang, not a slow run (the bundled hardening playbook's first apply on
+/// three hosts installs packages and initialises restic repositories, which
+/// on a loaded 2-core machine took over a minute).
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Subcommands that read an inventory.
 const INVENTORY_COMMANDS: &[&str] = &["apply", "plan", "validate", "exec", "inventory", "facts"];
@@ -476,6 +479,21 @@ impl Outcome {
             .iter()
             .map(|t| t["status"].as_str().unwrap_or("?").to_owned())
             .collect()
+    }
+
+    /// The names of the tasks that changed (or would, in check mode) on
+    /// `host`, in report order.
+    pub fn changed_tasks(&self, host: &str) -> Vec<String> {
+        self.report_json()["hosts"][host]["tasks"]
+            .as_array()
+            .map(|tasks| {
+                tasks
+                    .iter()
+                    .filter(|t| t["status"] == "changed")
+                    .map(|t| t["task"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The report entry of the task named `task` on `host`.

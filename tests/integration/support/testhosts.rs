@@ -47,6 +47,15 @@ pub struct TestHost {
     upper: PathBuf,
 }
 
+impl TestHost {
+    /// Whether a TCP connection from the controller to the host's `port` is
+    /// accepted within 1.5 s (a port a firewall drops times out).
+    pub fn answers(&self, port: u16) -> bool {
+        let addr = std::net::SocketAddr::new(self.ip.parse().expect("host address"), port);
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(1500)).is_ok()
+    }
+}
+
 /// A running set of Tier-B hosts, torn down on drop.
 pub struct TestHosts {
     dir: PathBuf,
@@ -151,6 +160,21 @@ impl TestHosts {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts a TCP listener on `port` inside the host (Python's HTTP
+    /// server, in the host's PID namespace: it dies with the host) and
+    /// waits until the controller reaches it.
+    #[track_caller]
+    pub fn listen(&self, host: &TestHost, port: u16) {
+        self.sh(host, &format!("setsid python3 -m http.server {port} --bind 0.0.0.0 </dev/null >/dev/null 2>&1 &"));
+        for _ in 0..50 {
+            if host.answers(port) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the listener on {}:{port} did not start", host.ip);
     }
 
     /// Connects to a host with the system's ssh client (the run's key and

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::support::apt_repo;
 use crate::support::testhosts::TestHost;
-use crate::support::{Outcome, Test, TestHosts};
+use crate::support::{Test, TestHosts};
 
 /// What a user of the roles would override for these hosts: the harness's
 /// sshd config, root logins with keys (the tests connect as root), no
@@ -62,7 +62,7 @@ fn prepare(hosts: &TestHosts, host: &TestHost) {
     repo.use_in(hosts, host);
     hosts.sh(host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q hello figlet >/dev/null");
     for port in [8081, 8082] {
-        super::firewall_nftables::listen(hosts, host, port);
+        hosts.listen(host, port);
     }
 }
 
@@ -135,28 +135,13 @@ fn assert_hardened(hosts: &TestHosts, host: &TestHost) {
     hosts.sh(host, &format!("openssl x509 -in {tls}/web.crt -noout -checkend $((300 * 86400))"));
     assert_eq!(hosts.sh(host, &format!("stat -c %a {tls}/web.key")).trim(), "640", "{e}");
 
-    let firewall = super::firewall_nftables::answers;
-    assert!(firewall(host, 8081), "{e}: the allowed port 8081 is closed");
-    assert!(!firewall(host, 8082), "{e}: port 8082 still answers");
-    assert!(firewall(host, 22), "{e}: SSH is closed");
+    assert!(host.answers(8081), "{e}: the allowed port 8081 is closed");
+    assert!(!host.answers(8082), "{e}: port 8082 still answers");
+    assert!(host.answers(22), "{e}: SSH is closed");
     let saved = hosts.sh(host, "cat /etc/nftables.d/stead_firewall.nft");
     assert_eq!(saved, hosts.sh(host, "nft -s list table inet stead_firewall"), "{e}: the saved table differs");
     hosts.sh(host, "nft -c -f /etc/nftables.conf");
     assert!(hosts.sh(host, "cat /etc/nftables.conf").contains("include \"/etc/nftables.d/*.nft\""), "{e}");
-}
-
-fn changed_tasks(out: &Outcome, host: &str) -> Vec<String> {
-    let report = out.report_json();
-    report["hosts"][host]["tasks"]
-        .as_array()
-        .map(|tasks| {
-            tasks
-                .iter()
-                .filter(|t| t["status"] == "changed")
-                .map(|t| t["task"].as_str().unwrap_or("").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]
@@ -175,13 +160,13 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
     check.assert_status(2);
     for (i, host) in hosts.hosts().iter().enumerate() {
         assert_eq!(hosts.upper_hash(host), uppers[i], "plan changed {}\n{}", host.name, check.stdout);
-        assert!(super::firewall_nftables::answers(host, 8082), "plan loaded the firewall");
+        assert!(host.answers(8082), "plan loaded the firewall");
     }
 
     let first = test.run_args(["apply", "site.yml"]);
     first.assert_status(0);
     for name in ["web1", "web2", "web3"] {
-        let changed = changed_tasks(&first, name);
+        let changed = first.changed_tasks(name);
         for task in ["Harden the SSH server's settings", "Reload sshd", "Inbound firewall", "Remove insecure packages"]
         {
             assert!(
@@ -214,9 +199,9 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
     let uppers: Vec<String> = hosts.hosts().iter().map(|h| hosts.upper_hash(h)).collect();
     let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
     plan.assert_status(2);
-    assert!(changed_tasks(&plan, "web1").is_empty(), "web1 drifted?\n{}", plan.stdout);
-    assert!(changed_tasks(&plan, "web3").is_empty(), "web3 drifted?\n{}", plan.stdout);
-    let web2 = changed_tasks(&plan, "web2");
+    assert!(plan.changed_tasks("web1").is_empty(), "web1 drifted?\n{}", plan.stdout);
+    assert!(plan.changed_tasks("web3").is_empty(), "web3 drifted?\n{}", plan.stdout);
+    let web2 = plan.changed_tasks("web2");
     for task in ["Inbound firewall", "Harden kernel settings"] {
         assert!(web2.iter().any(|t| t == task), "plan misses {task:?} on web2: {web2:?}");
     }
@@ -228,10 +213,10 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
     for (i, host) in hosts.hosts().iter().enumerate() {
         assert_eq!(hosts.upper_hash(host), uppers[i], "plan changed {}", host.name);
     }
-    assert!(super::firewall_nftables::answers(drifted, 8082), "plan repaired the firewall");
+    assert!(drifted.answers(8082), "plan repaired the firewall");
 
     test.run_args(["apply", "site.yml"]).assert_status(0);
-    assert!(!super::firewall_nftables::answers(drifted, 8082), "apply left port 8082 open on web2");
+    assert!(!drifted.answers(8082), "apply left port 8082 open on web2");
     assert_eq!(hosts.sh(drifted, "cat /proc/sys/net/ipv4/conf/all/accept_redirects").trim(), "0");
     test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
 }

@@ -3,9 +3,6 @@
 //! `iptables -S` inside the host and with real connections from the
 //! controller to the host's address; and the lock-out refusal.
 
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
 use super::{converge, variants};
 use crate::support::testhosts::TestHost;
 use crate::support::{assert_has_line, play, Test, TestHosts};
@@ -49,25 +46,6 @@ fn rules(hosts: &TestHosts, host: &TestHost) -> String {
     hosts.sh(host, "iptables -S")
 }
 
-/// Whether the controller can open a TCP connection to the host's port.
-fn reachable(host: &TestHost, port: u16) -> bool {
-    let addr = SocketAddr::new(host.ip.parse().expect("host address"), port);
-    TcpStream::connect_timeout(&addr, Duration::from_millis(1500)).is_ok()
-}
-
-/// Starts a listener on `port` inside the host (its own PID namespace: it
-/// dies with the host).
-fn listen(hosts: &TestHosts, host: &TestHost, port: u16) {
-    hosts.sh(host, &format!("python3 -m http.server {port} --bind 0.0.0.0 >/dev/null 2>&1 </dev/null &"));
-    for _ in 0..50 {
-        if reachable(host, port) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the listener on port {port} did not come up");
-}
-
 #[test]
 fn iptables_keeps_rules_policies_and_chains() {
     for (engine, options) in variants() {
@@ -89,11 +67,11 @@ fn iptables_keeps_rules_policies_and_chains() {
 fn iptables_closes_a_port_and_ssh_still_answers() {
     let Some(hosts) = TestHosts::up(1) else { return };
     let host = hosts.host(0);
-    listen(&hosts, host, 8081);
+    hosts.listen(host, 8081);
     let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(TASKS));
     test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(10);
-    assert!(!reachable(host, 8081), "port 8081 still answers");
-    assert!(reachable(host, 22), "ssh no longer answers");
+    assert!(!host.answers(8081), "port 8081 still answers");
+    assert!(host.answers(22), "ssh no longer answers");
     // A rule added by hand beside the managed ones survives the next run.
     hosts.sh(host, "iptables -A INPUT -p tcp --dport 9999 -j ACCEPT");
     test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
@@ -104,7 +82,7 @@ fn iptables_closes_a_port_and_ssh_still_answers() {
     plan.assert_status(2).assert_changed(1);
     assert_has_line(&plan, "+-A INPUT -p tcp -j DROP --destination-port 8081");
     test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
-    assert!(!reachable(host, 8081), "port 8081 answers again");
+    assert!(!host.answers(8081), "port 8081 answers again");
 }
 
 #[test]
@@ -183,5 +161,5 @@ fn iptables_refuses_to_lock_out_ssh_unless_allowed() {
     );
     test.run_args(["apply", "allowed.yml"]).assert_status(0).assert_changed(1);
     assert!(rules(&hosts, host).starts_with("-P INPUT DROP\n"));
-    assert!(!reachable(host, 22), "ssh still answers a new connection");
+    assert!(!host.answers(22), "ssh still answers a new connection");
 }

@@ -4,9 +4,6 @@
 //! the controller's side: a port the play closes stops answering, the SSH
 //! port keeps answering.
 
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
 use super::converge;
 use crate::support::testhosts::{Options, TestHost};
 use crate::support::{play, play_vars, Outcome, Test, TestHosts};
@@ -39,24 +36,6 @@ const TABLE: &str = r#"
         policy: accept
 "#;
 
-/// Whether a TCP connection to the host's port is accepted within a second.
-pub(super) fn answers(host: &TestHost, port: u16) -> bool {
-    let addr: SocketAddr = format!("{}:{port}", host.ip).parse().expect("host address");
-    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-}
-
-/// Starts a listener on `port` inside the host (Python's HTTP server).
-pub(super) fn listen(hosts: &TestHosts, host: &TestHost, port: u16) {
-    hosts.sh(host, &format!("setsid python3 -m http.server {port} --bind 0.0.0.0 </dev/null >/dev/null 2>&1 &"));
-    for _ in 0..50 {
-        if answers(host, port) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the listener on {}:{port} did not start", host.ip);
-}
-
 /// Asserts a diff line `sign` + `text`, whatever the indentation between
 /// (nft indents with tabs).
 #[track_caller]
@@ -76,7 +55,7 @@ fn ruleset(hosts: &TestHosts, host: &TestHost) -> String {
 fn nftables_closes_a_port_keeps_ssh_and_converges() {
     let Some(hosts) = TestHosts::up(1) else { return };
     let host = hosts.host(0);
-    listen(&hosts, host, 8081);
+    hosts.listen(host, 8081);
     // A table of someone else's (Docker's, fail2ban's) stays as it is.
     hosts.sh(
         host,
@@ -88,11 +67,11 @@ fn nftables_closes_a_port_keeps_ssh_and_converges() {
     let before = ruleset(&hosts, host);
     test.run_args(["plan", "site.yml", "--detailed-exitcode"]).assert_status(2).assert_changed(1);
     assert_eq!(ruleset(&hosts, host), before, "plan changed the ruleset");
-    assert!(answers(host, 8081), "plan closed the port");
+    assert!(host.answers(8081), "plan closed the port");
 
     converge(&test, &hosts, 1);
-    assert!(!answers(host, 8081), "port 8081 still answers");
-    assert!(answers(host, 22), "the SSH port no longer answers");
+    assert!(!host.answers(8081), "port 8081 still answers");
+    assert!(host.answers(22), "the SSH port no longer answers");
     let table = hosts.sh(host, "nft -s list table inet stead_filter");
     for line in
         ["policy drop;", "ip saddr @admins tcp dport 22 accept comment \"ssh\"", "tcp dport 8082 counter accept"]
@@ -165,7 +144,7 @@ fn nftables_refuses_a_ruleset_that_cuts_off_ssh() {
     let test = test.file("site.yml", play_vars("stead_allow_lockout: true", closed));
     test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(1);
     assert!(ruleset(&hosts, host).contains("tcp dport { 80, 443 } accept"));
-    assert!(!answers(host, 22), "a new SSH connection still gets through");
+    assert!(!host.answers(22), "a new SSH connection still gets through");
 }
 
 #[test]
@@ -204,10 +183,10 @@ fn nftables_conf_is_validated_before_it_is_written_and_loaded_by_a_handler() {
     out.assert_status(4);
     assert_eq!(hosts.sh(host, "cat /etc/nftables.conf"), original, "an invalid ruleset was written");
 
-    listen(&hosts, host, 8081);
+    hosts.listen(host, 8081);
     let test = test.file("site.yml", site("tcp dport 8081 drop"));
     test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(2);
-    assert!(!answers(host, 8081), "the handler did not load the ruleset");
+    assert!(!host.answers(8081), "the handler did not load the ruleset");
     assert!(ruleset(&hosts, host).contains("tcp dport 8081 drop"));
     test.run_args(["apply", "site.yml"]).assert_status(0).assert_changed(0);
 }

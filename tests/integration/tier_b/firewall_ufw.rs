@@ -4,9 +4,6 @@
 //! `ufw status verbose`, `iptables -S` inside the host and connections from
 //! the controller; and the lock-out refusal.
 
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
 use super::converge;
 use crate::support::oracle;
 use crate::support::testhosts::TestHost;
@@ -36,22 +33,6 @@ const TASKS: &str = r#"
 
 fn status(hosts: &TestHosts, host: &TestHost) -> String {
     hosts.sh(host, "LANG=C ufw status verbose")
-}
-
-fn reachable(host: &TestHost, port: u16) -> bool {
-    let addr = SocketAddr::new(host.ip.parse().expect("host address"), port);
-    TcpStream::connect_timeout(&addr, Duration::from_millis(1500)).is_ok()
-}
-
-fn listen(hosts: &TestHosts, host: &TestHost, port: u16) {
-    hosts.sh(host, &format!("python3 -m http.server {port} --bind 0.0.0.0 >/dev/null 2>&1 </dev/null &"));
-    for _ in 0..50 {
-        if reachable(host, port) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the listener on port {port} did not come up");
 }
 
 #[test]
@@ -84,12 +65,12 @@ fn ufw_closes_a_port_keeps_hand_rules_inserts_deletes_and_sees_drift() {
     if !install_ufw(&hosts, host) {
         return;
     }
-    listen(&hosts, host, 8081);
+    hosts.listen(host, 8081);
     let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(TASKS));
     let out = test.run_args(["apply", "site.yml"]);
     out.assert_status(0).assert_changed(5);
-    assert!(!reachable(host, 8081), "port 8081 still answers");
-    assert!(reachable(host, 22), "ssh no longer answers");
+    assert!(!host.answers(8081), "port 8081 still answers");
+    assert!(host.answers(22), "ssh no longer answers");
     // A rule added by hand survives the next run.
     hosts.sh(host, "ufw allow 9999/tcp >/dev/null");
     test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);
@@ -135,5 +116,5 @@ fn ufw_refuses_to_lock_out_ssh_unless_allowed() {
     test.write("allowed.yml", play("- name: enable\n  ufw: {state: enabled}\n  vars: {stead_allow_lockout: true}\n"));
     test.run_args(["apply", "allowed.yml"]).assert_status(0).assert_changed(1);
     assert!(status(&hosts, host).starts_with("Status: active"));
-    assert!(!reachable(host, 22), "ssh still answers a new connection");
+    assert!(!host.answers(22), "ssh still answers a new connection");
 }

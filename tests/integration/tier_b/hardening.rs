@@ -131,20 +131,6 @@ fn assert_hardened(hosts: &TestHosts, host: &TestHost, engine: &str) {
     assert!(hosts.sh(host, "ls /etc/rc2.d").contains("S01steadd"), "{e}: steadd not enabled");
 }
 
-fn changed_tasks(out: &crate::support::Outcome, host: &str) -> Vec<String> {
-    let report = out.report_json();
-    report["hosts"][host]["tasks"]
-        .as_array()
-        .map(|tasks| {
-            tasks
-                .iter()
-                .filter(|t| t["status"] == "changed")
-                .map(|t| t["task"].as_str().unwrap_or("").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_hardening_role_converges_three_hosts_and_plan_finds_the_one_that_drifted() {
     for (engine, options) in variants() {
@@ -163,7 +149,7 @@ fn a_hardening_role_converges_three_hosts_and_plan_finds_the_one_that_drifted() 
         let first = test.run_args(["apply", "site.yml"]);
         first.assert_status(0);
         for name in ["web1", "web2", "web3"] {
-            let changed = changed_tasks(&first, name);
+            let changed = first.changed_tasks(name);
             assert!(changed.len() >= 9, "{e}: {name} changed only {changed:?}\n{}", first.stdout);
             assert!(changed.iter().any(|t| t == "Restart steadd"), "{e}: the handler did not run on {name}");
         }
@@ -181,9 +167,9 @@ fn a_hardening_role_converges_three_hosts_and_plan_finds_the_one_that_drifted() 
         let uppers: Vec<String> = hosts.hosts().iter().map(|h| hosts.upper_hash(h)).collect();
         let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
         plan.assert_status(2);
-        assert!(changed_tasks(&plan, "web1").is_empty(), "{e}: web1 drifted?\n{}", plan.stdout);
-        assert!(changed_tasks(&plan, "web3").is_empty(), "{e}: web3 drifted?\n{}", plan.stdout);
-        let web2 = changed_tasks(&plan, "web2");
+        assert!(plan.changed_tasks("web1").is_empty(), "{e}: web1 drifted?\n{}", plan.stdout);
+        assert!(plan.changed_tasks("web3").is_empty(), "{e}: web3 drifted?\n{}", plan.stdout);
+        let web2 = plan.changed_tasks("web2");
         for task in ["Network kernel settings", "Daemon configuration", "Restart steadd"] {
             assert!(web2.iter().any(|t| t == task), "{e}: plan misses {task:?} on web2: {web2:?}");
         }
@@ -198,7 +184,7 @@ fn a_hardening_role_converges_three_hosts_and_plan_finds_the_one_that_drifted() 
         // Applying repairs web2 alone.
         let repair = test.run_args(["apply", "site.yml"]);
         repair.assert_status(0);
-        assert!(changed_tasks(&repair, "web1").is_empty() && changed_tasks(&repair, "web3").is_empty(), "{e}");
+        assert!(repair.changed_tasks("web1").is_empty() && repair.changed_tasks("web3").is_empty(), "{e}");
         assert_hardened(&hosts, drifted, &e);
         if options.no_python {
             assert!(!hosts.exec(drifted, "command -v python3").status.success());

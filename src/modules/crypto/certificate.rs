@@ -702,7 +702,7 @@ impl Action for CertAction {
         if let Some(cert) = SeenCert::from_sections(&sec, "new") {
             self.fill_cert(&mut plan.result, &cert);
         }
-        if let Some(b) = sec.line("backup_file") {
+        if let Some(b) = sec.text("backup_file") {
             plan.result.insert("backup_file".into(), b.into());
         }
         Ok(plan)

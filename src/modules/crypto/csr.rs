@@ -498,7 +498,7 @@ impl Action for CsrAction {
         if let Some(csr) = sec.text("csr") {
             plan.result.insert("csr".into(), csr.into());
         }
-        if let Some(b) = sec.line("backup_file") {
+        if let Some(b) = sec.text("backup_file") {
             plan.result.insert("backup_file".into(), b.into());
         }
         Ok(plan)

@@ -178,7 +178,7 @@ impl Action for DhparamAction {
         if let Some(pem) = sec.text("pem") {
             plan.result.insert("dhparams".into(), pem.into());
         }
-        if let Some(b) = sec.line("backup_file") {
+        if let Some(b) = sec.text("backup_file") {
             plan.result.insert("backup_file".into(), b.into());
         }
         Ok(plan)

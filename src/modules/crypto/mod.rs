@@ -380,7 +380,7 @@ pub fn generate_script(dest: &str, attrs: &Attrs, default_mode: Option<u32>, bac
     }
     s.push_str("mv -f -- \"$tmp\" \"$d\"\ntrap - EXIT\n");
     if backup {
-        s.push_str("if [ -n \"$b\" ]; then kv backup_file \"$b\"; fi\n");
+        s.push_str("if [ -n \"$b\" ]; then printf %s \"$b\" | blk backup_file; fi\n");
     }
     s
 }

@@ -401,7 +401,7 @@ impl Action for PrivatekeyAction {
         if let Some(info) = KeyInfo::from_sections(&sec, "new") {
             plan.result.insert("fingerprint".into(), info.fingerprints());
         }
-        if let Some(b) = sec.line("backup_file") {
+        if let Some(b) = sec.text("backup_file") {
             plan.result.insert("backup_file".into(), b.into());
         }
         Ok(plan)
@@ -496,6 +496,18 @@ mod tests {
                                              "regenerate": "partial_idempotence"}));
         let out = run(&a.probe().unwrap(), &[]);
         assert!(a.compare(Some(&out)).is_err());
+        // `backup` keeps the old key beside the new one, mode kept.
+        let mut a = action(serde_json::json!({"path": p, "type": "Ed25519", "backup": true}));
+        let out = run(&a.probe().unwrap(), &[]);
+        let plan = a.compare(Some(&out)).unwrap();
+        let apply = plan.apply.clone().unwrap();
+        let done = run(&apply.script, &apply.stdin);
+        assert_eq!(done.status, 0, "{}", done.stderr_text());
+        let plan = a.finish(plan, &done).unwrap();
+        let backup = plan.result["backup_file"].as_str().unwrap().to_owned();
+        assert!(std::fs::read_to_string(&backup).unwrap().starts_with("-----BEGIN ENCRYPTED PRIVATE KEY"));
+        assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("-----BEGIN PRIVATE KEY"));
         assert!(!std::path::Path::new("pwned").exists());
     }
 }

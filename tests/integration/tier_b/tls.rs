@@ -535,6 +535,11 @@ fn openssh_keypair_restores_a_lost_public_key_and_a_new_comment() {
     let test = Test::new().testhost("h1", &hosts, host).file("site.yml", play(task));
     let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
     plan.assert_status(2).assert_changed(1);
+    assert!(
+        plan.stdout.lines().any(|l| l.starts_with("+public_key: ssh-ed25519 ") && l.ends_with(" new")),
+        "{}",
+        plan.stdout
+    );
     converge(&test, &hosts, 1);
     assert_eq!(hosts.sh(host, &format!("ssh-keygen -l -f {DIR}/id | cut -d' ' -f2")), fp, "the same key");
     assert!(hosts.sh(host, &format!("cat {DIR}/id.pub")).trim_end().ends_with(" new"));

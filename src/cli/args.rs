@@ -73,7 +73,9 @@ pub struct RunArgs {
     /// Skip tasks with these tags.
     #[arg(long = "skip-tags", value_delimiter = ',')]
     pub skip_tags: Vec<String>,
-    /// Write a report: json=PATH or junit=PATH (PATH `-` is stdout); repeatable.
+    /// Write a report (repeatable): json=PATH (CONTRACT §6), junit=PATH (one testsuite per
+    /// host; drift in check mode is a failure), jsonl=PATH (one JSON line per event, as it
+    /// happens), prometheus=PATH (textfile metrics, written atomically). PATH `-` is stdout.
     #[arg(long = "report", value_name = "FORMAT=PATH")]
     pub report: Vec<String>,
     /// Set bit 2 of the exit code when anything changed (or would change).

@@ -18,7 +18,7 @@ use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
 use stead::exec::{self, EventSink, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
-use stead::report::{self, Collector};
+use stead::report::{self, Collector, Destination, Format, ReportSpec};
 use terminal::{resolve_style, Terminal};
 
 /// Runs the CLI and returns the exit status.
@@ -222,7 +222,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
     options.force_handlers = a.force_handlers;
     options.search = search_paths(&a.roles_path);
-    let reports = a.report.iter().map(|r| parse_report(r)).collect::<Result<Vec<_>>>()?;
+    let reports = ReportSpec::parse_all(&a.report)?;
     let inventory = load_inventory(&a.inventory, &a.playbooks)?;
     let plan = compile(&a.playbooks, inventory, options)?;
     print_warnings(&plan);
@@ -236,9 +236,16 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         print_listing(&plan, a.list_hosts, a.list_tasks);
         return Ok(exit::OK);
     }
+    // An unwritable report is found before any host is contacted.
+    for r in &reports {
+        if matches!(r.format, Format::Jsonl | Format::Prometheus) {
+            bail!("--report {}: not implemented yet", r.format);
+        }
+        r.check()?;
+    }
     // A report on stdout replaces the terminal output entirely, so that
     // stdout stays one parseable document.
-    let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
+    let report_on_stdout = reports.iter().any(|r| r.dest == Destination::Stdout);
     let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output)));
     let collector = Arc::new(Collector::default());
     let sink: Arc<dyn EventSink> =
@@ -257,15 +264,11 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     if !report_on_stdout {
         terminal.recap(&report.hosts);
     }
-    for (format, path) in &reports {
-        let text = match format.as_str() {
-            "json" => serde_json::to_string_pretty(&report)? + "\n",
-            _ => report::to_junit(&report),
-        };
-        if path == "-" {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-        } else {
-            std::fs::write(path, text).with_context(|| format!("writing report {path}"))?;
+    for spec in &reports {
+        match spec.format {
+            Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
+            Format::Junit => report::write_file(spec, &report::to_junit(&report))?,
+            Format::Jsonl | Format::Prometheus => {}
         }
     }
     if outcome.terminated {
@@ -280,15 +283,6 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         !outcome.unreachable.is_empty(),
         a.detailed_exitcode,
     ))
-}
-
-fn parse_report(spec: &str) -> Result<(String, String)> {
-    let (format, path) =
-        spec.split_once('=').ok_or_else(|| anyhow!("--report takes FORMAT=PATH, e.g. json=report.json"))?;
-    if format != "json" && format != "junit" {
-        bail!("--report format `{format}` is not supported (json, junit)");
-    }
-    Ok((format.to_owned(), path.to_owned()))
 }
 
 fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {

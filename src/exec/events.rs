@@ -53,6 +53,8 @@ pub struct TaskRecord {
     pub handler: bool,
     /// Per-item statuses of a loop task (`item label`, status).
     pub items: Vec<(String, Status)>,
+    /// The task's tags, with those it inherits (play, role, block, import).
+    pub tags: Vec<String>,
 }
 
 /// Something that happened during a run.

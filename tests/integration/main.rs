@@ -8,6 +8,7 @@
 mod support;
 
 mod bad_input;
+mod ci_reports;
 mod control_flow;
 mod faults;
 mod fixture;

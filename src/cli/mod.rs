@@ -238,7 +238,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     }
     // An unwritable report is found before any host is contacted.
     for r in &reports {
-        if matches!(r.format, Format::Jsonl | Format::Prometheus) {
+        if r.format == Format::Prometheus {
             bail!("--report {}: not implemented yet", r.format);
         }
         r.check()?;
@@ -246,24 +246,42 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     // A report on stdout replaces the terminal output entirely, so that
     // stdout stays one parseable document.
     let report_on_stdout = reports.iter().any(|r| r.dest == Destination::Stdout);
-    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output)));
-    let collector = Arc::new(Collector::default());
-    let sink: Arc<dyn EventSink> =
-        if report_on_stdout { collector.clone() } else { Arc::new(Tee(vec![terminal.clone(), collector.clone()])) };
+    let playbooks: Vec<String> = a.playbooks.iter().map(|p| p.display().to_string()).collect();
     let started_at = SystemTime::now();
     let started = Instant::now();
+    let meta = report::RunMeta { started_at, check_mode: check, playbooks: playbooks.clone() };
+    let event_log = match reports.iter().find(|r| r.format == Format::Jsonl) {
+        Some(spec) => Some(Arc::new(report::EventLog::create(spec, &meta)?)),
+        None => None,
+    };
+    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output)));
+    let collector = Arc::new(Collector::default());
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![collector.clone()];
+    if !report_on_stdout {
+        sinks.push(terminal.clone());
+    }
+    if let Some(log) = &event_log {
+        sinks.push(log.clone());
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
-    let outcome = exec::run(&plan, sink, interrupted);
-    let report = collector.report(
-        started_at,
-        started.elapsed().as_millis() as u64,
-        check,
-        a.playbooks.iter().map(|p| p.display().to_string()).collect(),
-        &outcome.remote_execs,
-    );
+    let outcome = exec::run(&plan, Arc::new(Tee(sinks)), interrupted);
+    let report =
+        collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
         terminal.recap(&report.hosts);
     }
+    let code = if outcome.terminated {
+        exit::TERMINATED
+    } else if outcome.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::status(
+            report.summary.changed > 0,
+            !outcome.failed.is_empty(),
+            !outcome.unreachable.is_empty(),
+            a.detailed_exitcode,
+        )
+    };
     for spec in &reports {
         match spec.format {
             Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
@@ -271,18 +289,11 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
             Format::Jsonl | Format::Prometheus => {}
         }
     }
-    if outcome.terminated {
-        return Ok(exit::TERMINATED);
+    if let Some(log) = &event_log {
+        log.recap(&report, code);
+        log.finish()?;
     }
-    if outcome.interrupted {
-        return Ok(exit::INTERRUPTED);
-    }
-    Ok(exit::status(
-        report.summary.changed > 0,
-        !outcome.failed.is_empty(),
-        !outcome.unreachable.is_empty(),
-        a.detailed_exitcode,
-    ))
+    Ok(code)
 }
 
 fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {

@@ -238,9 +238,6 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     }
     // An unwritable report is found before any host is contacted.
     for r in &reports {
-        if r.format == Format::Prometheus {
-            bail!("--report {}: not implemented yet", r.format);
-        }
         r.check()?;
     }
     // A report on stdout replaces the terminal output entirely, so that
@@ -286,7 +283,8 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         match spec.format {
             Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
             Format::Junit => report::write_file(spec, &report::to_junit(&report))?,
-            Format::Jsonl | Format::Prometheus => {}
+            Format::Prometheus => report::write_atomic(spec, &report::to_prometheus(&report, SystemTime::now(), code))?,
+            Format::Jsonl => {}
         }
     }
     if let Some(log) = &event_log {

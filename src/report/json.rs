@@ -104,6 +104,8 @@ pub struct TaskEntry {
     pub ignored: bool,
     /// Failure handled by a block's rescue.
     pub rescued: bool,
+    /// Whether this was a handler.
+    pub handler: bool,
     /// The task's tags (with inherited ones).
     pub tags: Vec<String>,
 }
@@ -152,6 +154,7 @@ impl EventSink for Collector {
                     duration_ms: r.duration_ms,
                     ignored: r.ignored,
                     rescued: r.rescued,
+                    handler: r.handler,
                     tags: r.tags,
                 });
             }

@@ -251,6 +251,7 @@ mod tests {
             duration_ms: 1500,
             ignored: false,
             rescued: false,
+            handler: false,
             tags: vec![],
         }
     }

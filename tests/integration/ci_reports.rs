@@ -138,7 +138,7 @@ fn an_unwritable_report_stops_the_run_before_any_host_is_contacted() {
     let test = Test::new()
         .host("web1", &sshd)
         .file("site.yml", play("- name: motd\n  copy:\n    content: \"hello\\n\"\n    dest: \"{{ root }}/motd\"\n"));
-    for spec in ["junit=no-such-dir/junit.xml", "json=."] {
+    for spec in ["junit=no-such-dir/junit.xml", "json=.", "jsonl=no-such-dir/events.jsonl", "prometheus=no/x.prom"] {
         let out = test.run_args(["apply", "site.yml", "--report", spec]);
         out.assert_status(1).assert_stderr_contains("cannot write the");
         assert!(!test.exists("web1", "motd"), "{spec}: a host was changed");
@@ -296,4 +296,187 @@ fn jsonl_on_stdout_is_the_only_thing_on_stdout() {
     let lines = parse_jsonl(&out.stdout);
     assert_eq!(lines.last().map(|l| l["event"].clone()), Some("recap".into()), "{}", out.stdout);
     assert_eq!(lines[0]["check_mode"], true);
+}
+
+/// One sample of a metrics file: name, labels, value.
+type Sample = (String, std::collections::BTreeMap<String, String>, f64);
+
+/// Parses the Prometheus text format strictly enough for a test: every
+/// family declared once with HELP and TYPE before its samples, label values
+/// unescaped, values numbers.
+#[track_caller]
+fn parse_prometheus(text: &str) -> Vec<Sample> {
+    let mut families: Vec<String> = Vec::new();
+    let mut typed = String::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap().to_owned();
+            assert!(!families.contains(&name), "family {name} declared twice:\n{text}");
+            families.push(name);
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert_eq!(Some(&name.to_owned()), families.last(), "TYPE without HELP:\n{text}");
+            assert_eq!(kind, "gauge");
+            typed = name.to_owned();
+        } else {
+            let (name, rest) = line.split_at(line.find(['{', ' ']).expect("sample name"));
+            assert_eq!(name, typed, "sample outside its family:\n{text}");
+            let mut labels = std::collections::BTreeMap::new();
+            let mut rest = rest;
+            if let Some(body) = rest.strip_prefix('{') {
+                let mut chars = body.char_indices().peekable();
+                let mut end = 0;
+                while let Some((i, c)) = chars.next() {
+                    if c == '}' {
+                        end = i;
+                        break;
+                    }
+                    if c == ',' {
+                        continue;
+                    }
+                    let key_start = i;
+                    let mut key_end = i;
+                    for (j, c) in chars.by_ref() {
+                        if c == '=' {
+                            key_end = j;
+                            break;
+                        }
+                    }
+                    assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "label value not quoted: {line}");
+                    let mut value = String::new();
+                    while let Some((_, c)) = chars.next() {
+                        match c {
+                            '\\' => match chars.next().map(|(_, c)| c) {
+                                Some('n') => value.push('\n'),
+                                Some(c @ ('\\' | '"')) => value.push(c),
+                                other => panic!("bad escape {other:?} in {line}"),
+                            },
+                            '"' => break,
+                            c => value.push(c),
+                        }
+                    }
+                    labels.insert(body[key_start..key_end].to_owned(), value);
+                }
+                rest = &body[end + 1..];
+            }
+            let value: f64 = rest.trim().parse().unwrap_or_else(|e| panic!("value of {line}: {e}"));
+            samples.push((name.to_owned(), labels, value));
+        }
+    }
+    samples
+}
+
+/// The same file read by the Prometheus project's own Python parser
+/// (`prometheus_client`), when it is installed (`.ci/run` installs it).
+fn parse_with_prometheus_client(file: &Path) -> Option<Vec<Sample>> {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    assert family.type == "gauge", family
+    for s in family.samples:
+        out.append([s.name, s.labels, s.value])
+print(json.dumps(out))
+"#;
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| Command::new(p).args(["-c", "import prometheus_client"]).output().is_ok_and(|o| o.status.success()));
+    let Some(python) = python else {
+        assert!(std::env::var_os("CI").is_none(), "python3-prometheus-client is needed under CI");
+        eprintln!("prometheus_client not available: second parser skipped");
+        return None;
+    };
+    let out = Command::new(python).args(["-c", script]).arg(file).output().expect("run python");
+    assert!(out.status.success(), "prometheus_client rejects the file: {}", String::from_utf8_lossy(&out.stderr));
+    let parsed: Vec<(String, std::collections::BTreeMap<String, String>, f64)> =
+        serde_json::from_slice(&out.stdout).expect("parser output");
+    Some(parsed)
+}
+
+fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let want: std::collections::BTreeMap<String, String> =
+        labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    samples
+        .iter()
+        .find(|(n, l, _)| n == name && *l == want)
+        .map(|s| s.2)
+        .unwrap_or_else(|| panic!("no sample {name}{want:?} in {samples:?}"))
+}
+
+#[test]
+fn prometheus_textfile_counts_drift_per_host_and_tag_and_is_replaced_atomically() {
+    let sshd = Sshd::start();
+    let test = Test::new().host("web1", &sshd).unreachable_host("down").file(
+        "site.yml",
+        play(
+            r#"
+            - name: motd
+              copy:
+                content: "hello\n"
+                dest: "{{ root }}/motd"
+              tags: [cis_1_1, banner]
+            - name: alive
+              ping:
+              tags: [cis_1_2]
+            - name: never
+              ping:
+              when: false
+            "#,
+        ),
+    );
+    std::fs::create_dir(test.project().join("textfile")).unwrap();
+    let file = test.project().join("textfile/stead.prom");
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let read = |spec_run: &crate::support::Outcome| {
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("no metrics file: {e}\n{}\n{}", spec_run.stdout, spec_run.stderr));
+        let samples = parse_prometheus(&text);
+        if let Some(theirs) = parse_with_prometheus_client(&file) {
+            assert_eq!(theirs, samples, "the two parsers disagree on\n{text}");
+        }
+        samples
+    };
+
+    let plan = test.run_args(["plan", "site.yml", "--report", "prometheus=textfile/stead.prom"]);
+    plan.assert_status(8);
+    let m = read(&plan);
+    let web = [("host", "web1")];
+    assert_eq!(metric(&m, "stead_drifted_tasks", &web), 1.0);
+    assert_eq!(metric(&m, "stead_drifted_tasks_by_tag", &[("host", "web1"), ("tag", "cis_1_1")]), 1.0);
+    assert_eq!(metric(&m, "stead_drifted_tasks_by_tag", &[("host", "web1"), ("tag", "banner")]), 1.0);
+    assert_eq!(metric(&m, "stead_drifted_tasks_by_tag", &[("host", "web1"), ("tag", "cis_1_2")]), 0.0);
+    assert_eq!(metric(&m, "stead_check_mode", &web), 1.0);
+    for (state, n) in [("ok", 2.0), ("changed", 1.0), ("failed", 0.0), ("skipped", 1.0), ("unreachable", 0.0)] {
+        assert_eq!(metric(&m, "stead_tasks", &[("host", "web1"), ("state", state)]), n, "{state}");
+    }
+    assert_eq!(metric(&m, "stead_tasks", &[("host", "down"), ("state", "unreachable")]), 1.0);
+    assert_eq!(metric(&m, "stead_drifted_tasks", &[("host", "down")]), 0.0);
+    assert_eq!(metric(&m, "stead_last_run_exit_status", &[]), 8.0);
+    let stamp = metric(&m, "stead_last_run_timestamp_seconds", &web);
+    assert!(stamp >= before.floor() && stamp < before + 120.0, "timestamp {stamp}, test started {before}");
+    assert!(metric(&m, "stead_run_duration_seconds", &web) >= 0.0);
+    assert!(!test.exists("web1", "motd"), "plan changed nothing");
+
+    // A real run corrects the drift (and counts what it changed); the next
+    // finds none. Each run replaces the whole file, leaving no temporary.
+    let apply = test.run_args(["apply", "site.yml", "--limit", "web1", "--report", "prometheus=textfile/stead.prom"]);
+    apply.assert_status(0);
+    let m = read(&apply);
+    assert_eq!(metric(&m, "stead_drifted_tasks", &web), 1.0);
+    assert_eq!(metric(&m, "stead_check_mode", &web), 0.0);
+    assert!(m.iter().all(|(_, l, _)| l.get("host").is_none_or(|h| h == "web1")), "{m:?}");
+    let again = test.run_args(["plan", "site.yml", "--limit", "web1", "--report", "prometheus=textfile/stead.prom"]);
+    again.assert_status(0);
+    let m = read(&again);
+    assert_eq!(metric(&m, "stead_drifted_tasks", &web), 0.0);
+    assert_eq!(metric(&m, "stead_drifted_tasks_by_tag", &[("host", "web1"), ("tag", "cis_1_1")]), 0.0);
+    let names: Vec<String> = std::fs::read_dir(test.project().join("textfile"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["stead.prom"]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644);
 }

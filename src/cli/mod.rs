@@ -18,7 +18,7 @@ use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
 use stead::exec::{self, EventSink, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
-use stead::report::{self, Collector, Destination, Format, ReportSpec};
+use stead::report::{self, audit, Collector, Destination, Format, ReportSpec};
 use terminal::{resolve_style, Terminal};
 
 /// Runs the CLI and returns the exit status.
@@ -85,6 +85,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 skip_tags: vec![],
                 report: vec![],
                 detailed_exitcode: false,
+                // The audit trail records apply and plan runs.
+                audit_log: None,
+                no_audit_log: true,
                 shard: None,
                 list_hosts: false,
                 list_tasks: false,
@@ -108,6 +111,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Facts(f) => facts(f),
+        Command::Audit(x) => audit_list(x),
     }
 }
 
@@ -240,6 +244,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     for r in &reports {
         r.check()?;
     }
+    let mut audit_log = open_audit_log(&a)?;
     // A report on stdout replaces the terminal output entirely, so that
     // stdout stays one parseable document.
     let report_on_stdout = reports.iter().any(|r| r.dest == Destination::Stdout);
@@ -279,6 +284,28 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
             a.detailed_exitcode,
         )
     };
+    if let Some((path, file)) = &mut audit_log {
+        let record = audit::AuditRecord {
+            version: audit::AUDIT_VERSION,
+            timestamp: report.started_at.clone(),
+            duration_ms: report.duration_ms,
+            user: audit::current_user(),
+            controller: audit::controller_hostname(),
+            argv: audit::mask_argv(&std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>()),
+            command: if is_plan { "plan" } else { "apply" }.to_owned(),
+            check_mode: check,
+            playbooks: audit::hash_paths(&a.playbooks),
+            inventories: audit::hash_paths(&default_inventory(&a.inventory)),
+            git_commit: audit::git_commit(playbook_dir(&a.playbooks)),
+            hosts: audit::hosts_of(&report),
+            exit_status: code,
+        };
+        // The run is over: a record that cannot be written is reported,
+        // and the run's own status stands.
+        if let Err(e) = audit::append(file, path, &record) {
+            eprintln!("warning: {e}");
+        }
+    }
     for spec in &reports {
         match spec.format {
             Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
@@ -292,6 +319,110 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         log.finish()?;
     }
     Ok(code)
+}
+
+/// The directory of the first playbook (`.` for a bare name).
+fn playbook_dir(playbooks: &[PathBuf]) -> &Path {
+    match playbooks.first().and_then(|p| p.parent()) {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+fn default_audit_path() -> Option<PathBuf> {
+    audit::default_path(audit::is_root(), &|k| std::env::var(k).ok())
+}
+
+/// Opens the audit log before any host is contacted. One named with
+/// `--audit-log` / `STEAD_AUDIT_LOG` must work (exit 1 otherwise); the
+/// default one is skipped with a warning when it cannot be used.
+fn open_audit_log(a: &RunArgs) -> Result<Option<(PathBuf, std::fs::File)>> {
+    if a.no_audit_log {
+        return Ok(None);
+    }
+    if let Some(path) = &a.audit_log {
+        let file = audit::open(path).context("--audit-log / STEAD_AUDIT_LOG (or --no-audit-log)")?;
+        return Ok(Some((path.clone(), file)));
+    }
+    let Some(path) = default_audit_path() else {
+        eprintln!("warning: no audit log (neither XDG_STATE_HOME nor HOME is set); this run is not recorded");
+        return Ok(None);
+    };
+    match audit::open(&path) {
+        Ok(file) => Ok(Some((path, file))),
+        Err(e) => {
+            eprintln!("warning: {e}; this run is not recorded (--audit-log PATH, or --no-audit-log)");
+            Ok(None)
+        }
+    }
+}
+
+/// `--since`: RFC 3339, a date, or an age back from now.
+fn parse_since(s: &str) -> Result<SystemTime> {
+    let s = s.trim();
+    if let Ok(t) = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')) {
+        return Ok(t);
+    }
+    if let Ok(t) = humantime::parse_rfc3339_weak(&format!("{s}T00:00:00")) {
+        return Ok(t);
+    }
+    let age = humantime::parse_duration(s)
+        .map_err(|_| anyhow!("--since {s}: expected a time (2026-12-01T08:00:00Z), a date, or an age (2h, 7days)"))?;
+    SystemTime::now().checked_sub(age).ok_or_else(|| anyhow!("--since {s}: too far back"))
+}
+
+fn audit_list(x: args::AuditArgs) -> Result<i32> {
+    let path = x
+        .audit_log
+        .or_else(default_audit_path)
+        .ok_or_else(|| anyhow!("no audit log: neither XDG_STATE_HOME nor HOME is set (use --audit-log PATH)"))?;
+    let (records, warnings) = audit::read(&path)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let filter =
+        audit::Filter { host: x.host, since: x.since.as_deref().map(parse_since).transpose()?, changed: x.changed };
+    for r in filter.apply(records) {
+        if x.json {
+            out(serde_json::to_string(&r)?);
+            continue;
+        }
+        let hosts: Vec<String> = r
+            .hosts
+            .iter()
+            .map(|(name, h)| {
+                if h.unreachable {
+                    format!("{name}: unreachable")
+                } else if h.changed.is_empty() && h.failed == 0 {
+                    format!("{name}: ok")
+                } else {
+                    let verb = if r.check_mode { "would change" } else { "changed" };
+                    let tasks: Vec<&str> = h.changed.iter().map(|c| c.task.as_str()).collect();
+                    let mut s = format!("{name}: {} {verb}", h.changed.len());
+                    if !tasks.is_empty() {
+                        s.push_str(&format!(" ({})", tasks.join(", ")));
+                    }
+                    if h.failed > 0 {
+                        s.push_str(&format!(", {} failed", h.failed));
+                    }
+                    s
+                }
+            })
+            .collect();
+        let playbooks: Vec<&str> = r.playbooks.iter().map(|p| p.path.as_str()).collect();
+        let commit = r.git_commit.as_deref().map(|c| format!(" @{}", &c[..c.len().min(12)])).unwrap_or_default();
+        out(format!(
+            "{}  {:<5} exit {:<3} {}@{}  {}{commit}  {}",
+            r.timestamp,
+            r.command,
+            r.exit_status,
+            r.user,
+            r.controller,
+            playbooks.join(","),
+            hosts.join("; ")
+        ));
+    }
+    Ok(exit::OK)
 }
 
 fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {

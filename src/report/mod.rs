@@ -1,6 +1,7 @@
 //! Reports built from events: the per-host recap, the JSON report of
-//! CONTRACT §6, JUnit XML for CI systems, the streamed JSONL event log, Prometheus textfile metrics, and where each report goes.
+//! CONTRACT §6, JUnit XML for CI systems, the streamed JSONL event log, Prometheus textfile metrics, the audit trail, and where each report goes.
 
+pub mod audit;
 mod json;
 mod jsonl;
 mod junit;

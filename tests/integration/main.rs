@@ -7,6 +7,7 @@
 
 mod support;
 
+mod audit;
 mod bad_input;
 mod ci_reports;
 mod control_flow;

@@ -28,6 +28,28 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Print gathered facts as JSON.
     Facts(FactsArgs),
+    /// List the local audit trail of past apply and plan runs.
+    Audit(AuditArgs),
+}
+
+/// Options of audit.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only runs on this host (and only its part of each).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only runs since this time: RFC 3339 (2026-12-01T08:00:00Z), a date, or an age (2h, 7days).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only runs in which something changed (or would have, in check mode).
+    #[arg(long)]
+    pub changed: bool,
+    /// Print the matching records as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    /// The audit log to read (default as for apply).
+    #[arg(long = "audit-log", value_name = "PATH", env = "STEAD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Output style.
@@ -73,12 +95,21 @@ pub struct RunArgs {
     /// Skip tasks with these tags.
     #[arg(long = "skip-tags", value_delimiter = ',')]
     pub skip_tags: Vec<String>,
-    /// Write a report: json=PATH or junit=PATH (PATH `-` is stdout); repeatable.
+    /// Write a report (repeatable): json=PATH (CONTRACT §6), junit=PATH (one testsuite per
+    /// host; drift in check mode is a failure), jsonl=PATH (one JSON line per event, as it
+    /// happens), prometheus=PATH (textfile metrics, written atomically). PATH `-` is stdout.
     #[arg(long = "report", value_name = "FORMAT=PATH")]
     pub report: Vec<String>,
     /// Set bit 2 of the exit code when anything changed (or would change).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Append this run's record to this audit log. Default: $XDG_STATE_HOME/stead/audit.jsonl
+    /// (~/.local/state/...), /var/log/stead/audit.jsonl as root.
+    #[arg(long = "audit-log", value_name = "PATH", env = "STEAD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    /// Keep no audit record of this run.
+    #[arg(long = "no-audit-log")]
+    pub no_audit_log: bool,
     /// Run only the K-th of N deterministic, disjoint slices of the hosts.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,

@@ -18,7 +18,7 @@ use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
 use stead::exec::{self, EventSink, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
-use stead::report::{self, Collector};
+use stead::report::{self, audit, Collector, Destination, Format, ReportSpec};
 use terminal::{resolve_style, Terminal};
 
 /// Runs the CLI and returns the exit status.
@@ -85,6 +85,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 skip_tags: vec![],
                 report: vec![],
                 detailed_exitcode: false,
+                // The audit trail records apply and plan runs.
+                audit_log: None,
+                no_audit_log: true,
                 shard: None,
                 list_hosts: false,
                 list_tasks: false,
@@ -108,6 +111,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Facts(f) => facts(f),
+        Command::Audit(x) => audit_list(x),
     }
 }
 
@@ -222,7 +226,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
     options.force_handlers = a.force_handlers;
     options.search = search_paths(&a.roles_path);
-    let reports = a.report.iter().map(|r| parse_report(r)).collect::<Result<Vec<_>>>()?;
+    let reports = ReportSpec::parse_all(&a.report)?;
     let inventory = load_inventory(&a.inventory, &a.playbooks)?;
     let plan = compile(&a.playbooks, inventory, options)?;
     print_warnings(&plan);
@@ -236,59 +240,189 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         print_listing(&plan, a.list_hosts, a.list_tasks);
         return Ok(exit::OK);
     }
+    // An unwritable report is found before any host is contacted.
+    for r in &reports {
+        r.check()?;
+    }
+    let mut audit_log = open_audit_log(&a)?;
     // A report on stdout replaces the terminal output entirely, so that
     // stdout stays one parseable document.
-    let report_on_stdout = reports.iter().any(|(_, p)| p == "-");
-    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output)));
-    let collector = Arc::new(Collector::default());
-    let sink: Arc<dyn EventSink> =
-        if report_on_stdout { collector.clone() } else { Arc::new(Tee(vec![terminal.clone(), collector.clone()])) };
+    let report_on_stdout = reports.iter().any(|r| r.dest == Destination::Stdout);
+    let playbooks: Vec<String> = a.playbooks.iter().map(|p| p.display().to_string()).collect();
     let started_at = SystemTime::now();
     let started = Instant::now();
+    let meta = report::RunMeta { started_at, check_mode: check, playbooks: playbooks.clone() };
+    let event_log = match reports.iter().find(|r| r.format == Format::Jsonl) {
+        Some(spec) => Some(Arc::new(report::EventLog::create(spec, &meta)?)),
+        None => None,
+    };
+    let terminal = Arc::new(Terminal::new(resolve_style(a.mode.output)));
+    let collector = Arc::new(Collector::default());
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![collector.clone()];
+    if !report_on_stdout {
+        sinks.push(terminal.clone());
+    }
+    if let Some(log) = &event_log {
+        sinks.push(log.clone());
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
-    let outcome = exec::run(&plan, sink, interrupted);
-    let report = collector.report(
-        started_at,
-        started.elapsed().as_millis() as u64,
-        check,
-        a.playbooks.iter().map(|p| p.display().to_string()).collect(),
-        &outcome.remote_execs,
-    );
+    let outcome = exec::run(&plan, Arc::new(Tee(sinks)), interrupted);
+    let report =
+        collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
         terminal.recap(&report.hosts);
     }
-    for (format, path) in &reports {
-        let text = match format.as_str() {
-            "json" => serde_json::to_string_pretty(&report)? + "\n",
-            _ => report::to_junit(&report),
+    let code = if outcome.terminated {
+        exit::TERMINATED
+    } else if outcome.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::status(
+            report.summary.changed > 0,
+            !outcome.failed.is_empty(),
+            !outcome.unreachable.is_empty(),
+            a.detailed_exitcode,
+        )
+    };
+    if let Some((path, file)) = &mut audit_log {
+        let record = audit::AuditRecord {
+            version: audit::AUDIT_VERSION,
+            timestamp: report.started_at.clone(),
+            duration_ms: report.duration_ms,
+            user: audit::current_user(),
+            controller: audit::controller_hostname(),
+            argv: audit::mask_argv(&std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>()),
+            command: if is_plan { "plan" } else { "apply" }.to_owned(),
+            check_mode: check,
+            playbooks: audit::hash_paths(&a.playbooks),
+            inventories: audit::hash_paths(&default_inventory(&a.inventory)),
+            git_commit: audit::git_commit(playbook_dir(&a.playbooks)),
+            hosts: audit::hosts_of(&report),
+            exit_status: code,
         };
-        if path == "-" {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-        } else {
-            std::fs::write(path, text).with_context(|| format!("writing report {path}"))?;
+        // The run is over: a record that cannot be written is reported,
+        // and the run's own status stands.
+        if let Err(e) = audit::append(file, path, &record) {
+            eprintln!("warning: {e}");
         }
     }
-    if outcome.terminated {
-        return Ok(exit::TERMINATED);
+    for spec in &reports {
+        match spec.format {
+            Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
+            Format::Junit => report::write_file(spec, &report::to_junit(&report))?,
+            Format::Prometheus => report::write_atomic(spec, &report::to_prometheus(&report, SystemTime::now(), code))?,
+            Format::Jsonl => {}
+        }
     }
-    if outcome.interrupted {
-        return Ok(exit::INTERRUPTED);
+    if let Some(log) = &event_log {
+        log.recap(&report, code);
+        log.finish()?;
     }
-    Ok(exit::status(
-        report.summary.changed > 0,
-        !outcome.failed.is_empty(),
-        !outcome.unreachable.is_empty(),
-        a.detailed_exitcode,
-    ))
+    Ok(code)
 }
 
-fn parse_report(spec: &str) -> Result<(String, String)> {
-    let (format, path) =
-        spec.split_once('=').ok_or_else(|| anyhow!("--report takes FORMAT=PATH, e.g. json=report.json"))?;
-    if format != "json" && format != "junit" {
-        bail!("--report format `{format}` is not supported (json, junit)");
+/// The directory of the first playbook (`.` for a bare name).
+fn playbook_dir(playbooks: &[PathBuf]) -> &Path {
+    match playbooks.first().and_then(|p| p.parent()) {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     }
-    Ok((format.to_owned(), path.to_owned()))
+}
+
+fn default_audit_path() -> Option<PathBuf> {
+    audit::default_path(audit::is_root(), &|k| std::env::var(k).ok())
+}
+
+/// Opens the audit log before any host is contacted. One named with
+/// `--audit-log` / `STEAD_AUDIT_LOG` must work (exit 1 otherwise); the
+/// default one is skipped with a warning when it cannot be used.
+fn open_audit_log(a: &RunArgs) -> Result<Option<(PathBuf, std::fs::File)>> {
+    if a.no_audit_log {
+        return Ok(None);
+    }
+    if let Some(path) = &a.audit_log {
+        let file = audit::open(path).context("--audit-log / STEAD_AUDIT_LOG (or --no-audit-log)")?;
+        return Ok(Some((path.clone(), file)));
+    }
+    let Some(path) = default_audit_path() else {
+        eprintln!("warning: no audit log (neither XDG_STATE_HOME nor HOME is set); this run is not recorded");
+        return Ok(None);
+    };
+    match audit::open(&path) {
+        Ok(file) => Ok(Some((path, file))),
+        Err(e) => {
+            eprintln!("warning: {e}; this run is not recorded (--audit-log PATH, or --no-audit-log)");
+            Ok(None)
+        }
+    }
+}
+
+/// `--since`: RFC 3339, a date, or an age back from now.
+fn parse_since(s: &str) -> Result<SystemTime> {
+    let s = s.trim();
+    if let Ok(t) = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')) {
+        return Ok(t);
+    }
+    if let Ok(t) = humantime::parse_rfc3339_weak(&format!("{s}T00:00:00")) {
+        return Ok(t);
+    }
+    let age = humantime::parse_duration(s)
+        .map_err(|_| anyhow!("--since {s}: expected a time (2026-12-01T08:00:00Z), a date, or an age (2h, 7days)"))?;
+    SystemTime::now().checked_sub(age).ok_or_else(|| anyhow!("--since {s}: too far back"))
+}
+
+fn audit_list(x: args::AuditArgs) -> Result<i32> {
+    let path = x
+        .audit_log
+        .or_else(default_audit_path)
+        .ok_or_else(|| anyhow!("no audit log: neither XDG_STATE_HOME nor HOME is set (use --audit-log PATH)"))?;
+    let (records, warnings) = audit::read(&path)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let filter =
+        audit::Filter { host: x.host, since: x.since.as_deref().map(parse_since).transpose()?, changed: x.changed };
+    for r in filter.apply(records) {
+        if x.json {
+            out(serde_json::to_string(&r)?);
+            continue;
+        }
+        let hosts: Vec<String> = r
+            .hosts
+            .iter()
+            .map(|(name, h)| {
+                if h.unreachable {
+                    format!("{name}: unreachable")
+                } else if h.changed.is_empty() && h.failed == 0 {
+                    format!("{name}: ok")
+                } else {
+                    let verb = if r.check_mode { "would change" } else { "changed" };
+                    let tasks: Vec<&str> = h.changed.iter().map(|c| c.task.as_str()).collect();
+                    let mut s = format!("{name}: {} {verb}", h.changed.len());
+                    if !tasks.is_empty() {
+                        s.push_str(&format!(" ({})", tasks.join(", ")));
+                    }
+                    if h.failed > 0 {
+                        s.push_str(&format!(", {} failed", h.failed));
+                    }
+                    s
+                }
+            })
+            .collect();
+        let playbooks: Vec<&str> = r.playbooks.iter().map(|p| p.path.as_str()).collect();
+        let commit = r.git_commit.as_deref().map(|c| format!(" @{}", &c[..c.len().min(12)])).unwrap_or_default();
+        out(format!(
+            "{}  {:<5} exit {:<3} {}@{}  {}{commit}  {}",
+            r.timestamp,
+            r.command,
+            r.exit_status,
+            r.user,
+            r.controller,
+            playbooks.join(","),
+            hosts.join("; ")
+        ));
+    }
+    Ok(exit::OK)
 }
 
 fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {

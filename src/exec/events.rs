@@ -53,6 +53,8 @@ pub struct TaskRecord {
     pub handler: bool,
     /// Per-item statuses of a loop task (`item label`, status).
     pub items: Vec<(String, Status)>,
+    /// The task's tags, with those it inherits (play, role, block, import).
+    pub tags: Vec<String>,
 }
 
 /// Something that happened during a run.
@@ -96,9 +98,26 @@ pub enum Event {
 
 /// A consumer of events. Called from many tasks at once: implementations
 /// synchronise internally.
+///
+/// The linear strategy holds each host's results of a step so they can be
+/// shown task by task across hosts. A held event is offered at once to
+/// [`EventSink::live`] (for sinks that record as things happen, like the
+/// JSONL log) and delivered later, in display order, to
+/// [`EventSink::replay`]. Every other event goes to [`EventSink::emit`]
+/// alone. A sink that shows results implements `emit` only; one that records
+/// them as they happen implements `live` and ignores `replay`.
 pub trait EventSink: Send + Sync {
-    /// Receives one event.
+    /// Receives one event, as it happens and in display order.
     fn emit(&self, event: Event);
+
+    /// An event that happened now but is held for display; it comes again
+    /// through [`EventSink::replay`].
+    fn live(&self, _event: &Event) {}
+
+    /// A held event, in display order, that [`EventSink::live`] saw already.
+    fn replay(&self, event: Event) {
+        self.emit(event)
+    }
 }
 
 /// Sends every event to several sinks.
@@ -108,6 +127,18 @@ impl EventSink for Tee {
     fn emit(&self, event: Event) {
         for sink in &self.0 {
             sink.emit(event.clone());
+        }
+    }
+
+    fn live(&self, event: &Event) {
+        for sink in &self.0 {
+            sink.live(event);
+        }
+    }
+
+    fn replay(&self, event: Event) {
+        for sink in &self.0 {
+            sink.replay(event.clone());
         }
     }
 }

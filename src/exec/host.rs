@@ -513,6 +513,7 @@ impl HostRun<'_> {
             items: vec![],
             show_diff: self.options.diff,
             show_msg: false,
+            tags: vec![],
         }
     }
 
@@ -1063,6 +1064,7 @@ impl HostRun<'_> {
             ignored: task.ignore_errors,
             rescued: !task.ignore_errors && task.rescuable,
             handler,
+            tags: task.tags.clone(),
             ..record
         }));
         if task.ignore_errors {
@@ -1185,6 +1187,7 @@ impl HostRun<'_> {
             items: if task.no_log { vec![] } else { items },
             show_diff: task.diff.unwrap_or(self.options.diff),
             show_msg: task.module.shows_message(),
+            tags: task.tags.clone(),
             ..record
         }));
         if any_failed && !ignore {

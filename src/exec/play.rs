@@ -38,7 +38,10 @@ impl EventSink for Buffer {
     fn emit(&self, event: Event) {
         match event {
             Event::TaskStart { .. } => self.inner.emit(event),
-            other => self.events.lock().expect("buffer lock").push(other),
+            other => {
+                self.inner.live(&other);
+                self.events.lock().expect("buffer lock").push(other);
+            }
         }
     }
 }
@@ -417,7 +420,7 @@ impl PlayRun<'_> {
                 for q in queues.iter_mut() {
                     while let Some(event) = q.pop_front() {
                         let done = matches!(event, Event::TaskDone(_));
-                        self.sink.emit(event);
+                        self.sink.replay(event);
                         if done {
                             break;
                         }

@@ -74,6 +74,9 @@ pub struct HostReport {
     /// Why it was unreachable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable_msg: Option<String>,
+    /// The play in which it was found unreachable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable_play: Option<String>,
     /// Remote executions used on this host (the cost of the run).
     pub remote_execs: u64,
     /// Task results in order.
@@ -101,6 +104,10 @@ pub struct TaskEntry {
     pub ignored: bool,
     /// Failure handled by a block's rescue.
     pub rescued: bool,
+    /// Whether this was a handler.
+    pub handler: bool,
+    /// The task's tags (with inherited ones).
+    pub tags: Vec<String>,
 }
 
 /// An event sink that builds the per-host counts and task lists.
@@ -147,12 +154,15 @@ impl EventSink for Collector {
                     duration_ms: r.duration_ms,
                     ignored: r.ignored,
                     rescued: r.rescued,
+                    handler: r.handler,
+                    tags: r.tags,
                 });
             }
-            Event::Unreachable { host, msg, .. } => {
+            Event::Unreachable { host, play, msg } => {
                 let h = hosts.entry(host).or_default();
                 h.unreachable = true;
                 h.unreachable_msg = Some(msg);
+                h.unreachable_play = Some(play);
             }
             _ => {}
         }

@@ -7,7 +7,9 @@
 
 mod support;
 
+mod audit;
 mod bad_input;
+mod ci_reports;
 mod control_flow;
 mod faults;
 mod fixture;

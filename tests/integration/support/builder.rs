@@ -182,6 +182,13 @@ impl Test {
         self.project.path()
     }
 
+    /// The audit log every run of this test appends to (`STEAD_AUDIT_LOG`,
+    /// set for every run, so no test writes to /var/log or the home directory;
+    /// a test's own `.env("STEAD_AUDIT_LOG", ..)` overrides it).
+    pub fn audit_log(&self) -> PathBuf {
+        self.reports.path().join("audit.jsonl")
+    }
+
     /// The managed root of `host`.
     pub fn root(&self, host: &str) -> &Path {
         self.host_ref(host).root.path()
@@ -271,6 +278,7 @@ impl Test {
             .current_dir(self.project.path())
             .env("CI", "true")
             .env("NO_COLOR", "1")
+            .env("STEAD_AUDIT_LOG", self.audit_log())
             .env_remove("STEAD_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -299,6 +307,7 @@ impl Test {
             .current_dir(self.project.path())
             .env("CI", "true")
             .env("NO_COLOR", "1")
+            .env("STEAD_AUDIT_LOG", self.audit_log())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);

@@ -821,14 +821,7 @@ impl Action for IptablesAction {
         plan.result.insert("changed".into(), plan.changed.into());
         if plan.apply.is_some() {
             if let Some(why) = self.lockout(&seen)? {
-                if !self.check_mode {
-                    return Err(ModuleError::failed(why));
-                }
-                // Earlier tasks of the play may yet open the SSH port: a dry
-                // run warns, the real run refuses.
-                let warning = format!("a real run fails here unless earlier tasks change the ruleset: {why}");
-                plan.result.insert("warnings".into(), vec![serde_json::Value::from(warning.clone())].into());
-                plan.msg = Some(warning);
+                super::peer::refuse_or_warn(&mut plan, why, self.check_mode)?;
             }
         }
         Ok(plan)

@@ -241,6 +241,24 @@ impl Lockout {
     }
 }
 
+/// What a per-rule firewall module (iptables, ufw) does with a lock-out it
+/// found: the real run fails before the apply; a dry run only warns (in
+/// the task's `msg` and `warnings`), since the play's earlier tasks, not
+/// applied in a dry run, may yet open the SSH port.
+pub fn refuse_or_warn(
+    plan: &mut crate::modules::Plan,
+    why: String,
+    check_mode: bool,
+) -> Result<(), crate::modules::ModuleError> {
+    if !check_mode {
+        return Err(crate::modules::ModuleError::failed(why));
+    }
+    let warning = format!("a real run fails here unless earlier tasks change the ruleset: {why}");
+    plan.result.insert("warnings".into(), vec![serde_json::Value::from(warning.clone())].into());
+    plan.msg = Some(warning);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

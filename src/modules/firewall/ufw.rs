@@ -633,12 +633,7 @@ impl Action for UfwAction {
             .with_diff(Some(Diff::state("ufw", &before, &after)));
         plan.result = result;
         if let Some(why) = self.lockout(&seen, active)? {
-            if !self.check_mode {
-                return Err(ModuleError::failed(why));
-            }
-            let warning = format!("a real run fails here unless earlier tasks change the ruleset: {why}");
-            plan.result.insert("warnings".into(), vec![serde_json::Value::from(warning.clone())].into());
-            plan.msg = Some(warning);
+            super::peer::refuse_or_warn(&mut plan, why, self.check_mode)?;
         }
         Ok(plan)
     }

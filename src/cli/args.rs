@@ -77,7 +77,7 @@ pub struct InventoryOpt {
 /// Options of apply and plan.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Playbooks to run, in order.
+    /// Playbooks to run, in order; for apply, or one saved plan (`stead plan --out`).
     #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
     #[command(flatten)]
@@ -128,6 +128,9 @@ pub struct RunArgs {
     /// Extra role search path (also ANSIBLE_ROLES_PATH, roles_path in ansible.cfg); repeatable.
     #[arg(long = "roles-path", value_name = "PATH")]
     pub roles_path: Vec<PathBuf>,
+    /// plan only: save the plan to PATH; `stead apply PATH` then applies exactly it.
+    #[arg(long = "out", value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 /// Dry run, diffs and output style, shared by apply, plan and exec.

@@ -2,6 +2,7 @@
 //! output and exit status. Owns the terminal; the library never prints.
 
 mod args;
+mod saved;
 mod terminal;
 
 use std::io::Write;
@@ -94,6 +95,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 syntax_check: false,
                 force_handlers: false,
                 roles_path: vec![],
+                out: None,
             };
             run_playbooks(run, false)
         }
@@ -155,7 +157,8 @@ fn parse_extra_vars(values: &[String]) -> Result<serde_json::Map<String, Json>> 
     for v in values {
         let (text, origin) = if let Some(file) = v.strip_prefix('@') {
             (
-                std::fs::read_to_string(file).with_context(|| format!("reading extra vars file {file}"))?,
+                stead::inputs::read_to_string(std::path::Path::new(file))
+                    .with_context(|| format!("reading extra vars file {file}"))?,
                 PathBuf::from(file),
             )
         } else {
@@ -218,6 +221,12 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
+    if !is_plan && a.playbooks.len() == 1 && stead::saved_plan::SavedPlan::is_plan_file(&a.playbooks[0]) {
+        return saved::apply(a);
+    }
+    if a.out.is_some() && !is_plan {
+        bail!("--out saves a plan: use `stead plan ... --out PATH`, then `stead apply PATH`");
+    }
     let check = a.mode.check || is_plan;
     let diff = a.mode.diff || is_plan;
     let mut options = run_options(&a.common, check, diff)?;
@@ -228,7 +237,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.search = search_paths(&a.roles_path);
     let reports = ReportSpec::parse_all(&a.report)?;
     let inventory = load_inventory(&a.inventory, &a.playbooks)?;
-    let plan = compile(&a.playbooks, inventory, options)?;
+    let mut plan = compile(&a.playbooks, inventory, options)?;
     print_warnings(&plan);
     if a.syntax_check {
         for p in &a.playbooks {
@@ -240,15 +249,51 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         print_listing(&plan, a.list_hosts, a.list_tasks);
         return Ok(exit::OK);
     }
+    let saving = a.out.as_deref().map(|path| saved::Saving::start(path, &mut plan)).transpose()?;
+    let command = if is_plan { "plan" } else { "apply" };
+    let run = execute(&a, &plan, command, &reports, &Refused::default(), &default_inventory(&a.inventory))?;
+    if let Some(saving) = saving {
+        saving.finish(&a, &plan, &run.outcome)?;
+    }
+    Ok(run.code)
+}
+
+/// What [`execute`] leaves: the exit status and the run's outcome.
+struct Executed {
+    code: i32,
+    outcome: exec::RunOutcome,
+}
+
+/// Hosts left out of a run before it starts (a saved plan's drift check):
+/// reported failed or unreachable, with the reason, and counted in the exit
+/// status as such.
+#[derive(Default)]
+struct Refused {
+    /// Host → why it is refused (a failed task "saved plan" of its own).
+    failed: Vec<(String, String)>,
+    /// Host → why it could not be checked.
+    unreachable: Vec<(String, String)>,
+}
+
+/// Runs a compiled plan with the terminal, the reports and the audit trail.
+fn execute(
+    a: &RunArgs,
+    plan: &RunPlan,
+    command: &str,
+    reports: &[ReportSpec],
+    refused: &Refused,
+    inventories: &[PathBuf],
+) -> Result<Executed> {
+    let check = plan.options.check;
     // An unwritable report is found before any host is contacted.
-    for r in &reports {
+    for r in reports {
         r.check()?;
     }
-    let mut audit_log = open_audit_log(&a)?;
+    let mut audit_log = open_audit_log(a)?;
     // A report on stdout replaces the terminal output entirely, so that
     // stdout stays one parseable document.
     let report_on_stdout = reports.iter().any(|r| r.dest == Destination::Stdout);
-    let playbooks: Vec<String> = a.playbooks.iter().map(|p| p.display().to_string()).collect();
+    let playbooks: Vec<String> = plan.playbooks.iter().map(|p| p.display().to_string()).collect();
     let started_at = SystemTime::now();
     let started = Instant::now();
     let meta = report::RunMeta { started_at, check_mode: check, playbooks: playbooks.clone() };
@@ -265,8 +310,10 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     if let Some(log) = &event_log {
         sinks.push(log.clone());
     }
+    let sink = Arc::new(Tee(sinks));
+    saved::report_refused(sink.as_ref(), plan, &refused.failed, &refused.unreachable);
     let interrupted = Arc::new(AtomicBool::new(false));
-    let outcome = exec::run(&plan, Arc::new(Tee(sinks)), interrupted);
+    let outcome = exec::run(plan, sink, interrupted);
     let report =
         collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
@@ -279,8 +326,8 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     } else {
         exit::status(
             report.summary.changed > 0,
-            !outcome.failed.is_empty(),
-            !outcome.unreachable.is_empty(),
+            !outcome.failed.is_empty() || !refused.failed.is_empty(),
+            !outcome.unreachable.is_empty() || !refused.unreachable.is_empty(),
             a.detailed_exitcode,
         )
     };
@@ -292,11 +339,11 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
             user: audit::current_user(),
             controller: audit::controller_hostname(),
             argv: audit::mask_argv(&std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>()),
-            command: if is_plan { "plan" } else { "apply" }.to_owned(),
+            command: command.to_owned(),
             check_mode: check,
-            playbooks: audit::hash_paths(&a.playbooks),
-            inventories: audit::hash_paths(&default_inventory(&a.inventory)),
-            git_commit: audit::git_commit(playbook_dir(&a.playbooks)),
+            playbooks: audit::hash_paths(&plan.playbooks),
+            inventories: audit::hash_paths(inventories),
+            git_commit: audit::git_commit(playbook_dir(&plan.playbooks)),
             hosts: audit::hosts_of(&report),
             exit_status: code,
         };
@@ -306,7 +353,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
             eprintln!("warning: {e}");
         }
     }
-    for spec in &reports {
+    for spec in reports {
         match spec.format {
             Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
             Format::Junit => report::write_file(spec, &report::to_junit(&report))?,
@@ -318,7 +365,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         log.recap(&report, code);
         log.finish()?;
     }
-    Ok(code)
+    Ok(Executed { code, outcome })
 }
 
 /// The directory of the first playbook (`.` for a bare name).

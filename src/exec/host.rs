@@ -15,6 +15,7 @@ use super::batch;
 use super::cursor::{IncludedItems, Segment};
 use super::events::{Event, EventSink, Status, TaskRecord};
 use super::outcome::{self, UnitResult};
+use super::plan_gate::{PlanKeys, TaskRun};
 use super::vars::HostVars;
 use crate::modules::{
     Action, Args, Control, ModuleError, Plan, Reconnect, ReconnectStage, Reconnected, ResultMap, TaskContext,
@@ -71,6 +72,8 @@ pub struct HostRun<'a> {
     pub delegates: &'a super::pool::Pool,
     /// The inventory (connection variables of delegation targets).
     pub inventory: &'a crate::inventory::Inventory,
+    /// This host's task runs, named for a saved plan.
+    pub plan_keys: std::sync::Mutex<PlanKeys>,
 }
 
 /// A connection a unit runs on: the host's own, or a delegate's.
@@ -704,6 +707,14 @@ impl HostRun<'_> {
             let started = Instant::now();
             self.sink.emit(Event::TaskStart { host: host.clone(), task: task.display_name() });
             let name = self.task_name(task, vars);
+            let run = self.plan_keys.lock().unwrap_or_else(|e| e.into_inner()).start(
+                &self.options.saved_plan,
+                &self.play.graph,
+                &host,
+                (self.play.index, &self.play.play.name, handlers, i),
+                task,
+                &name,
+            );
             let n_units = match &prepared[pos] {
                 Ok(units) => units.len(),
                 Err(err) => {
@@ -766,7 +777,7 @@ impl HostRun<'_> {
                         }
                     }
                     let unit = unit_at_mut(&mut prepared, key);
-                    let (result, applied) = match self.run_unit(link, unit, probes.get(&key)).await {
+                    let (result, applied) = match self.run_unit(link, unit, probes.get(&key), &run, u).await {
                         Ok(done) => done,
                         Err(e) if task.ignore_unreachable => break Err(e),
                         Err(e) => return self.unreachable(&host, e),
@@ -895,6 +906,8 @@ impl HostRun<'_> {
         link: &mut Link,
         unit: &mut Unit,
         probe: Option<&ExecOutput>,
+        run: &TaskRun<'_>,
+        index: usize,
     ) -> Result<(Result<Plan, ModuleError>, bool), TransportError> {
         let action = match &mut unit.prepared {
             Prepared::Skipped => return Ok((Ok(Plan { skipped: true, ..Plan::ok() }), false)),
@@ -914,6 +927,19 @@ impl HostRun<'_> {
                 let msg = "stead waits only for a task's own host to come back, not for a `delegate_to` host";
                 return Ok((Err(ModuleError::failed(msg)), false));
             }
+        }
+        // A saved plan records this change, or refuses it when applying one.
+        let gate = self.plan_keys.lock().unwrap_or_else(|e| e.into_inner()).unit(
+            &self.options.saved_plan,
+            &link.host,
+            run,
+            (index, &unit.label),
+            unit.check,
+            &plan,
+            action.paths(),
+        );
+        if let Err(e) = gate {
+            return Ok((Err(e), false));
         }
         if unit.check || plan.apply.is_none() {
             return Ok((Ok(plan), false));

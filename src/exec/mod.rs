@@ -14,6 +14,7 @@ pub mod events;
 mod facts;
 mod host;
 mod outcome;
+mod plan_gate;
 mod play;
 mod pool;
 mod vars;

@@ -213,6 +213,7 @@ impl PlayRun<'_> {
                 inventory_vars: self.plan.inventory.host_vars(host).unwrap_or_default(),
                 delegates: self.delegates,
                 inventory: &self.plan.inventory,
+                plan_keys: Default::default(),
             };
             slots.push(Slot {
                 host: host.clone(),

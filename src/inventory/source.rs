@@ -63,7 +63,8 @@ fn load_dir(inv: &mut Inventory, dir: &Path) -> Result<(), InventoryError> {
 }
 
 fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), InventoryError> {
-    let bytes = std::fs::read(path).map_err(|source| InventoryError::Read { path: path.to_path_buf(), source })?;
+    let bytes =
+        crate::inputs::read(path).map_err(|source| InventoryError::Read { path: path.to_path_buf(), source })?;
     if script::is_script(path, &bytes) {
         return script::load(inv, path);
     }

@@ -173,6 +173,7 @@ impl Action for RunCommand {
             // Ansible: an unguarded command cannot be predicted, so check mode skips it.
             let mut plan = self.skipped("Command would have run if not in check mode".into());
             plan.skipped = true;
+            plan.unpredictable = true;
             return Ok(plan);
         }
         let script = match &self.chdir {

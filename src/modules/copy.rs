@@ -71,7 +71,7 @@ impl Module for Copy {
                         message: format!("`{name}` is a directory; stead copies single files only"),
                     });
                 }
-                let bytes = std::fs::read(&path)
+                let bytes = crate::inputs::read(&path)
                     .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
                 (bytes, Some(name))
             }

@@ -360,6 +360,11 @@ pub struct Plan {
     pub skipped: bool,
     /// After the apply, wait for the host to come back (`reboot`).
     pub reconnect: Option<Reconnect>,
+    /// In check mode: the module cannot tell what a real run would do (an
+    /// unguarded command, `uri`, `wait_for`), so it was skipped. A saved
+    /// plan lets such a task, and the tasks that use its result, run as
+    /// the playbook says.
+    pub unpredictable: bool,
 }
 
 impl Plan {

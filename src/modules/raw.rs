@@ -57,7 +57,12 @@ impl Action for RawAction {
 
     fn compare(&mut self, _probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
         if self.check {
-            return Ok(Plan { skipped: true, msg: Some("raw commands do not run in check mode".into()), ..Plan::ok() });
+            return Ok(Plan {
+                skipped: true,
+                unpredictable: true,
+                msg: Some("raw commands do not run in check mode".into()),
+                ..Plan::ok()
+            });
         }
         Ok(Plan::change(ApplyScript { script: self.script.clone(), stdin: Vec::new() }))
     }

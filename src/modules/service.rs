@@ -375,6 +375,7 @@ impl Action for ServiceAction {
                     msg: d.warning.clone(),
                     skipped: false,
                     reconnect: None,
+                    unpredictable: false,
                 })
             }
             b"stead-service sysv\n" => {
@@ -412,7 +413,16 @@ impl Action for ServiceAction {
                 }
                 let diff = (!before.is_empty()).then(|| Diff::state(&self.name, &before, &after));
                 let apply = d.changed.then(|| self.sysv_script(&d));
-                Ok(Plan { changed: d.changed, diff, apply, result, msg: None, skipped: false, reconnect: None })
+                Ok(Plan {
+                    changed: d.changed,
+                    diff,
+                    apply,
+                    result,
+                    msg: None,
+                    skipped: false,
+                    reconnect: None,
+                    unpredictable: false,
+                })
             }
             _ => Err(ModuleError::Probe("the service probe printed no manager".into())),
         }

@@ -494,6 +494,7 @@ impl Action for SystemdAction {
             msg: d.warning.clone(),
             skipped: false,
             reconnect: None,
+            unpredictable: false,
         };
         Ok(plan)
     }

@@ -44,7 +44,7 @@ impl Module for Template {
         let name = args.str("src")?;
         let dest = args.str("dest")?;
         let path = ctx.find_file(&name, "templates")?;
-        let source = std::fs::read_to_string(&path)
+        let source = crate::inputs::read_to_string(&path)
             .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
         let text = ctx.render(&source, &name)?;
         Ok(Box::new(PutFile::new(args, dest, text.into_bytes(), Some(name))?.in_check_mode(ctx.check_mode())))

@@ -135,7 +135,7 @@ impl UnarchiveAction {
             None
         } else {
             let path = ctx.find_file(&src, "files")?;
-            let bytes = std::fs::read(&path)
+            let bytes = crate::inputs::read(&path)
                 .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
             if bytes.starts_with(b"$ANSIBLE_VAULT;") && args.bool_or("decrypt", true)? {
                 return Err(ModuleError::failed(format!(
@@ -444,7 +444,7 @@ impl Action for UnarchiveAction {
             let skip = |msg: &str| {
                 let mut result = ResultMap::new();
                 result.insert("msg".into(), msg.into());
-                Ok(Plan { skipped: true, msg: Some(msg.into()), result, ..Plan::ok() })
+                Ok(Plan { skipped: true, unpredictable: true, msg: Some(msg.into()), result, ..Plan::ok() })
             };
             if self.local.is_some() {
                 // The archive would have to be uploaded to compare it.

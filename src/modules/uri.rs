@@ -227,7 +227,7 @@ impl Module for Uri {
                 Some(src) if args.bool_or("remote_src", false)? => Body::HostFile(src),
                 Some(src) => {
                     let path = ctx.find_file(&src, "files")?;
-                    let bytes = std::fs::read(&path)
+                    let bytes = crate::inputs::read(&path)
                         .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
                     Body::Bytes(bytes)
                 }
@@ -529,7 +529,7 @@ impl Action for UriAction {
             let msg = "This action (uri) does not support check mode.";
             let mut result = ResultMap::new();
             result.insert("msg".into(), msg.into());
-            return Ok(Plan { skipped: true, msg: Some(msg.into()), result, ..Plan::ok() });
+            return Ok(Plan { skipped: true, unpredictable: true, msg: Some(msg.into()), result, ..Plan::ok() });
         }
         let (tool, rest) = http::parse_tool(&out.stdout)?;
         let text = String::from_utf8_lossy(rest).into_owned();

@@ -429,7 +429,7 @@ impl Action for WaitForAction {
             let msg = "remote module (wait_for) does not support check mode";
             let mut result = ResultMap::new();
             result.insert("msg".into(), msg.into());
-            return Ok(Plan { skipped: true, msg: Some(msg.into()), result, ..Plan::ok() });
+            return Ok(Plan { skipped: true, unpredictable: true, msg: Some(msg.into()), result, ..Plan::ok() });
         }
         Ok(Plan { apply: Some(ApplyScript { script: self.script(), stdin: Vec::new() }), ..Plan::ok() })
     }

@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub force_handlers: bool,
     /// Where roles and collections are searched.
     pub search: crate::config::SearchPaths,
+    /// Whether this run records a saved plan, or may make only the changes
+    /// of one (`stead plan --out`, `stead apply PLAN`).
+    pub saved_plan: crate::saved_plan::PlanGate,
 }
 
 /// Why a run could not be planned.
@@ -68,6 +71,8 @@ pub enum PlanError {
 
 /// One play, resolved.
 pub struct PlayPlan {
+    /// Its position among the run's plays (from 0).
+    pub index: usize,
     /// The play.
     pub play: Arc<Play>,
     /// The folder of its playbook.
@@ -169,6 +174,7 @@ pub fn compile(playbook_paths: &[PathBuf], inventory: Inventory, options: RunOpt
             let selected = play.tasks.iter().map(|t| tag_selected(t, &options)).collect();
             let include_selected = play.includes.iter().map(|i| tags_selected(&i.tags, &options)).collect();
             plays.push(PlayPlan {
+                index: plays.len(),
                 play: Arc::new(play.clone()),
                 playbook_dir: book.dir.clone(),
                 hosts,
@@ -395,7 +401,7 @@ fn check_local_files(play: &Play, playbook_dir: &Path, templates: &Templates, di
 
 /// Compiles a template file once, reporting a syntax error at its line.
 fn check_template_file(path: &Path, templates: &Templates) -> Result<(), Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::inputs::read_to_string(path).map_err(|e| {
         Diagnostic::new(&Location::synthetic(&path.display().to_string()), format!("cannot read template: {e}"))
     })?;
     templates.compile_file(&path.display().to_string(), &text).map_err(|(line, msg)| {

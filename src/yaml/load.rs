@@ -52,7 +52,8 @@ pub struct Loaded {
 
 /// Reads and parses a YAML file.
 pub fn load_file(path: &Path) -> Result<Loaded, YamlError> {
-    let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        crate::inputs::read_to_string(path).map_err(|source| YamlError::Read { path: path.to_path_buf(), source })?;
     load_str(&text, path)
 }
 

@@ -19,4 +19,5 @@ mod keywords;
 mod modules;
 mod quoting;
 mod report;
+mod saved_plans;
 mod tier_b;

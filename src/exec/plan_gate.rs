@@ -62,6 +62,9 @@ impl PlanKeys {
             if let Some(cause) = self.cause(graph, handler, index) {
                 let reason = format!("it uses what `{cause}` does, which a dry run cannot predict");
                 self.mark(&run, reason, |u| recorder.unpredictable(host, u));
+            } else if reads_check_mode(task) {
+                let reason = "it reads `ansible_check_mode`: a dry run does not show what it does".to_owned();
+                self.mark(&run, reason, |u| recorder.unpredictable(host, u));
             }
         }
         run
@@ -154,6 +157,16 @@ impl PlanKeys {
     }
 }
 
+/// Whether a task's templates or conditions read `ansible_check_mode`: it
+/// then does something else in a dry run, by design.
+fn reads_check_mode(task: &Task) -> bool {
+    let mut texts = crate::plan::task_templates(task);
+    texts.extend(crate::plan::task_expressions(task));
+    texts.extend(task.include_guards.iter().cloned());
+    texts.extend(task.templated_flags.iter().map(|(_, expr)| expr.clone()));
+    texts.iter().any(|t| t.contains("ansible_check_mode"))
+}
+
 /// What a change is about, for messages: the paths it touches, else the
 /// subject of its diff, else the loop item, else the task.
 fn resource(plan: &Plan, paths: Option<Vec<String>>, label: &str, task: &str) -> String {
@@ -225,6 +238,24 @@ mod tests {
         let c = &h1.changes[0];
         assert_eq!((c.key.as_str(), c.resource.as_str(), c.item.as_deref()), ("p0/t1#1/0", "/etc/motd", Some("a")));
         assert!(c.diff.as_deref().unwrap().contains("+new"), "{c:?}");
+    }
+
+    #[test]
+    fn a_task_that_reads_ansible_check_mode_is_unpredictable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.yml");
+        let yaml = "- hosts: all\n  tasks:\n    - copy: {content: x, dest: /x}\n      when: not ansible_check_mode\n    - copy: {content: x, dest: /y}\n";
+        std::fs::write(&path, yaml).unwrap();
+        let (pb, _) = crate::playbook::load(&path, &crate::template::Templates::new()).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let gate = PlanGate::Record(recorder.clone());
+        let mut keys = PlanKeys::default();
+        let graph = TaskGraph::default();
+        keys.start(&gate, &graph, "h1", (0, "p", false, 0), &pb.plays[0].tasks[0], "guarded");
+        keys.start(&gate, &graph, "h1", (0, "p", false, 1), &pb.plays[0].tasks[1], "plain");
+        let h1 = recorder.take().remove("h1").unwrap();
+        assert_eq!(h1.unpredictable.len(), 1, "{h1:?}");
+        assert!(h1.unpredictable[0].reason.contains("ansible_check_mode"));
     }
 
     #[test]

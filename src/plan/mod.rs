@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-pub use graph::{task_defines, task_templates, task_variables, Edge, EdgeKind, TaskGraph};
+pub use graph::{task_defines, task_expressions, task_templates, task_variables, Edge, EdgeKind, TaskGraph};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::inventory::{Inventory, InventoryError};

@@ -3,7 +3,8 @@
 //! to three Tier-B hosts in parallel. Each host's real state is read back
 //! (the sshd that answers, its ruleset, its kernel settings, its
 //! packages); a re-run changes nothing; a change made behind stead's back
-//! on one host is the only drift `plan` reports.
+//! on one host is the only drift `plan` reports. Both applies are of a
+//! saved plan (`plan --out`, `apply PLAN`).
 
 use std::path::Path;
 
@@ -156,15 +157,17 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
     let test = project(&hosts);
 
     let uppers: Vec<String> = hosts.hosts().iter().map(|h| hosts.upper_hash(h)).collect();
-    let check = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    // Reviewed as a saved plan, then applied exactly (issue 13): every
+    // module's dry run must be the same twice for the plan to hold.
+    let check = test.run_args(["plan", "site.yml", "--detailed-exitcode", "--out", "plan.json"]);
     check.assert_status(2);
     for (i, host) in hosts.hosts().iter().enumerate() {
         assert_eq!(hosts.upper_hash(host), uppers[i], "plan changed {}\n{}", host.name, check.stdout);
         assert!(host.answers(8082), "plan loaded the firewall");
     }
 
-    let first = test.run_args(["apply", "site.yml"]);
-    first.assert_status(0);
+    let first = test.run_args(["apply", "plan.json"]);
+    first.assert_status(0).assert_stderr_contains("Checking 3 host(s) against the saved plan");
     for name in ["web1", "web2", "web3"] {
         let changed = first.changed_tasks(name);
         for task in ["Harden the SSH server's settings", "Reload sshd", "Inbound firewall", "Remove insecure packages"]
@@ -197,7 +200,7 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
         "nft add rule inet stead_firewall input tcp dport 8082 accept && echo 1 > /proc/sys/net/ipv4/conf/all/accept_redirects",
     );
     let uppers: Vec<String> = hosts.hosts().iter().map(|h| hosts.upper_hash(h)).collect();
-    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode"]);
+    let plan = test.run_args(["plan", "site.yml", "--detailed-exitcode", "--out", "repair.json"]);
     plan.assert_status(2);
     assert!(plan.changed_tasks("web1").is_empty(), "web1 drifted?\n{}", plan.stdout);
     assert!(plan.changed_tasks("web3").is_empty(), "web3 drifted?\n{}", plan.stdout);
@@ -215,7 +218,9 @@ fn the_hardening_playbook_converges_three_hosts_and_plan_finds_the_one_that_drif
     }
     assert!(drifted.answers(8082), "plan repaired the firewall");
 
-    test.run_args(["apply", "site.yml"]).assert_status(0);
+    let repair = test.run_args(["apply", "repair.json"]);
+    repair.assert_status(0);
+    assert!(repair.changed_tasks("web1").is_empty(), "the repair plan changed web1\n{}", repair.stdout);
     assert!(!drifted.answers(8082), "apply left port 8082 open on web2");
     assert_eq!(hosts.sh(drifted, "cat /proc/sys/net/ipv4/conf/all/accept_redirects").trim(), "0");
     test.run_args(["apply", "site.yml", "--detailed-exitcode"]).assert_status(0).assert_changed(0);

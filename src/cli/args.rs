@@ -30,6 +30,38 @@ pub enum Command {
     Facts(FactsArgs),
     /// List the local audit trail of past apply and plan runs.
     Audit(AuditArgs),
+    /// Print a shell completion script, generated from this command line's definition.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), generated from this command line's definition.
+    Man(ManArgs),
+}
+
+/// Options of completions.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash (source it, or put it in /etc/bash_completion.d/stead), zsh (a file
+    /// named _stead on $fpath), fish (~/.config/fish/completions/stead.fish).
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// Shells that completions are generated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Options of man.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command into DIR (stead.1, stead-apply.1, ...) instead of printing stead.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Options of audit.

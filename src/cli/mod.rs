@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use serde_json::Value as Json;
 
 use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
@@ -114,6 +114,31 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Facts(f) => facts(f),
         Command::Audit(x) => audit_list(x),
+        Command::Completions(c) => {
+            let shell = match c.shell {
+                args::CompletionShell::Bash => clap_complete::Shell::Bash,
+                args::CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                args::CompletionShell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "stead", &mut script);
+            out_bytes(&script);
+            Ok(exit::OK)
+        }
+        Command::Man(m) => {
+            match m.out_dir {
+                Some(dir) => {
+                    clap_mangen::generate_to(Cli::command(), &dir)
+                        .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+                }
+                None => {
+                    let mut page = Vec::new();
+                    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+                    out_bytes(&page);
+                }
+            }
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -544,6 +569,17 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
 /// Prints a line on stdout. A closed pipe (`stead inventory --list | head`)
 /// ends the program quietly, as it does for other Unix tools, instead of
 /// the panic `println!` would raise.
+/// Writes bytes to stdout as they are; a closed pipe (`| head`) ends the
+/// process quietly, as [`out`].
+fn out_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_all(bytes) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 fn out(text: String) {
     use std::io::Write;
     if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {

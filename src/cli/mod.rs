@@ -96,6 +96,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 force_handlers: false,
                 roles_path: vec![],
                 out: None,
+                compliance_summary: false,
             };
             run_playbooks(run, false)
         }
@@ -343,6 +344,9 @@ fn execute(
         collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
         terminal.recap(&report.hosts);
+        if a.compliance_summary {
+            out(report::render_compliance(&report.compliance));
+        }
     }
     let code = if outcome.terminated {
         exit::TERMINATED

@@ -31,6 +31,9 @@ pub struct Report {
     pub summary: Summary,
     /// Per host, by name.
     pub hosts: BTreeMap<String, HostReport>,
+    /// Per tag of the run's tasks, the hosts compliant, drifted and failed
+    /// (see `report::compliance`).
+    pub compliance: BTreeMap<String, super::TagCompliance>,
 }
 
 /// Totals, counted as Ansible's PLAY RECAP counts them.
@@ -204,6 +207,7 @@ impl Collector {
             check_mode,
             playbooks,
             summary,
+            compliance: super::compliance::by_tag(&hosts),
             hosts,
         }
     }

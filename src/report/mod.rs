@@ -2,12 +2,14 @@
 //! CONTRACT §6, JUnit XML for CI systems, the streamed JSONL event log, Prometheus textfile metrics, the audit trail, and where each report goes.
 
 pub mod audit;
+mod compliance;
 mod json;
 mod jsonl;
 mod junit;
 mod output;
 mod prometheus;
 
+pub use compliance::{by_tag as compliance_by_tag, render as render_compliance, TagCompliance};
 pub use json::{Collector, HostReport, Report, Summary, TaskEntry, REPORT_VERSION};
 pub use jsonl::{EventLog, RunMeta};
 pub use junit::to_junit;

@@ -172,6 +172,7 @@ mod tests {
             check_mode: true,
             playbooks: vec![],
             summary: Summary::default(),
+            compliance: BTreeMap::new(),
             hosts: BTreeMap::from([("we\"b\\1\n".to_owned(), web)]),
         };
         let text = to_prometheus(&report, UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_250), 2);

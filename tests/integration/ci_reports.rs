@@ -480,3 +480,47 @@ fn prometheus_textfile_counts_drift_per_host_and_tag_and_is_replaced_atomically(
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644);
 }
+
+/// Issue 11: rule tags read as a compliance table, in the JSON report and
+/// after the recap with `--compliance-summary`.
+#[test]
+fn compliance_by_tag_in_the_json_report_and_after_the_recap() {
+    let (one, two) = (Sshd::start(), Sshd::start());
+    let test = Test::new().host("web1", &one).host("web2", &two).unreachable_host("down").file(
+        "site.yml",
+        play(
+            r#"
+            - name: banner
+              copy: {content: "authorized use only\n", dest: "{{ root }}/issue"}
+              tags: [cis_1_7]
+            - name: ssh config
+              copy: {content: "PermitRootLogin no\n", dest: "{{ root }}/sshd_config"}
+              tags: [cis_5_2, ssh]
+            - name: web2 breaks
+              fail: {msg: broken}
+              when: inventory_hostname == 'web2'
+              tags: [ssh]
+            "#,
+        ),
+    );
+    test.put("web1", "issue", "authorized use only\n");
+    test.put("web1", "sshd_config", "PermitRootLogin no\n");
+    let out = test.run_args(["plan", "site.yml", "--compliance-summary"]);
+    out.assert_status(12);
+    let c = &out.report_json()["compliance"];
+    assert_eq!(c["cis_1_7"]["compliant"], serde_json::json!(["web1"]), "{c}");
+    assert_eq!(c["cis_1_7"]["drifted"], serde_json::json!(["web2"]), "{c}");
+    assert_eq!(c["cis_1_7"]["failed"], serde_json::json!(["down"]), "{c}");
+    assert_eq!(c["ssh"]["failed"], serde_json::json!(["down", "web2"]), "{c}");
+    assert_eq!(c["cis_5_2"]["drifted"], serde_json::json!(["web2"]), "{c}");
+    let table = out.stdout.split("COMPLIANCE BY TAG").nth(1).expect("the table after the recap").to_owned();
+    assert!(out.stdout.find("PLAY RECAP") < out.stdout.find("COMPLIANCE BY TAG"), "{}", out.stdout);
+    let row = |tag: &str| {
+        let line = table.lines().find(|l| l.starts_with(tag)).unwrap_or_else(|| panic!("no {tag} row:\n{table}"));
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(row("cis_1_7"), "cis_1_7 1/3 1 1 drifted: web2 failed: down");
+    assert_eq!(row("ssh"), "ssh 1/3 0 2 failed: down, web2");
+    let plain = test.run_args(["plan", "site.yml"]);
+    plain.assert_stdout_lacks("COMPLIANCE BY TAG");
+}

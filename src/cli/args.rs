@@ -160,6 +160,9 @@ pub struct RunArgs {
     /// Extra role search path (also ANSIBLE_ROLES_PATH, roles_path in ansible.cfg); repeatable.
     #[arg(long = "roles-path", value_name = "PATH")]
     pub roles_path: Vec<PathBuf>,
+    /// After the recap, the slowest tasks and hosts.
+    #[arg(long)]
+    pub profile: bool,
     /// After the recap, the compliance table: per tag, the hosts compliant, drifted and failed.
     #[arg(long)]
     pub compliance_summary: bool,

@@ -97,6 +97,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 roles_path: vec![],
                 out: None,
                 compliance_summary: false,
+                profile: false,
             };
             run_playbooks(run, false)
         }
@@ -344,6 +345,9 @@ fn execute(
         collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
         terminal.recap(&report.hosts);
+        if a.profile {
+            out(report::render_profile(&report));
+        }
         if a.compliance_summary {
             out(report::render_compliance(&report.compliance));
         }

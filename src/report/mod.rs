@@ -7,6 +7,7 @@ mod json;
 mod jsonl;
 mod junit;
 mod output;
+mod profile;
 mod prometheus;
 
 pub use compliance::{by_tag as compliance_by_tag, render as render_compliance, TagCompliance};
@@ -14,4 +15,5 @@ pub use json::{Collector, HostReport, Report, Summary, TaskEntry, REPORT_VERSION
 pub use jsonl::{EventLog, RunMeta};
 pub use junit::to_junit;
 pub use output::{write_atomic, write_file, Destination, Format, ReportError, ReportSpec};
+pub use profile::render as render_profile;
 pub use prometheus::to_prometheus;

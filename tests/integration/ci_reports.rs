@@ -524,3 +524,29 @@ fn compliance_by_tag_in_the_json_report_and_after_the_recap() {
     let plain = test.run_args(["plan", "site.yml"]);
     plain.assert_stdout_lacks("COMPLIANCE BY TAG");
 }
+
+/// Issue 11: `--profile` lists the slowest task and host after the recap.
+#[test]
+fn profile_names_the_slowest_task_and_host() {
+    let (one, two) = (Sshd::start(), Sshd::start());
+    let test = Test::new().host("web1", &one).host("web2", &two).file(
+        "site.yml",
+        play(
+            r#"
+            - name: quick
+              ping:
+            - name: slow on web2
+              command: "sleep {{ '0.8' if inventory_hostname == 'web2' else '0.1' }}"
+            "#,
+        ),
+    );
+    let out = test.run_args(["apply", "site.yml", "--profile"]);
+    out.assert_status(0);
+    let profile = out.stdout.split("PROFILE\n").nth(1).expect("a profile after the recap").to_owned();
+    assert!(out.stdout.find("PLAY RECAP") < out.stdout.find("PROFILE"), "{}", out.stdout);
+    let lines: Vec<&str> = profile.lines().map(str::trim).collect();
+    assert!(lines[1].contains("slow on web2  (2 host(s); web2 0.8"), "{profile}");
+    let hosts = lines.iter().position(|l| l.starts_with("slowest hosts")).expect("hosts section");
+    assert!(lines[hosts + 1].ends_with("web2"), "{profile}");
+    test.run_args(["apply", "site.yml"]).assert_stdout_lacks("PROFILE");
+}

@@ -2,6 +2,7 @@
 //! output and exit status. Owns the terminal; the library never prints.
 
 mod args;
+mod live;
 mod saved;
 mod terminal;
 

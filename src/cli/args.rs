@@ -281,4 +281,11 @@ pub struct FactsArgs {
     /// Connection user.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    /// Print each host's patch status instead (pending upgrades, security ones, reboot, index age; read only).
+    #[arg(long)]
+    pub patches: bool,
+    /// With --patches: write a report (repeatable): json=PATH (the run's report with a `patches` object per host)
+    /// or prometheus=PATH (patch gauges per host, for node_exporter's textfile collector).
+    #[arg(long = "report", value_name = "FORMAT=PATH", requires = "patches")]
+    pub report: Vec<String>,
 }

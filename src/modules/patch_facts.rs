@@ -6,7 +6,8 @@
 //!
 //! One remote exec, POSIX sh and the package tools already on the host:
 //! `apt-get -s dist-upgrade` (a simulation, with `Debug::NoLocking` so it
-//! needs no lock and works without root) and `dpkg-query` on Debian and
+//! needs no lock and works without root, and its binary caches kept in
+//! memory, so even `pkgcache.bin` is not rewritten) and `dpkg-query` on Debian and
 //! Ubuntu; `dnf -C` / `yum -C` (cache only) and `rpm -q` elsewhere. It never
 //! refreshes an index (`apt-get update`, `dnf makecache`), never installs
 //! anything, never writes a file: how stale the index is, is part of the
@@ -51,7 +52,7 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
   done
   dpkg-query -W -f '${db:Status-Status}\t${Package}\t${Version}\n' 'linux-image-*' 2>/dev/null | sed 's/^/stead-patches deb-kernel /'
   echo 'stead-patches begin simulate'
-  apt-get -s -q -o Debug::NoLocking=1 -o APT::Get::Show-User-Simulation-Note=false dist-upgrade
+  apt-get -s -q -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Get::Show-User-Simulation-Note=false dist-upgrade
   rc=$?
   printf '\nstead-patches end simulate %s\n' "$rc"
 elif command -v rpm >/dev/null 2>&1 && { command -v dnf || command -v yum; } >/dev/null 2>&1; then

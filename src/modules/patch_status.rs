@@ -209,12 +209,16 @@ struct Kernel {
 
 /// The newest kernel, and whether it is newer than the running one.
 fn newest_kernel(kernels: &[Kernel], running: Option<&str>, cmp: fn(&str, &str) -> Ordering) -> (Option<String>, bool) {
-    let newest = kernels.iter().max_by(|a, b| cmp(&a.version, &b.version).then_with(|| cmp(&a.release, &b.release)));
+    // By release, as the boot loader sorts its kernels (grub's version
+    // sort of the file names), then by package version.
+    let newest = kernels.iter().max_by(|a, b| cmp(&a.release, &b.release).then_with(|| cmp(&a.version, &b.version)));
     let Some(newest) = newest else { return (None, false) };
     let newer = match running {
         None => false,
         Some(r) if r == newest.release => false,
         Some(r) => match kernels.iter().find(|k| k.release == r) {
+            // The running one is a package: newer is a newer package (a
+            // flavour of the same version, `-cloud-amd64`, is not).
             Some(current) => cmp(&newest.version, &current.version) == Ordering::Greater,
             // A kernel the package manager does not know (a custom build,
             // a container's host): compare the release strings.
@@ -766,6 +770,15 @@ Conf bash (5.2.15-2+b13 Debian:12.15/oldstable [amd64])\n";
         );
         assert!(!newest_kernel(&[k("5.10.0-1-amd64", "5.10")], Some("6.1.0-1-amd64"), debversion::compare).1);
         assert_eq!(newest_kernel(&[], Some("6.1.0"), debversion::compare), (None, false));
+        // Another flavour of the running version is not a newer kernel.
+        let flavours = [k("6.1.0-18-amd64", "6.1.76-1"), k("6.1.0-18-cloud-amd64", "6.1.76-1")];
+        assert!(!newest_kernel(&flavours, Some("6.1.0-18-amd64"), debversion::compare).1);
+        // Ubuntu's ABI numbers compare as numbers.
+        let ubuntu = [k("5.15.0-91-generic", "5.15.0-91.101"), k("5.15.0-101-generic", "5.15.0-101.111")];
+        assert_eq!(
+            newest_kernel(&ubuntu, Some("5.15.0-91-generic"), debversion::compare),
+            (Some("5.15.0-101-generic".into()), true)
+        );
     }
 
     #[test]

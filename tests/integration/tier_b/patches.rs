@@ -1,0 +1,143 @@
+//! Patch status (`stead facts --patches`, docs/patches.md) on Tier-B hosts
+//! whose only apt sources are the two suites of `support::apt_repo`'s patch
+//! repository: one host lags (a security upgrade and a normal one pending,
+//! a newer kernel installed, the reboot flag set, a three-day-old index),
+//! one is current, one is unreachable. The test's setup runs `apt-get
+//! update`; stead only reads, which the hosts' dpkg state, apt lists and
+//! overlays prove.
+
+use serde_json::Value;
+
+use crate::ci_reports::{metric, parse_prometheus, parse_with_prometheus_client};
+use crate::support::apt_repo::{self, PATCH_DEMO, PATCH_KERNEL, PATCH_OTHER, PATCH_SUITES};
+use crate::support::testhosts::TestHost;
+use crate::support::{Test, TestHosts};
+
+const THREE_DAYS: u64 = 3 * 86_400;
+
+/// What stead must leave alone in a host: dpkg's view, the apt lists and
+/// caches with their times, and the overlay's fingerprint (everything else).
+fn state(hosts: &TestHosts, host: &TestHost) -> (String, String, String) {
+    (
+        hosts.sh(host, "dpkg -l"),
+        hosts.sh(host, "ls -l --time-style=full-iso /var/lib/apt/lists /var/cache/apt"),
+        hosts.upper_hash(host),
+    )
+}
+
+#[test]
+fn patch_status_of_a_host_with_a_pending_security_upgrade_a_current_one_and_an_unreachable_one() {
+    let Some(repo) = apt_repo::patch_repo() else { return };
+    let Some(hosts) = TestHosts::up(2) else { return };
+    let (lagging, current) = (hosts.host(0), hosts.host(1));
+    let deb = |name: &str, version: &str| format!("{name}_{version}");
+    repo.use_in(&hosts, lagging, &[&deb(PATCH_DEMO, "1.0"), &deb(PATCH_OTHER, "1.0"), &deb(PATCH_KERNEL, "999.0.0-1")]);
+    repo.use_in(&hosts, current, &[&deb(PATCH_DEMO, "1.1"), &deb(PATCH_OTHER, "1.1")]);
+    hosts.sh(
+        lagging,
+        &format!(
+            "touch -d @$(( $(date +%s) - {THREE_DAYS} )) /var/lib/apt/lists/*Release && \
+             echo {PATCH_DEMO} >/var/run/reboot-required.pkgs && : >/var/run/reboot-required"
+        ),
+    );
+    let running = hosts.sh(lagging, "uname -r").trim().to_owned();
+    let test =
+        Test::new().testhost("lagging", &hosts, lagging).testhost("current", &hosts, current).unreachable_host("down");
+    std::fs::create_dir(test.project().join("textfile")).unwrap();
+    let before = [state(&hosts, lagging), state(&hosts, current)];
+
+    let run = test.run_args([
+        "facts",
+        "all",
+        "--patches",
+        "--report",
+        "json=patches.json",
+        "--report",
+        "prometheus=textfile/patches.prom",
+    ]);
+    run.assert_status(8).assert_stderr_contains("down: unreachable");
+    let out: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{run:?}"));
+
+    let lag = &out["lagging"];
+    assert_eq!(lag["supported"], true, "{lag:#}");
+    assert_eq!(lag["manager"], "apt");
+    assert_eq!(lag["pending_count"], 2, "{lag:#}");
+    assert_eq!(lag["security_count"], 1, "{lag:#}");
+    let pending = lag["pending"].as_array().unwrap();
+    let rows: Vec<(&str, &str, &str, bool)> = pending
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["installed"].as_str().unwrap(),
+                p["candidate"].as_str().unwrap(),
+                p["security"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [(PATCH_DEMO, "1.0", "1.1", true), (PATCH_OTHER, "1.0", "1.1", false)], "{lag:#}");
+    let sources = |i: usize| -> Vec<String> {
+        pending[i]["sources"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+    };
+    assert!(sources(0).iter().all(|s| s.ends_with(&format!("/{}", PATCH_SUITES[1]))), "{:?}", sources(0));
+    assert!(sources(1).iter().all(|s| s.ends_with(&format!("/{}", PATCH_SUITES[0]))), "{:?}", sources(1));
+    assert_eq!(lag["reboot_required"], true);
+    assert_eq!(lag["reboot_required_file"], true);
+    assert_eq!(lag["reboot_required_packages"], serde_json::json!([PATCH_DEMO]));
+    assert_eq!(lag["running_kernel"], running.as_str());
+    assert_eq!(lag["newest_kernel"], PATCH_KERNEL.strip_prefix("linux-image-").unwrap());
+    assert_eq!(lag["newer_kernel_installed"], true);
+    let age = lag["index_age_seconds"].as_u64().unwrap_or_else(|| panic!("no index age: {lag:#}"));
+    assert!((THREE_DAYS..THREE_DAYS + 600).contains(&age), "index age {age}: {lag:#}");
+    assert!(lag["index_updated_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{lag:#}");
+
+    let cur = &out["current"];
+    assert_eq!(cur["supported"], true, "{cur:#}");
+    assert_eq!(cur["pending_count"], 0, "{cur:#}");
+    assert_eq!(cur["security_count"], 0);
+    assert_eq!(cur["pending"], serde_json::json!([]));
+    assert_eq!(cur["reboot_required_file"], false);
+    // This machine's own kernels (if any) decide the rest.
+    assert_eq!(cur["reboot_required"], cur["newer_kernel_installed"], "{cur:#}");
+    assert!(cur["index_age_seconds"].is_u64(), "{cur:#}");
+
+    assert_eq!(out["down"]["unreachable"], true, "{out:#}");
+
+    // The JSON report carries the same status per host; one exec each.
+    let text = std::fs::read_to_string(test.project().join("patches.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["version"], 1);
+    for host in ["lagging", "current"] {
+        assert_eq!(report["hosts"][host]["patches"], out[host], "{host}");
+        assert_eq!(report["hosts"][host]["remote_execs"], 1, "{host}: {report:#}");
+    }
+    assert_eq!(report["hosts"]["down"]["unreachable"], true);
+    assert!(report["hosts"]["down"].get("patches").is_none());
+    assert_eq!(report["summary"]["unreachable"], 1);
+
+    // The metrics, read by two parsers.
+    let file = test.project().join("textfile/patches.prom");
+    let samples = parse_prometheus(&std::fs::read_to_string(&file).unwrap());
+    if let Some(theirs) = parse_with_prometheus_client(&file) {
+        assert_eq!(theirs, samples, "the two parsers disagree");
+    }
+    let (l, c, d) = ([("host", "lagging")], [("host", "current")], [("host", "down")]);
+    assert_eq!(metric(&samples, "stead_patches_pending", &l), 2.0);
+    assert_eq!(metric(&samples, "stead_patches_security_pending", &l), 1.0);
+    assert_eq!(metric(&samples, "stead_reboot_required", &l), 1.0);
+    assert_eq!(metric(&samples, "stead_package_index_age_seconds", &l), age as f64);
+    assert_eq!(metric(&samples, "stead_patches_supported", &l), 1.0);
+    assert_eq!(metric(&samples, "stead_patches_pending", &c), 0.0);
+    assert_eq!(metric(&samples, "stead_patches_security_pending", &c), 0.0);
+    assert_eq!(metric(&samples, "stead_patches_unreachable", &d), 1.0);
+    assert_eq!(metric(&samples, "stead_patches_unreachable", &l), 0.0);
+    assert!(samples.iter().all(|(n, labels, _)| n == "stead_patches_unreachable" || labels["host"] != "down"));
+
+    // Read only: nothing changed in either host.
+    let after = [state(&hosts, lagging), state(&hosts, current)];
+    for (i, name) in ["lagging", "current"].into_iter().enumerate() {
+        assert_eq!(before[i].0, after[i].0, "dpkg -l changed on {name}");
+        assert_eq!(before[i].1, after[i].1, "apt lists changed on {name}");
+        assert_eq!(before[i].2, after[i].2, "{name} changed:\n{}", hosts.upper_listing(hosts.host(i)));
+    }
+}

@@ -550,3 +550,20 @@ fn profile_names_the_slowest_task_and_host() {
     assert!(lines[hosts + 1].ends_with("web2"), "{profile}");
     test.run_args(["apply", "site.yml"]).assert_stdout_lacks("PROFILE");
 }
+
+#[test]
+fn facts_patches_refuses_reports_it_cannot_write_before_contacting_a_host() {
+    let test = Test::new().unreachable_host("down");
+    let plain = test.run_args(["facts", "all", "--report", "json=r.json"]);
+    plain.assert_status(1).assert_stderr_contains("--patches");
+    for (spec, why) in [
+        ("junit=j.xml", "json and prometheus reports only"),
+        ("jsonl=e.jsonl", "json and prometheus reports only"),
+        ("json=-", "stdout carries the patch status itself"),
+        ("prometheus=no-such-dir/p.prom", "no-such-dir"),
+    ] {
+        let run = test.run_args(["facts", "all", "--patches", "--report", spec]);
+        run.assert_status(1).assert_stderr_contains(why).assert_stderr_lacks("unreachable");
+    }
+    assert!(!test.project().join("r.json").exists() && !test.project().join("j.xml").exists());
+}

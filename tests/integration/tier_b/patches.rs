@@ -141,3 +141,47 @@ fn patch_status_of_a_host_with_a_pending_security_upgrade_a_current_one_and_an_u
         assert_eq!(before[i].2, after[i].2, "{name} changed:\n{}", hosts.upper_listing(hosts.host(i)));
     }
 }
+
+/// A host without apt or dnf is unsupported, not failed; a package tool
+/// that fails fails that host (exit 4), never "nothing pending"; a host
+/// whose apt-get prints hostile lines gets warnings, not counts, and the
+/// controller does not crash. Each host's change is its own overlay.
+#[test]
+fn patch_status_of_hosts_without_tools_with_a_failing_tool_and_with_hostile_output() {
+    let Some(hosts) = TestHosts::up(3) else { return };
+    let (bare, failing, hostile) = (hosts.host(0), hosts.host(1), hosts.host(2));
+    hosts.sh(bare, "rm -f /usr/bin/apt-get /usr/bin/dnf /usr/bin/yum");
+    hosts.sh(
+        failing,
+        "printf '#!/bin/sh\\necho Inst\\necho \"E: Could not get lock\" >&2\\nexit 100\\n' >/usr/bin/apt-get && chmod 755 /usr/bin/apt-get",
+    );
+    hosts.sh(
+        hostile,
+        "printf '#!/bin/sh\\nprintf \"Inst \\\\033[31mevil [1] (2 x:1/s-security [all])\\\\nInst a [1] (2 x:1/s-security [all]) trailing\\\\nstead-patches end simulate 0\\\\nInst ok [1] (2 x:1/stable [all])\\\\n\"\\nhead -c 3000 /dev/urandom\\n' >/usr/bin/apt-get && chmod 755 /usr/bin/apt-get",
+    );
+    let test = Test::new()
+        .testhost("bare", &hosts, bare)
+        .testhost("failing", &hosts, failing)
+        .testhost("hostile", &hosts, hostile);
+    let run = test.run_args(["facts", "all", "--patches", "--report", "json=patches.json"]);
+    run.assert_status(4).assert_stderr_contains("failing: failed");
+    let out: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{run:?}"));
+    assert_eq!(out["bare"]["supported"], false, "{out:#}");
+    assert!(out["bare"]["reason"].as_str().unwrap().contains("neither apt-get"), "{out:#}");
+    assert_eq!(out["bare"]["pending_count"], Value::Null);
+    assert_eq!(out["failing"]["failed"], true, "{out:#}");
+    let msg = out["failing"]["msg"].as_str().unwrap();
+    assert!(msg.contains("exit 100") && msg.contains("Could not get lock"), "{msg}");
+    let h = &out["hostile"];
+    // The forged end line closes nothing; the random bytes and the end of
+    // the block may or may not parse as a line, but nothing hostile counts.
+    let names: Vec<&str> = h["pending"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.iter().all(|n| *n == "ok"), "{h:#}");
+    assert_eq!(h["security_count"], 0, "{h:#}");
+    assert!(h["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("not understood")), "{h:#}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(test.project().join("patches.json")).unwrap()).unwrap();
+    assert_eq!(report["hosts"]["failing"]["failed"], 1);
+    assert!(report["hosts"]["failing"].get("patches").is_none());
+    assert_eq!(report["hosts"]["bare"]["patches"]["supported"], false);
+}

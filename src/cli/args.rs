@@ -281,6 +281,9 @@ pub struct FactsArgs {
     /// Connection user.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    /// Escalate privileges (sudo -n), e.g. for dnf's system cache when connecting as another user.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
     /// Print each host's patch status instead (pending upgrades, security ones, reboot, index age; read only).
     #[arg(long)]
     pub patches: bool,

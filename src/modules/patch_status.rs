@@ -16,7 +16,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -589,12 +589,6 @@ fn dnf_pending(
     }
     tool_warnings(stderr, warnings);
     Ok(pending.into_values().collect())
-}
-
-/// When the status was read, for a report written later (the controller's
-/// clock), as seconds since the epoch.
-pub fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

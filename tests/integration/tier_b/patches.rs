@@ -110,7 +110,15 @@ fn patch_status_of_a_host_with_a_pending_security_upgrade_a_current_one_and_an_u
     for host in ["lagging", "current"] {
         assert_eq!(report["hosts"][host]["patches"], out[host], "{host}");
         assert_eq!(report["hosts"][host]["remote_execs"], 1, "{host}: {report:#}");
+        let tasks: Vec<&str> =
+            report["hosts"][host]["tasks"].as_array().unwrap().iter().map(|t| t["task"].as_str().unwrap()).collect();
+        assert_eq!(tasks, ["patch status"], "{host}");
+        assert_eq!(report["hosts"][host]["ok"], 1, "{host}");
     }
+    assert!(report["hosts"]["lagging"]["tasks"][0]["msg"]
+        .as_str()
+        .unwrap()
+        .starts_with("2 pending upgrade(s), 1 security; reboot required"));
     assert_eq!(report["hosts"]["down"]["unreachable"], true);
     assert!(report["hosts"]["down"].get("patches").is_none());
     assert_eq!(report["summary"]["unreachable"], 1);
@@ -184,4 +192,55 @@ fn patch_status_of_hosts_without_tools_with_a_failing_tool_and_with_hostile_outp
     assert_eq!(report["hosts"]["failing"]["failed"], 1);
     assert!(report["hosts"]["failing"].get("patches").is_none());
     assert_eq!(report["hosts"]["bare"]["patches"]["supported"], false);
+}
+
+/// The dnf path of the probe, end to end, on a host whose `apt-get` is gone
+/// and whose `rpm` and `dnf` are stand-ins printing what EL9's print (this
+/// machine has no rpm-based host to offer): `-C` (cache only) is required,
+/// advisories mark the security upgrade, the cache's `repomd.xml` dates
+/// the index.
+#[test]
+fn patch_status_through_dnf_and_rpm() {
+    let Some(hosts) = TestHosts::up(1) else { return };
+    let host = hosts.host(0);
+    let rpm = r#"#!/bin/sh
+case "$*" in
+  *kernel-core*) printf 'stead-patches rpm-kernel (none)\t5.14.0\t362.8.1.el9_3\tx86_64\nstead-patches rpm-kernel (none)\t5.14.0\t427.13.1.el9_4\tx86_64\n' ;;
+  -qa*) printf 'openssl-libs.x86_64\t1:3.0.7-24.el9\nbash.x86_64\t(none):5.1.8-6.el9\n' ;;
+  *) exit 1 ;;
+esac
+"#;
+    let dnf = r#"#!/bin/sh
+case " $* " in *" -C "*) ;; *) echo "refreshing metadata" >&2; exit 1 ;; esac
+case "$*" in
+  *check-update*) printf '\nbash.x86_64  5.1.8-9.el9  baseos\nopenssl-libs.x86_64  1:3.0.7-27.el9  baseos\n'; exit 100 ;;
+  *updateinfo*) printf 'RHSA-2024:1234 Important/Sec. openssl-libs-1:3.0.7-27.el9.x86_64\n' ;;
+  *) exit 1 ;;
+esac
+"#;
+    hosts.sh(
+        host,
+        &format!(
+            "rm -f /usr/bin/apt-get\ncat >/usr/bin/rpm <<'STEAD_RPM'\n{rpm}STEAD_RPM\ncat >/usr/bin/dnf <<'STEAD_DNF'\n{dnf}STEAD_DNF\n\
+             chmod 755 /usr/bin/rpm /usr/bin/dnf && mkdir -p /var/cache/dnf/baseos-1234/repodata && \
+             touch -d @$(( $(date +%s) - 86400 )) /var/cache/dnf/baseos-1234/repodata/repomd.xml"
+        ),
+    );
+    let test = Test::new().testhost("el9", &hosts, host);
+    let run = test.run_args(["facts", "el9", "--patches"]);
+    run.assert_status(0);
+    let out: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{run:?}"));
+    let s = &out["el9"];
+    assert_eq!(s["manager"], "dnf", "{s:#}");
+    assert_eq!(s["pending_count"], 2, "{s:#}");
+    assert_eq!(s["security_count"], 1, "{s:#}");
+    assert_eq!(s["pending"][1]["name"], "openssl-libs");
+    assert_eq!(s["pending"][1]["installed"], "1:3.0.7-24.el9");
+    assert_eq!(s["pending"][1]["candidate"], "1:3.0.7-27.el9");
+    assert_eq!(s["pending"][1]["security"], true);
+    assert_eq!(s["pending"][0]["security"], false);
+    assert_eq!(s["pending"][0]["sources"], serde_json::json!(["baseos"]));
+    assert_eq!(s["newest_kernel"], "5.14.0-427.13.1.el9_4.x86_64");
+    let age = s["index_age_seconds"].as_u64().unwrap();
+    assert!((86_400..86_400 + 600).contains(&age), "{s:#}");
 }

@@ -137,7 +137,12 @@ impl Action for PatchFactsAction {
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
         let out = probe.ok_or_else(|| ModuleError::Probe("the patch_facts probe did not run".into()))?;
         if out.status != 0 {
-            return Err(ModuleError::failed(format!("the patch probe failed: {}", out.stderr_text().trim())));
+            let why: Vec<String> = out.stderr_text().lines().take(5).map(patch_status::printable).collect();
+            return Err(ModuleError::failed(format!(
+                "the patch probe failed (exit {}): {}",
+                out.status,
+                why.join("; ")
+            )));
         }
         let status = patch_status::parse(&out.stdout_text(), &out.stderr_text())
             .map_err(|e| ModuleError::failed(format!("cannot read the patch status: {e}")))?;

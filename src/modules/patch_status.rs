@@ -69,6 +69,10 @@ pub struct PatchStatus {
     pub pending_count: Option<usize>,
     /// How many of them are security upgrades; `null` when not supported.
     pub security_count: Option<usize>,
+    /// apt: upgrades that exist but `dist-upgrade` would not install
+    /// (held with `apt-mark hold`, blocked by a dependency, or deferred by
+    /// Ubuntu's phasing), by name; not counted in `pending`.
+    pub kept_back: Vec<String>,
     /// A reboot is needed: the reboot-required flag file exists, or a newer
     /// kernel is installed than the one running.
     pub reboot_required: bool,
@@ -384,8 +388,9 @@ impl<'a> Probe<'a> {
         match block.status {
             Some(s) if ok.contains(&s) => Ok(&block.lines),
             Some(s) => {
-                let why = stderr.lines().filter(|l| !l.trim().is_empty()).take(5).collect::<Vec<_>>().join("; ");
-                Err(ProbeFailed(format!("`{tool}` failed (exit {s}){}", if why.is_empty() { "" } else { ": " }) + &why))
+                let why: Vec<String> = stderr.lines().filter(|l| !l.trim().is_empty()).take(5).map(printable).collect();
+                let why = if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) };
+                Err(ProbeFailed(format!("`{tool}` failed (exit {s}){why}")))
             }
             None => Err(ProbeFailed(format!("`{tool}` was cut short (the probe's output is incomplete)"))),
         }
@@ -414,7 +419,7 @@ pub fn parse(stdout: &str, stderr: &str) -> Result<PatchStatus, ProbeFailed> {
     let manager = probe.first("manager").unwrap_or("none");
     let kernels = match manager {
         "apt" => {
-            status.pending = apt_pending(&probe, stderr, &mut status.warnings)?;
+            (status.pending, status.kept_back) = apt_pending(&probe, stderr, &mut status.warnings)?;
             apt_kernels(&probe)
         }
         "dnf" | "yum" => {
@@ -459,16 +464,50 @@ fn index_age(probe: &Probe<'_>, now: Option<u64>, status: &mut PatchStatus) {
     }
 }
 
+/// A line of a tool's text, safe to show: at most 300 characters, control
+/// characters (a hostile host's terminal escapes) escaped.
+pub fn printable(line: &str) -> String {
+    line.trim()
+        .chars()
+        .take(300)
+        .flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] })
+        .collect()
+}
+
 /// Warnings the tools printed on stderr (`W: ...`), at most a few.
 fn tool_warnings(stderr: &str, warnings: &mut Vec<String>) {
     for line in stderr.lines().map(str::trim).filter(|l| l.starts_with("W: ")).take(10) {
-        warnings.push(line.chars().take(300).collect());
+        warnings.push(printable(line));
     }
 }
 
-fn apt_pending(probe: &Probe<'_>, stderr: &str, warnings: &mut Vec<String>) -> Result<Vec<Pending>, ProbeFailed> {
+/// The packages apt lists under a "kept back" (held, or blocked by a
+/// dependency) or "deferred due to phasing" (Ubuntu's phased updates)
+/// heading: upgrades that exist but `dist-upgrade` would not install.
+fn apt_kept_back(lines: &[&str]) -> Vec<String> {
+    let mut kept = BTreeSet::new();
+    let mut inside = false;
+    for line in lines {
+        if let Some(names) = line.strip_prefix("  ") {
+            if inside {
+                kept.extend(names.split_whitespace().filter(|n| token_ok(n)).map(str::to_owned).take(MAX_ENTRIES));
+            }
+            continue;
+        }
+        inside = line.starts_with("The following")
+            && (line.ends_with("kept back:") || line.ends_with("deferred due to phasing:"));
+    }
+    kept.into_iter().collect()
+}
+
+fn apt_pending(
+    probe: &Probe<'_>,
+    stderr: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<Pending>, Vec<String>), ProbeFailed> {
     let lines = probe.block("simulate", "apt-get -s dist-upgrade", &[0], stderr)?;
     tool_warnings(stderr, warnings);
+    let kept_back = apt_kept_back(lines);
     let mut pending = BTreeMap::new();
     let mut new = 0;
     let mut unreadable = 0;
@@ -487,7 +526,7 @@ fn apt_pending(probe: &Probe<'_>, stderr: &str, warnings: &mut Vec<String>) -> R
     if unreadable > 0 {
         warnings.push(format!("{unreadable} line(s) of apt-get's output not understood (not counted)"));
     }
-    Ok(pending.into_values().collect())
+    Ok((pending.into_values().collect(), kept_back))
 }
 
 fn apt_kernels(probe: &Probe<'_>) -> Vec<Kernel> {
@@ -631,6 +670,19 @@ Conf bash (5.2.15-2+b13 Debian:12.15/oldstable [amd64])\n";
         assert!(!s.pending[0].security);
         assert!(s.warnings.iter().any(|w| w.contains("1 new package")), "{:?}", s.warnings);
         assert_eq!(s.checked_at.as_deref(), Some("2025-12-02T00:00:00Z"));
+    }
+
+    #[test]
+    fn kept_back_and_phased_upgrades_are_named_not_counted() {
+        let text = "Calculating upgrade...\nThe following packages have been kept back:\n  linux-image-amd64 \
+                    libfoo\n  \u{1b}[31mevil bar\nThe following upgrades have been deferred due to phasing:\n  \
+                    snapd\nThe following packages will be upgraded:\n  bash\n\
+                    Inst bash [1] (2 Debian:12/stable [amd64])\n";
+        let s = parse(&apt("", text, 0), "").unwrap();
+        assert_eq!(s.kept_back, ["bar", "libfoo", "linux-image-amd64", "snapd"]);
+        assert_eq!(s.pending_count, Some(1));
+        let e = parse(&apt("", "", 100), "E: \u{1b}]0;owned\u{7}bad\n").unwrap_err();
+        assert!(!e.0.contains('\u{1b}') && e.0.contains("\\u{1b}"), "{e}");
     }
 
     #[test]

@@ -81,6 +81,7 @@ fn patch_status_of_a_host_with_a_pending_security_upgrade_a_current_one_and_an_u
     };
     assert!(sources(0).iter().all(|s| s.ends_with(&format!("/{}", PATCH_SUITES[1]))), "{:?}", sources(0));
     assert!(sources(1).iter().all(|s| s.ends_with(&format!("/{}", PATCH_SUITES[0]))), "{:?}", sources(1));
+    assert_eq!(lag["kept_back"], serde_json::json!([]), "{lag:#}");
     assert_eq!(lag["reboot_required"], true);
     assert_eq!(lag["reboot_required_file"], true);
     assert_eq!(lag["reboot_required_packages"], serde_json::json!([PATCH_DEMO]));

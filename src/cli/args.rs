@@ -281,4 +281,14 @@ pub struct FactsArgs {
     /// Connection user.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    /// Escalate privileges (sudo -n), e.g. for dnf's system cache when connecting as another user.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Print each host's patch status instead (pending upgrades, security ones, reboot, index age; read only).
+    #[arg(long)]
+    pub patches: bool,
+    /// With --patches: write a report (repeatable): json=PATH (the run's report with a `patches` object per host)
+    /// or prometheus=PATH (patch gauges per host, for node_exporter's textfile collector).
+    #[arg(long = "report", value_name = "FORMAT=PATH", requires = "patches")]
+    pub report: Vec<String>,
 }

@@ -547,6 +547,9 @@ fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {
 }
 
 fn facts(f: args::FactsArgs) -> Result<i32> {
+    if f.patches {
+        return patches(f);
+    }
     let yaml = format!(
         "- hosts: {}\n  gather_facts: true\n  tasks:\n    - name: facts\n      debug:\n        var: ansible_facts\n",
         json_str(&f.pattern)
@@ -555,7 +558,12 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let path = dir.path().join("facts.yml");
     std::fs::write(&path, yaml)?;
     let inventory = load_inventory(&f.inventory, &[])?;
-    let options = RunOptions { user: f.user, accept_new_host_keys: f.accept_new_host_keys, ..RunOptions::default() };
+    let options = RunOptions {
+        user: f.user,
+        become_: f.become_,
+        accept_new_host_keys: f.accept_new_host_keys,
+        ..RunOptions::default()
+    };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
@@ -573,6 +581,99 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     }
     out(serde_json::to_string_pretty(&Json::Object(all))?);
     Ok(exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false))
+}
+
+/// `stead facts --patches`: the `patch_facts` probe on every matching host
+/// (one remote exec each), printed as one JSON object by host name; the
+/// reports carry the same status per host (docs/patches.md).
+fn patches(f: args::FactsArgs) -> Result<i32> {
+    const READ: &str = "patch status";
+    const SHOW: &str = "patch status as JSON";
+    let reports = ReportSpec::parse_all(&f.report)?;
+    for r in &reports {
+        if r.dest == Destination::Stdout {
+            bail!("--report {}=-: stdout carries the patch status itself; give the report a file", r.format);
+        }
+        if !matches!(r.format, Format::Json | Format::Prometheus) {
+            bail!("--report {}: stead facts --patches writes json and prometheus reports only", r.format);
+        }
+        r.check()?;
+    }
+    let yaml = format!(
+        "- hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {READ}\n      patch_facts: {{}}\n    \
+         - name: {SHOW}\n      debug:\n        var: ansible_facts.patch_status\n",
+        json_str(&f.pattern)
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("patches.yml");
+    std::fs::write(&path, yaml)?;
+    let inventory = load_inventory(&f.inventory, &[])?;
+    let options = RunOptions {
+        user: f.user,
+        become_: f.become_,
+        accept_new_host_keys: f.accept_new_host_keys,
+        ..RunOptions::default()
+    };
+    let plan = compile(&[path], inventory, options)?;
+    let collector = Arc::new(Collector::default());
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
+    let mut report =
+        collector.report(started_at, started.elapsed().as_millis() as u64, false, vec![], &outcome.remote_execs);
+    let mut all = serde_json::Map::new();
+    for (host, h) in report.hosts.iter_mut() {
+        let shown = h
+            .tasks
+            .iter()
+            .find(|t| t.task == SHOW)
+            .and_then(|t| t.msg.as_deref())
+            .and_then(|m| m.strip_prefix("ansible_facts.patch_status: "))
+            .and_then(|j| serde_json::from_str::<stead::modules::patch_status::PatchStatus>(j).ok());
+        let entry = match shown {
+            Some(status) => {
+                let json = serde_json::to_value(&status)?;
+                h.patches = Some(status);
+                json
+            }
+            None if h.unreachable => {
+                let msg = h.unreachable_msg.clone().unwrap_or_default();
+                eprintln!("{host}: unreachable: {msg}");
+                serde_json::json!({"unreachable": true, "msg": msg})
+            }
+            None => {
+                let msg = h.tasks.iter().find(|t| t.task == READ).and_then(|t| t.msg.clone()).unwrap_or_default();
+                eprintln!("{host}: failed: {msg}");
+                serde_json::json!({"failed": true, "msg": msg})
+            }
+        };
+        all.insert(host.clone(), entry);
+        // The helper task only carried the status here; the report has it
+        // as `patches`, so it leaves the task list and the counts.
+        let removed = h.tasks.iter().filter(|t| t.task == SHOW && t.status == exec::Status::Ok).count();
+        h.tasks.retain(|t| t.task != SHOW);
+        h.ok = h.ok.saturating_sub(removed);
+        report.summary.ok = report.summary.ok.saturating_sub(removed);
+    }
+    out(serde_json::to_string_pretty(&Json::Object(all))?);
+    let code = if outcome.terminated {
+        exit::TERMINATED
+    } else if outcome.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false)
+    };
+    for spec in &reports {
+        match spec.format {
+            Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
+            Format::Prometheus => {
+                report::write_atomic(spec, &report::to_prometheus_patches(&report, SystemTime::now()))?
+            }
+            // Refused before the run.
+            Format::Junit | Format::Jsonl => {}
+        }
+    }
+    Ok(code)
 }
 
 /// Prints a line on stdout. A closed pipe (`stead inventory --list | head`)

@@ -51,6 +51,8 @@ pub mod mount;
 pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
+pub mod patch_facts;
+pub mod patch_status;
 pub mod raw;
 pub mod reboot;
 pub mod registry;

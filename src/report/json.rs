@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::exec::{Event, EventSink, Status};
+use crate::modules::patch_status::PatchStatus;
 
 /// The report format version.
 pub const REPORT_VERSION: u32 = 1;
@@ -84,6 +85,10 @@ pub struct HostReport {
     pub remote_execs: u64,
     /// Task results in order.
     pub tasks: Vec<TaskEntry>,
+    /// The host's patch status (`stead facts --patches` only;
+    /// docs/patches.md has the schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patches: Option<PatchStatus>,
 }
 
 /// One task result.

@@ -16,4 +16,4 @@ pub use jsonl::{EventLog, RunMeta};
 pub use junit::to_junit;
 pub use output::{write_atomic, write_file, Destination, Format, ReportError, ReportSpec};
 pub use profile::render as render_profile;
-pub use prometheus::to_prometheus;
+pub use prometheus::{to_prometheus, to_prometheus_patches};

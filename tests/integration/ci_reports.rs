@@ -299,13 +299,13 @@ fn jsonl_on_stdout_is_the_only_thing_on_stdout() {
 }
 
 /// One sample of a metrics file: name, labels, value.
-type Sample = (String, std::collections::BTreeMap<String, String>, f64);
+pub type Sample = (String, std::collections::BTreeMap<String, String>, f64);
 
 /// Parses the Prometheus text format strictly enough for a test: every
 /// family declared once with HELP and TYPE before its samples, label values
 /// unescaped, values numbers.
 #[track_caller]
-fn parse_prometheus(text: &str) -> Vec<Sample> {
+pub fn parse_prometheus(text: &str) -> Vec<Sample> {
     let mut families: Vec<String> = Vec::new();
     let mut typed = String::new();
     let mut samples = Vec::new();
@@ -369,7 +369,7 @@ fn parse_prometheus(text: &str) -> Vec<Sample> {
 
 /// The same file read by the Prometheus project's own Python parser
 /// (`prometheus_client`), when it is installed (`.ci/run` installs it).
-fn parse_with_prometheus_client(file: &Path) -> Option<Vec<Sample>> {
+pub fn parse_with_prometheus_client(file: &Path) -> Option<Vec<Sample>> {
     let script = r#"
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -395,7 +395,7 @@ print(json.dumps(out))
     Some(parsed)
 }
 
-fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     let want: std::collections::BTreeMap<String, String> =
         labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     samples
@@ -549,4 +549,21 @@ fn profile_names_the_slowest_task_and_host() {
     let hosts = lines.iter().position(|l| l.starts_with("slowest hosts")).expect("hosts section");
     assert!(lines[hosts + 1].ends_with("web2"), "{profile}");
     test.run_args(["apply", "site.yml"]).assert_stdout_lacks("PROFILE");
+}
+
+#[test]
+fn facts_patches_refuses_reports_it_cannot_write_before_contacting_a_host() {
+    let test = Test::new().unreachable_host("down");
+    let plain = test.run_args(["facts", "all", "--report", "json=r.json"]);
+    plain.assert_status(1).assert_stderr_contains("--patches");
+    for (spec, why) in [
+        ("junit=j.xml", "json and prometheus reports only"),
+        ("jsonl=e.jsonl", "json and prometheus reports only"),
+        ("json=-", "stdout carries the patch status itself"),
+        ("prometheus=no-such-dir/p.prom", "no-such-dir"),
+    ] {
+        let run = test.run_args(["facts", "all", "--patches", "--report", spec]);
+        run.assert_status(1).assert_stderr_contains(why).assert_stderr_lacks("unreachable");
+    }
+    assert!(!test.project().join("r.json").exists() && !test.project().join("j.xml").exists());
 }

@@ -31,6 +31,8 @@ pub struct AnsibleCfg {
     pub collections_path: Option<String>,
     /// `inventory`.
     pub inventory: Option<String>,
+    /// `vault_password_file` (a file, or an executable printing the password).
+    pub vault_password_file: Option<String>,
 }
 
 /// Reads the `[defaults]` section of an ansible.cfg text (INI, `;` and `#`
@@ -56,6 +58,7 @@ pub fn parse_cfg(text: &str) -> AnsibleCfg {
             "roles_path" => cfg.roles_path = Some(value),
             "collections_path" | "collections_paths" => cfg.collections_path = Some(value),
             "inventory" => cfg.inventory = Some(value),
+            "vault_password_file" => cfg.vault_password_file = Some(value),
             _ => {}
         }
     }
@@ -80,6 +83,22 @@ pub fn load_cfg(env: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> AnsibleCfg 
         }
     }
     AnsibleCfg::default()
+}
+
+/// The default vault password file, as Ansible finds it:
+/// `ANSIBLE_VAULT_PASSWORD_FILE`, else `vault_password_file` of ansible.cfg
+/// (`~` expanded, a relative path taken against the ansible.cfg's folder).
+pub fn default_vault_password_file(env: &dyn Fn(&str) -> Option<String>, cfg: &AnsibleCfg) -> Option<PathBuf> {
+    let home = env("HOME").map(PathBuf::from);
+    if let Some(p) = env("ANSIBLE_VAULT_PASSWORD_FILE").filter(|p| !p.is_empty()) {
+        return Some(match (p.strip_prefix("~/"), &home) {
+            (Some(rest), Some(h)) => h.join(rest),
+            _ => PathBuf::from(p),
+        });
+    }
+    let value = cfg.vault_password_file.as_deref().filter(|v| !v.is_empty())?;
+    let base = cfg.path.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
+    path_list(value, base, home.as_deref()).into_iter().next()
 }
 
 /// A colon-separated path list, `~` expanded, relative entries taken

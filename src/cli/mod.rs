@@ -3,6 +3,7 @@
 
 mod args;
 mod terminal;
+mod vault;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use clap::Parser;
 use serde_json::Value as Json;
 
 use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
-use stead::exec::{self, EventSink, Tee};
+use stead::exec::{self, EventSink, Masked, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
 use stead::report::{self, audit, Collector, Destination, Format, ReportSpec};
@@ -38,7 +39,9 @@ pub fn main() -> i32 {
             for cause in e.chain().skip(1) {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
-            eprintln!("{text}");
+            // An error may quote a value (a template's, a command's output):
+            // vaulted ones are masked here too.
+            eprintln!("{}", stead::vault::mask::mask(&text));
             exit::INPUT_ERROR
         }
     }
@@ -49,6 +52,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Apply(a) => run_playbooks(a, false),
         Command::Plan(a) => run_playbooks(a, true),
         Command::Validate(v) => {
+            vault::install(&v.vault)?;
             let inventory = load_inventory(&v.inventory, &v.playbooks)?;
             let options = RunOptions {
                 extra_vars: parse_extra_vars(&v.extra_vars)?,
@@ -98,6 +102,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             run_playbooks(run, false)
         }
         Command::Inventory(i) => {
+            vault::install(&i.vault)?;
             let inventory = load_inventory(&i.inventory, &[])?;
             if let Some(host) = i.host {
                 let vars =
@@ -112,6 +117,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Facts(f) => facts(f),
         Command::Audit(x) => audit_list(x),
+        Command::Vault(v) => vault::command(v),
     }
 }
 
@@ -145,7 +151,7 @@ fn compile(playbooks: &[PathBuf], inventory: stead::inventory::Inventory, option
 
 fn print_warnings(plan: &RunPlan) {
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", stead::vault::mask::mask(w));
     }
 }
 
@@ -218,6 +224,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
+    vault::install(&a.common.vault)?;
     let check = a.mode.check || is_plan;
     let diff = a.mode.diff || is_plan;
     let mut options = run_options(&a.common, check, diff)?;
@@ -266,7 +273,9 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
         sinks.push(log.clone());
     }
     let interrupted = Arc::new(AtomicBool::new(false));
-    let outcome = exec::run(&plan, Arc::new(Tee(sinks)), interrupted);
+    // Every sink sees the events through the mask: no decrypted value reaches
+    // the terminal, a report or the audit trail.
+    let outcome = exec::run(&plan, Arc::new(Masked(Arc::new(Tee(sinks)))), interrupted);
     let report =
         collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
@@ -473,11 +482,12 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("facts.yml");
     std::fs::write(&path, yaml)?;
+    vault::install(&f.vault)?;
     let inventory = load_inventory(&f.inventory, &[])?;
     let options = RunOptions { user: f.user, accept_new_host_keys: f.accept_new_host_keys, ..RunOptions::default() };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
-    let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
+    let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
     let mut all = serde_json::Map::new();
     for (host, h) in collector.hosts() {
         let facts = h
@@ -499,6 +509,7 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
 /// the panic `println!` would raise.
 fn out(text: String) {
     use std::io::Write;
+    let text = stead::vault::mask::mask(&text);
     if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);

@@ -74,7 +74,9 @@ pub fn read_password_file(path: &Path, label: &str) -> Result<Secret<Vec<u8>>, V
     let bytes = if meta.permissions().mode() & 0o111 != 0 {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let client = stem.ends_with("-client");
-        let mut cmd = Command::new(path);
+        // A relative path names a file here, not a program on $PATH.
+        let program = if path.is_relative() { Path::new(".").join(path) } else { path.to_path_buf() };
+        let mut cmd = Command::new(program);
         if client {
             cmd.args(["--vault-id", label]);
         }

@@ -49,7 +49,7 @@ pub enum YamlError {
         detail: String,
     },
     /// A vault-encrypted value or file could not be decrypted.
-    #[error("{path}:{line}:{column}: {source}{}", source.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
+    #[error("{path}:{line}:{column}: {error}{}", error.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
     Vault {
         /// The file.
         path: PathBuf,
@@ -57,8 +57,8 @@ pub enum YamlError {
         line: usize,
         /// 1-based column.
         column: usize,
-        /// Why.
-        source: VaultError,
+        /// Why (not a `source`: the message already says it).
+        error: VaultError,
     },
 }
 
@@ -98,7 +98,7 @@ fn load_encrypted(text: &str, path: &Path, keyring: &Keyring) -> Result<Loaded, 
     let (plain, _) = keyring.decrypt(text.as_bytes()).map_err(|source| {
         let line = text.len() - text.trim_start().len();
         let line = text[..line].matches('\n').count() + 1;
-        YamlError::Vault { path: path.to_path_buf(), line, column: 1, source }
+        YamlError::Vault { path: path.to_path_buf(), line, column: 1, error: source }
     })?;
     let plain = vault::Secret::new(String::from_utf8_lossy(plain.expose()).into_owned());
     match parse(plain.expose(), path, keyring) {
@@ -263,7 +263,7 @@ impl Builder<'_> {
                         path: (*loc.file).clone(),
                         line: loc.line,
                         column: loc.column,
-                        source,
+                        error: source,
                     });
                 }
                 NodeKind::Null

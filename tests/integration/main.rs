@@ -20,3 +20,4 @@ mod modules;
 mod quoting;
 mod report;
 mod tier_b;
+mod vault;

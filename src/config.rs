@@ -148,6 +148,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_vault_password_file_comes_from_the_environment_then_ansible_cfg() {
+        let cfg = AnsibleCfg {
+            path: Some(PathBuf::from("/proj/ansible.cfg")),
+            vault_password_file: Some("secrets/pw".into()),
+            ..AnsibleCfg::default()
+        };
+        let none = |_: &str| None;
+        assert_eq!(default_vault_password_file(&none, &cfg), Some(PathBuf::from("/proj/secrets/pw")));
+        let env = |k: &str| (k == "ANSIBLE_VAULT_PASSWORD_FILE").then(|| "/run/pw".to_owned());
+        assert_eq!(default_vault_password_file(&env, &cfg), Some(PathBuf::from("/run/pw")));
+        assert_eq!(default_vault_password_file(&none, &AnsibleCfg::default()), None);
+        assert_eq!(
+            parse_cfg("[defaults]\nvault_password_file = ~/.pw\n").vault_password_file.as_deref(),
+            Some("~/.pw")
+        );
+    }
+
+    #[test]
     fn reads_the_defaults_section_only() {
         let cfg = parse_cfg(
             "# comment\n[defaults]\nroles_path = ./roles:~/more\ninventory: hosts.ini\n[ssh_connection]\nroles_path = no\n",

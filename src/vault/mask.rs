@@ -10,19 +10,23 @@
 //! What is registered for one value: the value itself, each of its lines
 //! (so a unified diff of a vaulted key file, which shows it line by line,
 //! is masked too), and the JSON-escaped form of each (a value with a quote
-//! or a newline inside a `debug: var=` dump). Pieces shorter than
-//! [`MIN_LEN`] characters are not registered: masking every `1` or `ab` in
-//! the output would hide more than it protects, and would tell a reader
-//! the secret by what is missing. A vaulted value that short is not a
-//! secret worth the name; docs/security.md says so.
+//! or a newline inside a `debug: var=` dump). A value shorter than
+//! [`MIN_LEN`] characters is not registered, nor a line of a multi-line
+//! value shorter than [`LINE_MIN_LEN`]: masking every `1`, `ab` or `fi` in
+//! the output would hide more than it protects (and tell a reader the
+//! secret by what is missing). A vaulted value that short is not a secret
+//! worth the name; docs/security.md says so.
 
 use std::borrow::Cow;
 use std::sync::RwLock;
 
 use super::secret::MASK;
 
-/// The shortest piece of a secret that is masked.
+/// The shortest secret that is masked.
 pub const MIN_LEN: usize = 3;
+
+/// The shortest line of a multi-line secret that is masked on its own.
+pub const LINE_MIN_LEN: usize = 8;
 
 /// Registered pieces, longest first (so a secret that contains another is
 /// replaced whole).
@@ -31,21 +35,21 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 /// Registers a decrypted value: from now on [`mask`] hides it.
 pub fn register(value: &str) {
     let mut pieces: Vec<String> = Vec::new();
-    let mut add = |p: &str| {
-        if p.chars().count() >= MIN_LEN && p != MASK {
+    let mut add = |p: &str, min: usize| {
+        if p.chars().count() >= min && p != MASK {
             pieces.push(p.to_owned());
             let escaped = serde_json::to_string(p).unwrap_or_default();
             let escaped = &escaped[1.min(escaped.len())..escaped.len().saturating_sub(1)];
-            if escaped != p && escaped.chars().count() >= MIN_LEN {
+            if escaped != p {
                 pieces.push(escaped.to_owned());
             }
         }
     };
-    add(value);
-    add(value.trim());
+    add(value, MIN_LEN);
+    add(value.trim(), MIN_LEN);
     if value.contains('\n') {
         for line in value.lines() {
-            add(line.trim());
+            add(line.trim(), LINE_MIN_LEN);
         }
     }
     if pieces.is_empty() {
@@ -116,9 +120,11 @@ mod tests {
     }
 
     #[test]
-    fn short_values_are_not_registered() {
+    fn short_values_and_short_lines_are_not_registered() {
         register("zq");
         assert_eq!(mask("zq zq"), "zq zq");
+        register("key-line-one-xyz\nfi\n");
+        assert_eq!(mask("key-line-one-xyz fi"), "******** fi");
     }
 
     #[test]

@@ -82,6 +82,35 @@ pub enum VaultError {
     Random(String),
 }
 
+/// A controller-side file could not be read, or was a vault that could not
+/// be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalFileError {
+    /// Reading failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The file is a vault, and it did not open.
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+}
+
+/// Reads a controller-side file (a `copy` or `template` source), decrypting
+/// it with the installed keyring when it is a vault, as Ansible's loader
+/// does for these files. A decrypted text is registered for masking. The
+/// flag says whether the file was a vault (what is made from it, such as a
+/// rendered template, is then a secret too).
+pub fn read_local(path: &std::path::Path) -> Result<(Vec<u8>, bool), LocalFileError> {
+    let bytes = std::fs::read(path)?;
+    if !is_encrypted(&bytes) {
+        return Ok((bytes, false));
+    }
+    let (plain, _) = installed().decrypt(&bytes)?;
+    if let Ok(text) = std::str::from_utf8(plain.expose()) {
+        mask::register(text);
+    }
+    Ok((plain.expose().clone(), true))
+}
+
 impl VaultError {
     /// A hint for the user, when one helps.
     pub fn hint(&self) -> Option<&'static str> {

@@ -121,7 +121,8 @@ fn register_scalars(node: &Node) {
         NodeKind::Seq(items) => items.iter().for_each(register_scalars),
         NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| register_scalars(v)),
         NodeKind::Str(s) => vault::mask::register(s),
-        NodeKind::Null => {}
+        // `yes`, `true`, `~`: masking them everywhere would hide nothing secret.
+        NodeKind::Null | NodeKind::Bool(_) => {}
         _ => {
             if let Some(raw) = &node.raw {
                 vault::mask::register(raw);

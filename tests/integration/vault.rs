@@ -352,3 +352,47 @@ fn vault_edit_reencrypts_and_leaves_no_plaintext_behind() {
     assert!(!Path::new(tmp.trim()).exists());
     assert_eq!(std::fs::read_to_string(test.project().join("s.yml")).unwrap(), text);
 }
+
+#[test]
+fn vault_encrypted_copy_and_template_sources_are_decrypted_unless_decrypt_is_false() {
+    let test = project()
+        .file("files/key.pem", format!("-----BEGIN KEY-----\n{SECRET}-line\n-----END KEY-----\n"))
+        .file("templates/t.j2", format!("x={SECRET}-tpl {{{{ 1 + 1 }}}}\n"))
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: copy key
+      copy:
+        src: key.pem
+        dest: "{{ root }}/key.pem"
+    - name: copy raw
+      copy:
+        src: key.pem
+        dest: "{{ root }}/key.vault"
+        decrypt: false
+    - name: template it
+      template:
+        src: t.j2
+        dest: "{{ root }}/t"
+"#,
+        );
+    for f in ["files/key.pem", "templates/t.j2"] {
+        test.run_args(["vault", "encrypt", "--vault-password-file", "pw", f]).assert_status(0);
+    }
+    let vault_text = std::fs::read_to_string(test.project().join("files/key.pem")).unwrap();
+    // Without the password nothing is contacted.
+    test.run_args(["apply", "site.yml"])
+        .assert_status(1)
+        .assert_stderr_contains("key.pem:1:1: it is vault-encrypted and no vault password was given");
+    assert!(!test.exists("ctl", "key.pem"));
+    let run = test.run_args(["apply", "site.yml", "--diff", "--vault-password-file", "pw"]);
+    run.assert_status(0).assert_changed(3);
+    assert_eq!(test.read("ctl", "key.pem"), format!("-----BEGIN KEY-----\n{SECRET}-line\n-----END KEY-----\n"));
+    assert_eq!(test.read("ctl", "key.vault"), vault_text);
+    assert_eq!(test.read("ctl", "t"), format!("x={SECRET}-tpl 2\n"));
+    assert!(!run.stdout.contains(SECRET), "{}", run.stdout);
+    assert!(!run.report_text().contains(SECRET));
+    run.assert_stdout_contains("+********");
+}

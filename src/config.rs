@@ -33,6 +33,10 @@ pub struct AnsibleCfg {
     pub inventory: Option<String>,
     /// `vault_password_file` (a file, or an executable printing the password).
     pub vault_password_file: Option<String>,
+    /// `vault_identity_list`: `LABEL@SOURCE` entries, comma-separated.
+    pub vault_identity_list: Option<String>,
+    /// `vault_encrypt_identity`: the label new vaults are encrypted with.
+    pub vault_encrypt_identity: Option<String>,
 }
 
 /// Reads the `[defaults]` section of an ansible.cfg text (INI, `;` and `#`
@@ -59,6 +63,8 @@ pub fn parse_cfg(text: &str) -> AnsibleCfg {
             "collections_path" | "collections_paths" => cfg.collections_path = Some(value),
             "inventory" => cfg.inventory = Some(value),
             "vault_password_file" => cfg.vault_password_file = Some(value),
+            "vault_identity_list" => cfg.vault_identity_list = Some(value),
+            "vault_encrypt_identity" => cfg.vault_encrypt_identity = Some(value),
             _ => {}
         }
     }
@@ -99,6 +105,19 @@ pub fn default_vault_password_file(env: &dyn Fn(&str) -> Option<String>, cfg: &A
     let value = cfg.vault_password_file.as_deref().filter(|v| !v.is_empty())?;
     let base = cfg.path.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
     path_list(value, base, home.as_deref()).into_iter().next()
+}
+
+/// The default vault ids, put before those of the command line as Ansible
+/// does: `ANSIBLE_VAULT_IDENTITY_LIST`, else `vault_identity_list`.
+pub fn default_vault_ids(env: &dyn Fn(&str) -> Option<String>, cfg: &AnsibleCfg) -> Vec<String> {
+    let list = env("ANSIBLE_VAULT_IDENTITY_LIST").or_else(|| cfg.vault_identity_list.clone()).unwrap_or_default();
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// The label to encrypt with when `--encrypt-vault-id` is not given:
+/// `ANSIBLE_VAULT_ENCRYPT_IDENTITY`, else `vault_encrypt_identity`.
+pub fn default_encrypt_vault_id(env: &dyn Fn(&str) -> Option<String>, cfg: &AnsibleCfg) -> Option<String> {
+    env("ANSIBLE_VAULT_ENCRYPT_IDENTITY").or_else(|| cfg.vault_encrypt_identity.clone()).filter(|s| !s.is_empty())
 }
 
 /// A colon-separated path list, `~` expanded, relative entries taken

@@ -63,9 +63,24 @@ fn prompt_source(label: &str, ask_style: bool, purpose: Purpose) -> Result<Secre
 
 /// The keyring of `args`. `auto_prompt`: with no source at all, ask on the
 /// terminal (the vault commands do; a playbook run does not).
-fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_default_file: bool) -> Result<Keyring> {
-    let mut slugs: Vec<(String, Source, bool)> = args
-        .vault_id
+fn ansible_cfg() -> stead::config::AnsibleCfg {
+    let env = |k: &str| std::env::var(k).ok();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    stead::config::load_cfg(&env, &cwd)
+}
+
+/// `--encrypt-vault-id`, else the configured default.
+fn encrypt_id(flag: &Option<String>) -> Option<String> {
+    let env = |k: &str| std::env::var(k).ok();
+    flag.clone().or_else(|| stead::config::default_encrypt_vault_id(&env, &ansible_cfg()))
+}
+
+fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_defaults: bool) -> Result<Keyring> {
+    let env = |k: &str| std::env::var(k).ok();
+    let cfg = if with_defaults { Some(ansible_cfg()) } else { None };
+    let mut specs: Vec<String> = cfg.as_ref().map(|c| stead::config::default_vault_ids(&env, c)).unwrap_or_default();
+    specs.extend(args.vault_id.iter().cloned());
+    let mut slugs: Vec<(String, Source, bool)> = specs
         .iter()
         .map(|spec| {
             let (label, source) = vault::parse_vault_id(spec);
@@ -73,11 +88,8 @@ fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_default_fi
         })
         .collect();
     let mut files = args.vault_password_file.clone();
-    if with_default_file {
-        let env = |k: &str| std::env::var(k).ok();
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let cfg = stead::config::load_cfg(&env, &cwd);
-        files.extend(stead::config::default_vault_password_file(&env, &cfg));
+    if let Some(c) = &cfg {
+        files.extend(stead::config::default_vault_password_file(&env, c));
     }
     slugs.extend(files.into_iter().map(|f| (DEFAULT_ID.to_owned(), Source::File(f), false)));
     if args.ask_vault_pass || (slugs.is_empty() && auto_prompt) {
@@ -207,7 +219,7 @@ fn encrypt(a: VaultEncryptArgs) -> Result<()> {
         if vault::is_encrypted(&data) {
             bail!("{} is already vault-encrypted", input.display());
         }
-        let text = keyring.encrypt(&data, a.encrypt_vault_id.as_deref())?;
+        let text = keyring.encrypt(&data, encrypt_id(&a.encrypt_vault_id).as_deref())?;
         write_output(&output, text.as_bytes())?;
     }
     say("Encryption successful");
@@ -321,6 +333,7 @@ fn encrypt_string(a: VaultEncryptStringArgs) -> Result<()> {
         inputs.push((Secret::new(s.clone().into_bytes()), name, "the command line"));
     }
     let several = inputs.len() > 1;
+    let label = encrypt_id(&a.encrypt_vault_id);
     let mut blocks = Vec::new();
     for (i, (plain, name, src)) in inputs.iter().enumerate() {
         if several {
@@ -331,7 +344,7 @@ fn encrypt_string(a: VaultEncryptStringArgs) -> Result<()> {
                 None => eprintln!("# The encrypted version of the string #{} from {src}.", i + 1),
             }
         }
-        let text = keyring.encrypt(plain.expose(), a.encrypt_vault_id.as_deref())?;
+        let text = keyring.encrypt(plain.expose(), label.as_deref())?;
         blocks.push(yaml_block(name.as_deref(), &text));
     }
     let mut out = blocks.join("\n");
@@ -379,8 +392,9 @@ impl SignalGuard {
     }
 
     fn received(&self) -> Option<i32> {
-        // Let the signal tasks run once.
-        self.runtime.block_on(tokio::task::yield_now());
+        // Drive the runtime briefly: its driver turns a pending signal into
+        // a wake-up of the task that records it.
+        self.runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(20)).await });
         match self.seen.load(std::sync::atomic::Ordering::SeqCst) {
             0 => None,
             code => Some(code),

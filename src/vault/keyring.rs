@@ -116,6 +116,12 @@ pub fn read_password_file(path: &Path, label: &str) -> Result<Secret<Vec<u8>>, V
     if bytes.is_empty() {
         return Err(VaultError::PasswordFile { path: shown, reason: "the password is empty".into() });
     }
+    if super::is_encrypted(&bytes) {
+        return Err(VaultError::PasswordFile {
+            path: shown,
+            reason: "it is itself vault-encrypted, which stead does not open; keep the password in plain text (mode 0600) or print it from a script".into(),
+        });
+    }
     Ok(Secret::new(bytes))
 }
 

@@ -396,3 +396,43 @@ fn vault_encrypted_copy_and_template_sources_are_decrypted_unless_decrypt_is_fal
     assert!(!run.report_text().contains(SECRET));
     run.assert_stdout_contains("+********");
 }
+
+#[test]
+fn a_signal_while_the_editor_runs_leaves_the_vault_unchanged_and_no_plaintext() {
+    let test = project().file("s.yml", format!("v: {SECRET}\n"));
+    test.run_args(["vault", "encrypt", "--vault-password-file", "pw", "s.yml"]).assert_status(0);
+    let before = std::fs::read_to_string(test.project().join("s.yml")).unwrap();
+    let seen = test.project().join("seen");
+    // The editor records the file, then changes it slowly.
+    executable(
+        &test,
+        "slow.sh",
+        &format!("#!/bin/sh\necho \"$1\" > {}.tmp && mv {0}.tmp {0}\nsleep 2\necho 'x: 1' >> \"$1\"\n", seen.display()),
+    );
+    let editor = test.project().join("slow.sh");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stead"))
+        .args(["vault", "edit", "--vault-password-file", "pw", "s.yml"])
+        .current_dir(test.project())
+        .env("EDITOR", &editor)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.exists() {
+        assert!(std::time::Instant::now() < deadline, "the editor never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SIGTERM to the stead process this test started (by its PID only).
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let tmp = std::fs::read_to_string(&seen).unwrap();
+    assert!(!Path::new(tmp.trim()).exists(), "the plaintext file is gone");
+    assert_eq!(std::fs::read_to_string(test.project().join("s.yml")).unwrap(), before);
+}

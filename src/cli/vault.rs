@@ -61,8 +61,6 @@ fn prompt_source(label: &str, ask_style: bool, purpose: Purpose) -> Result<Secre
     Ok(pw)
 }
 
-/// The keyring of `args`. `auto_prompt`: with no source at all, ask on the
-/// terminal (the vault commands do; a playbook run does not).
 fn ansible_cfg() -> stead::config::AnsibleCfg {
     let env = |k: &str| std::env::var(k).ok();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -75,6 +73,19 @@ fn encrypt_id(flag: &Option<String>) -> Option<String> {
     flag.clone().or_else(|| stead::config::default_encrypt_vault_id(&env, &ansible_cfg()))
 }
 
+/// `~/...` as the home folder, as Ansible expands a password file's path
+/// (the shell does not, after `label@`).
+fn expand_home(path: PathBuf) -> PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => path,
+    }
+}
+
+/// The keyring of `args`. `auto_prompt`: with no source at all, ask on the
+/// terminal (the vault commands do; a playbook run does not).
+/// `with_defaults`: add the ids and the password file of the environment
+/// and ansible.cfg (not for rekey's new password).
 fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_defaults: bool) -> Result<Keyring> {
     let env = |k: &str| std::env::var(k).ok();
     let cfg = if with_defaults { Some(ansible_cfg()) } else { None };
@@ -100,7 +111,7 @@ fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_defaults: 
     for (label, source, ask_style) in slugs {
         let password = match source {
             Source::Prompt => prompt_source(&label, ask_style, purpose)?,
-            Source::File(path) => match vault::read_password_file(&path, &label) {
+            Source::File(path) => match vault::read_password_file(&expand_home(path), &label) {
                 Ok(p) => p,
                 Err(e) => {
                     failures.push(e);
@@ -181,6 +192,9 @@ fn write_output(dest: &Path, data: &[u8]) -> Result<()> {
         out.write_all(data).and_then(|_| out.flush()).context("writing stdout")?;
         return Ok(());
     }
+    // Through a symlink to its target, as ansible-vault writes, so the link stays.
+    let resolved = if dest.is_symlink() { std::fs::canonicalize(dest).ok() } else { None };
+    let dest = resolved.as_deref().unwrap_or(dest);
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -419,8 +433,9 @@ fn edit_one(keyring: &Keyring, path: &Path) -> Result<()> {
     if !vault::is_encrypted(&data) {
         bail!("{} is not vault-encrypted", path.display());
     }
+    // The password that opened it encrypts it again (not merely one with
+    // the same label: two password files are both `default`).
     let (plain, used) = keyring.decrypt(&data).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let used = used.to_owned();
     // Keep the file's own label (and so its format version), as Ansible does.
     let label = vault::Envelope::parse(&data)?.label.unwrap_or_else(|| DEFAULT_ID.to_owned());
     let dir = tempfile::Builder::new().prefix("stead-vault-edit-").tempdir()?;
@@ -459,9 +474,7 @@ fn edit_one(keyring: &Keyring, path: &Path) -> Result<()> {
         None => Ok(()),
         Some(edited) => {
             let edited = Secret::new(edited);
-            let text = keyring
-                .for_encrypt(Some(&used))
-                .and_then(|id| vault::cipher::encrypt(edited.expose(), id.password(), Some(&label)))?;
+            let text = vault::cipher::encrypt(edited.expose(), used.password(), Some(&label))?;
             write_output(path, text.as_bytes())
         }
     }

@@ -183,8 +183,8 @@ impl Keyring {
 
     /// Decrypts vault text: the password whose label the 1.2 header names
     /// first, then every other one in order, as Ansible tries them. Returns
-    /// the plaintext and the label that opened it.
-    pub fn decrypt(&self, text: &[u8]) -> Result<(Secret<Vec<u8>>, &str), VaultError> {
+    /// the plaintext and the password that opened it.
+    pub fn decrypt(&self, text: &[u8]) -> Result<(Secret<Vec<u8>>, &VaultId), VaultError> {
         let envelope = Envelope::parse(text)?;
         if self.ids.is_empty() {
             return Err(VaultError::NoPassword);
@@ -197,7 +197,7 @@ impl Keyring {
             .chain(self.ids.iter().filter(|i| Some(i.label.as_str()) != named));
         for id in order {
             match cipher::decrypt(&envelope, id.password()) {
-                Ok(plain) => return Ok((Secret::new(plain), &id.label)),
+                Ok(plain) => return Ok((Secret::new(plain), id)),
                 Err(VaultError::WrongPassword) => continue,
                 Err(e) => return Err(e),
             }
@@ -246,10 +246,10 @@ mod tests {
         assert!(text.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod"));
         let k = ring(&[("dev", "d"), ("prod", "p")]);
         let (plain, label) = k.decrypt(text.as_bytes()).unwrap();
-        assert_eq!((plain.expose().as_slice(), label), (&b"v"[..], "prod"));
+        assert_eq!((plain.expose().as_slice(), label.label.as_str()), (&b"v"[..], "prod"));
         // The header's label is a hint, not a lock (Ansible's default).
         let k = ring(&[("other", "p")]);
-        assert_eq!(k.decrypt(text.as_bytes()).unwrap().1, "other");
+        assert_eq!(k.decrypt(text.as_bytes()).unwrap().1.label, "other");
     }
 
     #[test]

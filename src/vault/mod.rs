@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(Envelope::parse(text).unwrap().label.as_deref(), Some("prod"));
         let prod = ring("prod");
         let (got, label) = prod.decrypt(text).unwrap();
-        assert_eq!((got.expose().as_slice(), label), (&plain[..], "prod"));
+        assert_eq!((got.expose().as_slice(), label.label.as_str()), (&plain[..], "prod"));
         let (got, _) = ring("default").decrypt(include_bytes!("testdata/ansible-empty.txt")).unwrap();
         assert!(got.expose().is_empty());
     }

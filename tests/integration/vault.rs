@@ -436,3 +436,15 @@ fn a_signal_while_the_editor_runs_leaves_the_vault_unchanged_and_no_plaintext() 
     assert!(!Path::new(tmp.trim()).exists(), "the plaintext file is gone");
     assert_eq!(std::fs::read_to_string(test.project().join("s.yml")).unwrap(), before);
 }
+
+#[test]
+fn writing_a_vault_through_a_symlink_keeps_the_link() {
+    let test = project().file("real.yml", format!("v: {SECRET}\n"));
+    std::os::unix::fs::symlink("real.yml", test.project().join("link.yml")).unwrap();
+    test.run_args(["vault", "encrypt", "--vault-password-file", "pw", "link.yml"]).assert_status(0);
+    assert!(test.project().join("link.yml").is_symlink());
+    assert!(std::fs::read_to_string(test.project().join("real.yml")).unwrap().starts_with("$ANSIBLE_VAULT;1.1;AES256"));
+    test.run_args(["vault", "decrypt", "--vault-password-file", "pw", "link.yml"]).assert_status(0);
+    assert!(test.project().join("link.yml").is_symlink());
+    assert_eq!(std::fs::read_to_string(test.project().join("real.yml")).unwrap(), format!("v: {SECRET}\n"));
+}

@@ -31,6 +31,12 @@ pub struct AnsibleCfg {
     pub collections_path: Option<String>,
     /// `inventory`.
     pub inventory: Option<String>,
+    /// `vault_password_file` (a file, or an executable printing the password).
+    pub vault_password_file: Option<String>,
+    /// `vault_identity_list`: `LABEL@SOURCE` entries, comma-separated.
+    pub vault_identity_list: Option<String>,
+    /// `vault_encrypt_identity`: the label new vaults are encrypted with.
+    pub vault_encrypt_identity: Option<String>,
 }
 
 /// Reads the `[defaults]` section of an ansible.cfg text (INI, `;` and `#`
@@ -56,6 +62,9 @@ pub fn parse_cfg(text: &str) -> AnsibleCfg {
             "roles_path" => cfg.roles_path = Some(value),
             "collections_path" | "collections_paths" => cfg.collections_path = Some(value),
             "inventory" => cfg.inventory = Some(value),
+            "vault_password_file" => cfg.vault_password_file = Some(value),
+            "vault_identity_list" => cfg.vault_identity_list = Some(value),
+            "vault_encrypt_identity" => cfg.vault_encrypt_identity = Some(value),
             _ => {}
         }
     }
@@ -80,6 +89,35 @@ pub fn load_cfg(env: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> AnsibleCfg 
         }
     }
     AnsibleCfg::default()
+}
+
+/// The default vault password file, as Ansible finds it:
+/// `ANSIBLE_VAULT_PASSWORD_FILE`, else `vault_password_file` of ansible.cfg
+/// (`~` expanded, a relative path taken against the ansible.cfg's folder).
+pub fn default_vault_password_file(env: &dyn Fn(&str) -> Option<String>, cfg: &AnsibleCfg) -> Option<PathBuf> {
+    let home = env("HOME").map(PathBuf::from);
+    if let Some(p) = env("ANSIBLE_VAULT_PASSWORD_FILE").filter(|p| !p.is_empty()) {
+        return Some(match (p.strip_prefix("~/"), &home) {
+            (Some(rest), Some(h)) => h.join(rest),
+            _ => PathBuf::from(p),
+        });
+    }
+    let value = cfg.vault_password_file.as_deref().filter(|v| !v.is_empty())?;
+    let base = cfg.path.as_deref().and_then(Path::parent).unwrap_or(Path::new("."));
+    path_list(value, base, home.as_deref()).into_iter().next()
+}
+
+/// The default vault ids, put before those of the command line as Ansible
+/// does: `ANSIBLE_VAULT_IDENTITY_LIST`, else `vault_identity_list`.
+pub fn default_vault_ids(env: &dyn Fn(&str) -> Option<String>, cfg: &AnsibleCfg) -> Vec<String> {
+    let list = env("ANSIBLE_VAULT_IDENTITY_LIST").or_else(|| cfg.vault_identity_list.clone()).unwrap_or_default();
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// The label to encrypt with when `--encrypt-vault-id` is not given:
+/// `ANSIBLE_VAULT_ENCRYPT_IDENTITY`, else `vault_encrypt_identity`.
+pub fn default_encrypt_vault_id(env: &dyn Fn(&str) -> Option<String>, cfg: &AnsibleCfg) -> Option<String> {
+    env("ANSIBLE_VAULT_ENCRYPT_IDENTITY").or_else(|| cfg.vault_encrypt_identity.clone()).filter(|s| !s.is_empty())
 }
 
 /// A colon-separated path list, `~` expanded, relative entries taken
@@ -127,6 +165,24 @@ pub fn search_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_vault_password_file_comes_from_the_environment_then_ansible_cfg() {
+        let cfg = AnsibleCfg {
+            path: Some(PathBuf::from("/proj/ansible.cfg")),
+            vault_password_file: Some("secrets/pw".into()),
+            ..AnsibleCfg::default()
+        };
+        let none = |_: &str| None;
+        assert_eq!(default_vault_password_file(&none, &cfg), Some(PathBuf::from("/proj/secrets/pw")));
+        let env = |k: &str| (k == "ANSIBLE_VAULT_PASSWORD_FILE").then(|| "/run/pw".to_owned());
+        assert_eq!(default_vault_password_file(&env, &cfg), Some(PathBuf::from("/run/pw")));
+        assert_eq!(default_vault_password_file(&none, &AnsibleCfg::default()), None);
+        assert_eq!(
+            parse_cfg("[defaults]\nvault_password_file = ~/.pw\n").vault_password_file.as_deref(),
+            Some("~/.pw")
+        );
+    }
 
     #[test]
     fn reads_the_defaults_section_only() {

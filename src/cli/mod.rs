@@ -5,6 +5,7 @@ mod args;
 mod live;
 mod saved;
 mod terminal;
+mod vault;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use clap::{CommandFactory, Parser};
 use serde_json::Value as Json;
 
 use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
-use stead::exec::{self, EventSink, Tee};
+use stead::exec::{self, EventSink, Masked, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
 use stead::report::{self, audit, Collector, Destination, Format, ReportSpec};
@@ -40,7 +41,9 @@ pub fn main() -> i32 {
             for cause in e.chain().skip(1) {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
-            eprintln!("{text}");
+            // An error may quote a value (a template's, a command's output):
+            // vaulted ones are masked here too.
+            eprintln!("{}", stead::vault::mask::mask(&text));
             exit::INPUT_ERROR
         }
     }
@@ -51,6 +54,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Apply(a) => run_playbooks(a, false),
         Command::Plan(a) => run_playbooks(a, true),
         Command::Validate(v) => {
+            vault::install(&v.vault)?;
             let inventory = load_inventory(&v.inventory, &v.playbooks)?;
             let options = RunOptions {
                 extra_vars: parse_extra_vars(&v.extra_vars)?,
@@ -103,6 +107,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             run_playbooks(run, false)
         }
         Command::Inventory(i) => {
+            vault::install(&i.vault)?;
             let inventory = load_inventory(&i.inventory, &[])?;
             if let Some(host) = i.host {
                 let vars =
@@ -142,6 +147,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
+        Command::Vault(v) => vault::command(v),
     }
 }
 
@@ -175,7 +181,7 @@ fn compile(playbooks: &[PathBuf], inventory: stead::inventory::Inventory, option
 
 fn print_warnings(plan: &RunPlan) {
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", stead::vault::mask::mask(w));
     }
 }
 
@@ -249,6 +255,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
+    vault::install(&a.common.vault)?;
     if !is_plan && a.playbooks.len() == 1 && stead::saved_plan::SavedPlan::is_plan_file(&a.playbooks[0]) {
         return saved::apply(a);
     }
@@ -338,7 +345,9 @@ fn execute(
     if let Some(log) = &event_log {
         sinks.push(log.clone());
     }
-    let sink = Arc::new(Tee(sinks));
+    // Every sink sees the events through the mask: no decrypted value reaches
+    // the terminal, a report or the audit trail.
+    let sink = Arc::new(Masked(Arc::new(Tee(sinks))));
     saved::report_refused(sink.as_ref(), plan, &refused.failed, &refused.unreachable);
     let interrupted = Arc::new(AtomicBool::new(false));
     let outcome = exec::run(plan, sink, interrupted);
@@ -557,6 +566,7 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("facts.yml");
     std::fs::write(&path, yaml)?;
+    vault::install(&f.vault)?;
     let inventory = load_inventory(&f.inventory, &[])?;
     let options = RunOptions {
         user: f.user,
@@ -566,7 +576,7 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
-    let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
+    let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
     let mut all = serde_json::Map::new();
     for (host, h) in collector.hosts() {
         let facts = h
@@ -618,7 +628,7 @@ fn patches(f: args::FactsArgs) -> Result<i32> {
     let collector = Arc::new(Collector::default());
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
+    let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
     let mut report =
         collector.report(started_at, started.elapsed().as_millis() as u64, false, vec![], &outcome.remote_execs);
     let mut all = serde_json::Map::new();
@@ -692,6 +702,7 @@ fn out_bytes(bytes: &[u8]) {
 
 fn out(text: String) {
     use std::io::Write;
+    let text = stead::vault::mask::mask(&text);
     if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);

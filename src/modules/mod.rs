@@ -120,6 +120,24 @@ pub enum ModuleError {
     },
 }
 
+/// Reads a controller-side source file, decrypting a vault-encrypted one
+/// unless `decrypt` is false (Ansible's `decrypt:` of copy and unarchive).
+/// The flag says whether it was decrypted.
+pub fn read_local_file(path: &std::path::Path, decrypt: bool) -> Result<(Vec<u8>, bool), ModuleError> {
+    let read = if decrypt {
+        crate::vault::read_local(path)
+    } else {
+        crate::inputs::read(path).map(|b| (b, false)).map_err(Into::into)
+    };
+    read.map_err(|e| {
+        let hint = match &e {
+            crate::vault::LocalFileError::Vault(v) => v.hint().map(|h| format!(" ({h})")).unwrap_or_default(),
+            crate::vault::LocalFileError::Io(_) => String::new(),
+        };
+        ModuleError::LocalFile { path: path.to_path_buf(), message: format!("{e}{hint}") }
+    })
+}
+
 impl ModuleError {
     /// A failure with a message and no other result fields.
     pub fn failed(msg: impl Into<String>) -> Self {

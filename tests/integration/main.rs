@@ -24,3 +24,4 @@ mod recipes;
 mod report;
 mod saved_plans;
 mod tier_b;
+mod vault;

@@ -10,6 +10,7 @@ mod support;
 mod audit;
 mod bad_input;
 mod ci_reports;
+mod config;
 mod control_flow;
 mod faults;
 mod fixture;

@@ -16,6 +16,10 @@
 //! 8. [`transport`]: how commands reach a host (ssh, local), and quoting.
 //! 9. [`report`]: events → recap, JSON and JUnit reports.
 //!
+//! [`vault`] (Ansible Vault files and `!vault` values, and the masking of
+//! what they decrypt) is a leaf every stage may use; the YAML loader
+//! decrypts with it.
+//!
 //! Imports flow one way: a later stage never calls an earlier one's caller.
 //! The binary (`src/main.rs`, `src/cli/`) owns the terminal.
 
@@ -34,4 +38,5 @@ pub mod saved_plan;
 pub mod suggest;
 pub mod template;
 pub mod transport;
+pub mod vault;
 pub mod yaml;

@@ -33,6 +33,169 @@ pub enum Command {
     /// The settings read from ansible.cfg and ANSIBLE_* variables.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script, generated from this command line's definition.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), generated from this command line's definition.
+    Man(ManArgs),
+    /// Ansible Vault: encrypt, decrypt, view, edit and rekey files, and encrypt strings.
+    Vault(VaultCommand),
+}
+
+/// Options of completions.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash (source it, or put it in /etc/bash_completion.d/stead), zsh (a file
+    /// named _stead on $fpath), fish (~/.config/fish/completions/stead.fish).
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// Shells that completions are generated for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Options of man.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command into DIR (stead.1, stead-apply.1, ...) instead of printing stead.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Where vault passwords come from; every command that reads vaulted
+/// files takes these. A password is never given on the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VaultArgs {
+    /// A file holding the vault password, or an executable printing it (repeatable;
+    /// also ANSIBLE_VAULT_PASSWORD_FILE and `vault_password_file` in ansible.cfg).
+    #[arg(long = "vault-password-file", alias = "vault-pass-file", value_name = "PATH")]
+    pub vault_password_file: Vec<PathBuf>,
+    /// A labelled vault password: LABEL@FILE (a file or an executable) or LABEL@prompt
+    /// (repeatable). The label picks the password for a `1.2;AES256;LABEL` vault first.
+    #[arg(long = "vault-id", value_name = "LABEL@SOURCE")]
+    pub vault_id: Vec<String>,
+    /// Ask for the vault password on the terminal (no echo).
+    #[arg(short = 'J', long = "ask-vault-pass", alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
+}
+
+/// `stead vault ...`.
+#[derive(Debug, Args)]
+pub struct VaultCommand {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: VaultAction,
+}
+
+/// The vault actions (ansible-vault's).
+#[derive(Debug, Subcommand)]
+pub enum VaultAction {
+    /// Encrypt files in place (or into --output); with no FILE, stdin to stdout.
+    Encrypt(VaultEncryptArgs),
+    /// Decrypt files in place (or into --output); with no FILE, stdin to stdout.
+    Decrypt(VaultDecryptArgs),
+    /// Print the plaintext of vault files.
+    View(VaultFilesArgs),
+    /// Decrypt a file into a private temporary file, run $EDITOR on it, encrypt it back.
+    Edit(VaultFilesArgs),
+    /// Encrypt vault files again with a new password.
+    Rekey(VaultRekeyArgs),
+    /// Encrypt a string as a `!vault |` YAML value (reads stdin when no STRING is given;
+    /// prefer stdin: an argument is visible to other users in the process list).
+    #[command(alias = "encrypt_string")]
+    EncryptString(VaultEncryptStringArgs),
+}
+
+/// Options of vault encrypt.
+#[derive(Debug, Args)]
+pub struct VaultEncryptArgs {
+    /// Files to encrypt (`-` is stdin).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write here instead of in place (`-` is stdout); only with one input.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// The vault id to encrypt with, when several are given.
+    #[arg(long = "encrypt-vault-id", value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
+}
+
+/// Options of vault decrypt.
+#[derive(Debug, Args)]
+pub struct VaultDecryptArgs {
+    /// Files to decrypt (`-` is stdin).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write here instead of in place (`-` is stdout); only with one input.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
+}
+
+/// Options of vault view and edit.
+#[derive(Debug, Args)]
+pub struct VaultFilesArgs {
+    /// Vault files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
+}
+
+/// Options of vault rekey.
+#[derive(Debug, Args)]
+pub struct VaultRekeyArgs {
+    /// Vault files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The new password: a file, or an executable printing it.
+    #[arg(long = "new-vault-password-file", value_name = "PATH", conflicts_with = "new_vault_id")]
+    pub new_vault_password_file: Option<PathBuf>,
+    /// The new labelled password: LABEL@FILE or LABEL@prompt.
+    #[arg(long = "new-vault-id", value_name = "LABEL@SOURCE")]
+    pub new_vault_id: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
+}
+
+/// Options of vault encrypt-string.
+#[derive(Debug, Args)]
+pub struct VaultEncryptStringArgs {
+    /// Strings to encrypt (`-` reads stdin). With none, stdin is read.
+    #[arg(value_name = "STRING")]
+    pub strings: Vec<String>,
+    /// The variable name of each STRING, in order (`NAME: !vault |`).
+    #[arg(short = 'n', long = "name", value_name = "VAR")]
+    pub names: Vec<String>,
+    /// The variable name of the text read from stdin.
+    #[arg(long = "stdin-name", value_name = "VAR")]
+    pub stdin_name: Option<String>,
+    /// Ask for the string on the terminal (no echo) instead.
+    #[arg(short = 'p', long = "prompt", conflicts_with_all = ["strings", "stdin_name"])]
+    pub prompt: bool,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// The vault id to encrypt with, when several are given.
+    #[arg(long = "encrypt-vault-id", value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
 }
 
 /// `stead config ...`.
@@ -142,6 +305,12 @@ pub struct RunArgs {
     /// Extra role search path (also ANSIBLE_ROLES_PATH, roles_path in ansible.cfg); repeatable.
     #[arg(long = "roles-path", value_name = "PATH")]
     pub roles_path: Vec<PathBuf>,
+    /// After the recap, the slowest tasks and hosts.
+    #[arg(long)]
+    pub profile: bool,
+    /// After the recap, the compliance table: per tag, the hosts compliant, drifted and failed.
+    #[arg(long)]
+    pub compliance_summary: bool,
     /// plan only: save the plan to PATH; `stead apply PATH` then applies exactly it.
     #[arg(long = "out", value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -185,6 +354,9 @@ pub struct CommonRunArgs {
     /// Accept host keys of hosts never seen before (default: strict checking).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
 }
 
 /// Options of validate.
@@ -199,6 +371,9 @@ pub struct ValidateArgs {
     /// Extra variables (they count as defined).
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
     /// Extra role search path (also ANSIBLE_ROLES_PATH, roles_path in ansible.cfg); repeatable.
     #[arg(long = "roles-path", value_name = "PATH")]
     pub roles_path: Vec<PathBuf>,
@@ -238,9 +413,12 @@ pub struct InventoryArgs {
     /// Print the group tree.
     #[arg(long, group = "what")]
     pub graph: bool,
-    /// Print one host's variables as JSON.
+    /// Print one host's variables as JSON (vaulted values masked).
     #[arg(long, group = "what", value_name = "NAME")]
     pub host: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
 }
 
 /// Options of facts.
@@ -257,4 +435,17 @@ pub struct FactsArgs {
     /// Connection user.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    /// Escalate privileges (sudo -n), e.g. for dnf's system cache when connecting as another user.
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Print each host's patch status instead (pending upgrades, security ones, reboot, index age; read only).
+    #[arg(long)]
+    pub patches: bool,
+    /// With --patches: write a report (repeatable): json=PATH (the run's report with a `patches` object per host)
+    /// or prometheus=PATH (patch gauges per host, for node_exporter's textfile collector).
+    #[arg(long = "report", value_name = "FORMAT=PATH", requires = "patches")]
+    pub report: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub vault: VaultArgs,
 }

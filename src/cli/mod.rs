@@ -2,8 +2,10 @@
 //! output and exit status. Owns the terminal; the library never prints.
 
 mod args;
+mod live;
 mod saved;
 mod terminal;
+mod vault;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use serde_json::Value as Json;
 
 use args::{Cli, Command, CommonRunArgs, ConfigCommand, InventoryOpt, RunArgs};
 use stead::config::{Flags, Settings};
-use stead::exec::{self, EventSink, Tee};
+use stead::exec::{self, EventSink, Masked, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
 use stead::report::{self, audit, Collector, Destination, Format, ReportSpec};
@@ -40,7 +42,9 @@ pub fn main() -> i32 {
             for cause in e.chain().skip(1) {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
-            eprintln!("{text}");
+            // An error may quote a value (a template's, a command's output):
+            // vaulted ones are masked here too.
+            eprintln!("{}", stead::vault::mask::mask(&text));
             exit::INPUT_ERROR
         }
     }
@@ -52,6 +56,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Plan(a) => run_playbooks(a, true),
         Command::Validate(v) => {
             let settings = settings(&Flags { inventory: v.inventory.inventory.clone(), ..Flags::default() })?;
+            vault::install(&v.vault, &settings)?;
             let inventory = load_inventory(&default_inventory(&settings), &v.playbooks)?;
             let options = RunOptions {
                 extra_vars: parse_extra_vars(&v.extra_vars)?,
@@ -98,11 +103,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 force_handlers: false,
                 roles_path: vec![],
                 out: None,
+                compliance_summary: false,
+                profile: false,
             };
             run_playbooks(run, false)
         }
         Command::Inventory(i) => {
             let settings = settings(&Flags { inventory: i.inventory.inventory.clone(), ..Flags::default() })?;
+            vault::install(&i.vault, &settings)?;
             let inventory = load_inventory(&default_inventory(&settings), &[])?;
             if let Some(host) = i.host {
                 let vars =
@@ -118,6 +126,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Facts(f) => facts(f),
         Command::Audit(x) => audit_list(x),
         Command::Config(ConfigCommand::Dump { json }) => config_dump(json),
+        Command::Completions(c) => {
+            let shell = match c.shell {
+                args::CompletionShell::Bash => clap_complete::Shell::Bash,
+                args::CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                args::CompletionShell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "stead", &mut script);
+            out_bytes(&script);
+            Ok(exit::OK)
+        }
+        Command::Man(m) => {
+            match m.out_dir {
+                Some(dir) => {
+                    clap_mangen::generate_to(Cli::command(), &dir)
+                        .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+                }
+                None => {
+                    let mut page = Vec::new();
+                    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+                    out_bytes(&page);
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Vault(v) => vault::command(v),
     }
 }
 
@@ -220,7 +254,7 @@ fn compile(playbooks: &[PathBuf], inventory: stead::inventory::Inventory, option
 
 fn print_warnings(plan: &RunPlan) {
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", stead::vault::mask::mask(w));
     }
 }
 
@@ -305,6 +339,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 
 fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     let settings = settings(&run_flags(&a.common, &a.inventory, a.force_handlers))?;
+    vault::install(&a.common.vault, &settings)?;
     if !is_plan && a.playbooks.len() == 1 && stead::saved_plan::SavedPlan::is_plan_file(&a.playbooks[0]) {
         return saved::apply(a, &settings);
     }
@@ -394,7 +429,9 @@ fn execute(
     if let Some(log) = &event_log {
         sinks.push(log.clone());
     }
-    let sink = Arc::new(Tee(sinks));
+    // Every sink sees the events through the mask: no decrypted value reaches
+    // the terminal, a report or the audit trail.
+    let sink = Arc::new(Masked(Arc::new(Tee(sinks))));
     saved::report_refused(sink.as_ref(), plan, &refused.failed, &refused.unreachable);
     let interrupted = Arc::new(AtomicBool::new(false));
     let outcome = exec::run(plan, sink, interrupted);
@@ -402,6 +439,12 @@ fn execute(
         collector.report(started_at, started.elapsed().as_millis() as u64, check, playbooks, &outcome.remote_execs);
     if !report_on_stdout {
         terminal.recap(&report.hosts);
+        if a.profile {
+            out(report::render_profile(&report));
+        }
+        if a.compliance_summary {
+            out(report::render_compliance(&report.compliance));
+        }
     }
     let code = if outcome.terminated {
         exit::TERMINATED
@@ -597,6 +640,9 @@ fn print_listing(plan: &RunPlan, hosts: bool, tasks: bool) {
 }
 
 fn facts(f: args::FactsArgs) -> Result<i32> {
+    if f.patches {
+        return patches(f);
+    }
     let yaml = format!(
         "- hosts: {}\n  gather_facts: true\n  tasks:\n    - name: facts\n      debug:\n        var: ansible_facts\n",
         json_str(&f.pattern)
@@ -607,14 +653,16 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let settings = settings(&Flags {
         inventory: f.inventory.inventory.clone(),
         user: f.user.clone(),
+        become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
         ..Flags::default()
     })?;
+    vault::install(&f.vault, &settings)?;
     let inventory = load_inventory(&default_inventory(&settings), &[])?;
     let options = configured(&settings);
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
-    let outcome = exec::run(&plan, collector.clone(), Arc::new(AtomicBool::new(false)));
+    let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
     let mut all = serde_json::Map::new();
     for (host, h) in collector.hosts() {
         let facts = h
@@ -631,11 +679,119 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     Ok(exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false))
 }
 
+/// `stead facts --patches`: the `patch_facts` probe on every matching host
+/// (one remote exec each), printed as one JSON object by host name; the
+/// reports carry the same status per host (docs/patches.md).
+fn patches(f: args::FactsArgs) -> Result<i32> {
+    const READ: &str = "patch status";
+    const SHOW: &str = "patch status as JSON";
+    let reports = ReportSpec::parse_all(&f.report)?;
+    for r in &reports {
+        if r.dest == Destination::Stdout {
+            bail!("--report {}=-: stdout carries the patch status itself; give the report a file", r.format);
+        }
+        if !matches!(r.format, Format::Json | Format::Prometheus) {
+            bail!("--report {}: stead facts --patches writes json and prometheus reports only", r.format);
+        }
+        r.check()?;
+    }
+    let yaml = format!(
+        "- hosts: {}\n  gather_facts: false\n  tasks:\n    - name: {READ}\n      patch_facts: {{}}\n    \
+         - name: {SHOW}\n      debug:\n        var: ansible_facts.patch_status\n",
+        json_str(&f.pattern)
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("patches.yml");
+    std::fs::write(&path, yaml)?;
+    let settings = settings(&Flags {
+        inventory: f.inventory.inventory.clone(),
+        user: f.user.clone(),
+        become_: f.become_,
+        accept_new_host_keys: f.accept_new_host_keys,
+        ..Flags::default()
+    })?;
+    vault::install(&f.vault, &settings)?;
+    let inventory = load_inventory(&default_inventory(&settings), &[])?;
+    let options = configured(&settings);
+    let plan = compile(&[path], inventory, options)?;
+    let collector = Arc::new(Collector::default());
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
+    let mut report =
+        collector.report(started_at, started.elapsed().as_millis() as u64, false, vec![], &outcome.remote_execs);
+    let mut all = serde_json::Map::new();
+    for (host, h) in report.hosts.iter_mut() {
+        let shown = h
+            .tasks
+            .iter()
+            .find(|t| t.task == SHOW)
+            .and_then(|t| t.msg.as_deref())
+            .and_then(|m| m.strip_prefix("ansible_facts.patch_status: "))
+            .and_then(|j| serde_json::from_str::<stead::modules::patch_status::PatchStatus>(j).ok());
+        let entry = match shown {
+            Some(status) => {
+                let json = serde_json::to_value(&status)?;
+                h.patches = Some(status);
+                json
+            }
+            None if h.unreachable => {
+                let msg = h.unreachable_msg.clone().unwrap_or_default();
+                eprintln!("{host}: unreachable: {msg}");
+                serde_json::json!({"unreachable": true, "msg": msg})
+            }
+            None => {
+                let msg = h.tasks.iter().find(|t| t.task == READ).and_then(|t| t.msg.clone()).unwrap_or_default();
+                eprintln!("{host}: failed: {msg}");
+                serde_json::json!({"failed": true, "msg": msg})
+            }
+        };
+        all.insert(host.clone(), entry);
+        // The helper task only carried the status here; the report has it
+        // as `patches`, so it leaves the task list and the counts.
+        let removed = h.tasks.iter().filter(|t| t.task == SHOW && t.status == exec::Status::Ok).count();
+        h.tasks.retain(|t| t.task != SHOW);
+        h.ok = h.ok.saturating_sub(removed);
+        report.summary.ok = report.summary.ok.saturating_sub(removed);
+    }
+    out(serde_json::to_string_pretty(&Json::Object(all))?);
+    let code = if outcome.terminated {
+        exit::TERMINATED
+    } else if outcome.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false)
+    };
+    for spec in &reports {
+        match spec.format {
+            Format::Json => report::write_file(spec, &(serde_json::to_string_pretty(&report)? + "\n"))?,
+            Format::Prometheus => {
+                report::write_atomic(spec, &report::to_prometheus_patches(&report, SystemTime::now()))?
+            }
+            // Refused before the run.
+            Format::Junit | Format::Jsonl => {}
+        }
+    }
+    Ok(code)
+}
+
 /// Prints a line on stdout. A closed pipe (`stead inventory --list | head`)
 /// ends the program quietly, as it does for other Unix tools, instead of
 /// the panic `println!` would raise.
+/// Writes bytes to stdout as they are; a closed pipe (`| head`) ends the
+/// process quietly, as [`out`].
+fn out_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_all(bytes) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
 fn out(text: String) {
     use std::io::Write;
+    let text = stead::vault::mask::mask(&text);
     if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);

@@ -4,11 +4,11 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stead::exec::{Event, EventSink, Status, TaskRecord};
 use stead::report::HostReport;
 
 use super::args::OutputMode;
+use super::live::Live;
 
 /// How the terminal reporter behaves, resolved from `--output` and the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,11 @@ pub struct Terminal {
 
 #[derive(Default)]
 struct State {
-    bar: Option<ProgressBar>,
+    live: Option<Live>,
     current_task: Option<String>,
+    /// Failures of held results printed the moment they happened (live
+    /// display only), as (host, task): not printed again on replay.
+    shown_early: std::collections::HashSet<(String, String)>,
 }
 
 /// Shows control characters of host data (a file's content in a diff, a
@@ -88,8 +91,8 @@ impl Terminal {
     }
 
     fn line(&self, state: &State, text: &str) {
-        match &state.bar {
-            Some(bar) => bar.println(text),
+        match &state.live {
+            Some(live) => live.println(text),
             None => {
                 // A closed pipe (e.g. `| head`) is not an error worth a panic.
                 let _ = writeln!(std::io::stdout().lock(), "{text}");
@@ -152,8 +155,8 @@ impl Terminal {
     /// Prints the recap table.
     pub fn recap(&self, hosts: &std::collections::BTreeMap<String, HostReport>) {
         let mut state = self.state.lock().expect("terminal lock");
-        if let Some(bar) = state.bar.take() {
-            bar.finish_and_clear();
+        if let Some(live) = state.live.take() {
+            live.finish();
         }
         let width = hosts.keys().map(String::len).max().unwrap_or(4).max(4);
         let mut out = String::from("\nPLAY RECAP\n");
@@ -181,55 +184,83 @@ impl Terminal {
     }
 }
 
-impl EventSink for Terminal {
-    fn emit(&self, event: Event) {
-        let mut state = self.state.lock().expect("terminal lock");
+impl Terminal {
+    /// What an event changes in the live display: counts and hosts in
+    /// flight. Held events come here as they happen (see [`EventSink::live`]).
+    fn track(&self, state: &mut State, event: &Event) {
+        let Some(live) = &mut state.live else { return };
         match event {
-            Event::PlayStart { name, hosts, tasks } => {
-                if let Some(bar) = state.bar.take() {
-                    bar.finish_and_clear();
-                }
-                state.current_task = None;
-                if self.style != Style::Quiet {
-                    self.line(&state, &format!("\nPLAY [{name}] ({} hosts)", hosts.len()));
-                }
-                if self.style == Style::Progress {
-                    let bar =
-                        ProgressBar::with_draw_target(Some((hosts.len() * tasks) as u64), ProgressDrawTarget::stdout());
-                    bar.set_style(
-                        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                            .expect("static template"),
-                    );
-                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                    state.bar = Some(bar);
+            Event::TaskStart { host, task } => live.task_started(host, task),
+            Event::TaskDone(r) if r.module != "gather_facts" => {
+                live.task_done();
+                if r.status == Status::Failed && !r.ignored && !r.rescued {
+                    live.task_failed(&r.host, &r.task);
                 }
             }
-            Event::TaskStart { host, task } => {
-                if let Some(bar) = &state.bar {
-                    bar.set_message(format!("{host}: {task}"));
+            Event::HostDone { host } | Event::Unreachable { host, .. } => live.host_done(host),
+            _ => {}
+        }
+    }
+
+    /// What an event prints, in display order.
+    fn show(&self, state: &mut State, event: Event) {
+        match event {
+            Event::PlayStart { name, hosts, tasks } => {
+                if let Some(live) = state.live.take() {
+                    live.finish();
+                }
+                state.current_task = None;
+                state.shown_early.clear();
+                if self.style != Style::Quiet {
+                    self.line(state, &format!("\nPLAY [{name}] ({} hosts)", hosts.len()));
+                }
+                if self.style == Style::Progress {
+                    state.live = Some(Live::start(hosts.len(), tasks));
                 }
             }
             Event::TaskDone(r) => {
-                if let Some(bar) = &state.bar {
-                    if r.module != "gather_facts" {
-                        bar.inc(1);
-                    }
+                if !state.shown_early.remove(&(r.host.clone(), r.task.clone())) {
+                    self.record(state, &r)
                 }
-                self.record(&mut state, &r);
             }
             Event::Unreachable { host, msg, .. } => {
                 let text = format!("{}: [{host}]: UNREACHABLE! {msg}", paint(self.color, "31", "fatal"));
-                self.line(&state, &text);
+                self.line(state, &text);
             }
             Event::Warning(w) => {
                 let text = format!("{}: {w}", paint(self.color, "35", "warning"));
-                match &state.bar {
-                    Some(bar) => bar.println(text),
+                match &state.live {
+                    Some(live) => live.println(&text),
                     None => eprintln!("{text}"),
                 }
             }
-            Event::HostDone { .. } => {}
+            Event::TaskStart { .. } | Event::HostDone { .. } => {}
         }
+    }
+}
+
+impl EventSink for Terminal {
+    fn emit(&self, event: Event) {
+        let mut state = self.state.lock().expect("terminal lock");
+        self.track(&mut state, &event);
+        self.show(&mut state, event);
+    }
+
+    fn live(&self, event: &Event) {
+        let mut state = self.state.lock().expect("terminal lock");
+        self.track(&mut state, event);
+        // On the live display a failure cannot wait for the step to end.
+        if let (Some(_), Event::TaskDone(r)) = (&state.live, event) {
+            if r.status == Status::Failed {
+                self.record(&mut state, r);
+                state.shown_early.insert((r.host.clone(), r.task.clone()));
+            }
+        }
+    }
+
+    fn replay(&self, event: Event) {
+        let mut state = self.state.lock().expect("terminal lock");
+        self.show(&mut state, event);
     }
 }
 

@@ -175,6 +175,27 @@ pub const SETTINGS: &[Def] = &[
         flag: None,
         effect: "folders holding ansible_collections/ (colon-separated)",
     },
+    Def {
+        name: "vault_password_file",
+        keys: &[(D, "vault_password_file")],
+        envs: &["ANSIBLE_VAULT_PASSWORD_FILE"],
+        flag: Some("--vault-password-file"),
+        effect: "a vault password file (or an executable printing it), tried after the command line's",
+    },
+    Def {
+        name: "vault_identity_list",
+        keys: &[(D, "vault_identity_list")],
+        envs: &["ANSIBLE_VAULT_IDENTITY_LIST"],
+        flag: Some("--vault-id"),
+        effect: "vault ids (LABEL@SOURCE, comma-separated), tried before the command line's",
+    },
+    Def {
+        name: "vault_encrypt_identity",
+        keys: &[(D, "vault_encrypt_identity")],
+        envs: &["ANSIBLE_VAULT_ENCRYPT_IDENTITY"],
+        flag: Some("--encrypt-vault-id"),
+        effect: "the vault id stead vault encrypts with when several are given",
+    },
 ];
 
 /// A setting stead refuses when its value would change what a run does.
@@ -241,30 +262,9 @@ pub const REFUSED: &[Refused] = &[
     },
     Refused {
         section: D,
-        key: "vault_password_file",
-        envs: &["ANSIBLE_VAULT_PASSWORD_FILE"],
-        accepts: is_empty,
-        why: "give --vault-password-file on the command line",
-    },
-    Refused {
-        section: D,
-        key: "vault_identity_list",
-        envs: &["ANSIBLE_VAULT_IDENTITY_LIST"],
-        accepts: is_empty,
-        why: "vault ids are not read from the configuration; give --vault-password-file",
-    },
-    Refused {
-        section: D,
         key: "vault_identity",
         envs: &["ANSIBLE_VAULT_IDENTITY"],
         accepts: |v| v.trim() == "default",
-        why: "vault ids are not read from the configuration",
-    },
-    Refused {
-        section: D,
-        key: "vault_encrypt_identity",
-        envs: &["ANSIBLE_VAULT_ENCRYPT_IDENTITY"],
-        accepts: is_empty,
         why: "vault ids are not read from the configuration",
     },
     Refused {

@@ -241,6 +241,12 @@ pub struct Settings {
     pub roles_path: Setting<Vec<PathBuf>>,
     /// `collections_path`.
     pub collections_path: Setting<Vec<PathBuf>>,
+    /// `vault_password_file`.
+    pub vault_password_file: Setting<Option<PathBuf>>,
+    /// `vault_identity_list`: `LABEL@SOURCE` entries.
+    pub vault_identity_list: Setting<Vec<String>>,
+    /// `vault_encrypt_identity`.
+    pub vault_encrypt_identity: Setting<Option<String>>,
     /// Tuning-only settings that were given, and where (one warning line).
     pub ignored: Vec<(String, Origin)>,
     /// Non-fatal findings: unknown keys, a skipped world-writable directory.
@@ -602,6 +608,24 @@ pub fn from_text(
         |r| Some(pathspec(&r)),
         "colon-separated folders"
     );
+    let vault_password_file = typed!(
+        "vault_password_file",
+        None,
+        |r| Some(Some(unquote(&r.text)).filter(|p| !p.is_empty()).map(|p| resolve_path(p, &r.base, env))),
+        "a path"
+    );
+    let vault_identity_list = typed!(
+        "vault_identity_list",
+        Vec::new(),
+        |r| Some(r.text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
+        "comma-separated LABEL@SOURCE entries"
+    );
+    let vault_encrypt_identity = typed!(
+        "vault_encrypt_identity",
+        None,
+        |r| Some(Some(unquote(&r.text).to_owned()).filter(|s| !s.is_empty())),
+        "a vault id label"
+    );
     if !problems.is_empty() {
         // In the file's order, then the environment's.
         problems.sort_by_key(|p| match &p.origin {
@@ -633,6 +657,9 @@ pub fn from_text(
         home,
         roles_path,
         collections_path,
+        vault_password_file,
+        vault_identity_list,
+        vault_encrypt_identity,
         ignored,
         warnings,
     })
@@ -762,8 +789,9 @@ fn shell_word(arg: &str) -> String {
 
 /// Whether a setting's value must never be shown.
 fn is_secret(name: &str) -> bool {
+    // A password file's path is not a secret; what it holds is never read here.
     let n = name.to_lowercase();
-    n.contains("pass") || n.contains("secret")
+    (n.contains("pass") || n.contains("secret")) && !n.ends_with("_file")
 }
 
 impl Settings {
@@ -935,6 +963,24 @@ impl Settings {
                 path_json(&self.collections_path.value),
                 paths_text(&self.collections_path.value, ":"),
                 &self.collections_path.origin,
+            ),
+            (
+                "vault_password_file",
+                opt(&path_opt(&self.vault_password_file.value)),
+                opt_text(&path_opt(&self.vault_password_file.value)),
+                &self.vault_password_file.origin,
+            ),
+            (
+                "vault_identity_list",
+                json!(self.vault_identity_list.value),
+                self.vault_identity_list.value.join(","),
+                &self.vault_identity_list.origin,
+            ),
+            (
+                "vault_encrypt_identity",
+                opt(&self.vault_encrypt_identity.value),
+                opt_text(&self.vault_encrypt_identity.value),
+                &self.vault_encrypt_identity.origin,
             ),
         ]
         .into_iter()

@@ -142,3 +142,110 @@ impl EventSink for Tee {
         }
     }
 }
+
+/// Hides every vault-decrypted value (see [`crate::vault::mask`]) in the
+/// events it passes on. The binary puts it in front of every sink, so the
+/// terminal, the reports built from the events (JSON, JUnit, JSONL,
+/// Prometheus) and the audit trail never see a decrypted value, whichever
+/// task, template or error put it in the text.
+pub struct Masked(pub std::sync::Arc<dyn EventSink>);
+
+/// An event with every registered secret replaced by `********`.
+pub fn mask_event(event: Event) -> Event {
+    use crate::vault::mask::mask_in_place as m;
+    if !crate::vault::mask::any() {
+        return event;
+    }
+    match event {
+        Event::PlayStart { mut name, mut hosts, tasks } => {
+            m(&mut name);
+            hosts.iter_mut().for_each(m);
+            Event::PlayStart { name, hosts, tasks }
+        }
+        Event::TaskStart { mut host, mut task } => {
+            m(&mut host);
+            m(&mut task);
+            Event::TaskStart { host, task }
+        }
+        Event::TaskDone(mut r) => {
+            for s in [&mut r.host, &mut r.play, &mut r.task, &mut r.module] {
+                m(s);
+            }
+            r.diff.iter_mut().chain(r.msg.iter_mut()).for_each(m);
+            r.items.iter_mut().for_each(|(label, _)| m(label));
+            r.tags.iter_mut().for_each(m);
+            Event::TaskDone(r)
+        }
+        Event::Unreachable { mut host, mut play, mut msg } => {
+            for s in [&mut host, &mut play, &mut msg] {
+                m(s);
+            }
+            Event::Unreachable { host, play, msg }
+        }
+        Event::HostDone { mut host } => {
+            m(&mut host);
+            Event::HostDone { host }
+        }
+        Event::Warning(mut w) => {
+            m(&mut w);
+            Event::Warning(w)
+        }
+    }
+}
+
+impl EventSink for Masked {
+    fn emit(&self, event: Event) {
+        self.0.emit(mask_event(event));
+    }
+
+    fn live(&self, event: &Event) {
+        self.0.live(&mask_event(event.clone()));
+    }
+
+    fn replay(&self, event: Event) {
+        self.0.replay(mask_event(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    struct Keep(Mutex<Vec<Event>>);
+
+    impl EventSink for Keep {
+        fn emit(&self, event: Event) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    #[test]
+    fn a_masked_sink_never_sees_a_vaulted_value() {
+        crate::vault::mask::register("events-mask-secret");
+        let keep = Arc::new(Keep(Mutex::new(Vec::new())));
+        let sink = Masked(keep.clone());
+        sink.emit(Event::TaskDone(TaskRecord {
+            host: "h".into(),
+            play: "p".into(),
+            task: "use events-mask-secret".into(),
+            module: "debug".into(),
+            status: Status::Failed,
+            changed: false,
+            diff: Some("+pw=events-mask-secret\n".into()),
+            msg: Some("stderr: events-mask-secret".into()),
+            duration_ms: 0,
+            ignored: false,
+            rescued: false,
+            show_diff: true,
+            show_msg: true,
+            handler: false,
+            items: vec![("events-mask-secret".into(), Status::Ok)],
+            tags: vec![],
+        }));
+        sink.emit(Event::Warning("w events-mask-secret".into()));
+        let seen = format!("{:?}", keep.0.lock().unwrap());
+        assert!(!seen.contains("events-mask-secret"), "{seen}");
+        assert!(seen.contains("use ********"), "{seen}");
+    }
+}

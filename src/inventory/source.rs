@@ -86,6 +86,7 @@ fn load_file(inv: &mut Inventory, path: &Path) -> Result<(), InventoryError> {
                 read_yaml(inv, &loaded.root, path)
             }
             Ok(_) => ini::parse(inv, &text, path),
+            Err(e @ yaml::YamlError::Vault { .. }) => Err(e.into()),
             Err(yaml_err) => match ini::parse(inv, &text, path) {
                 Ok(()) => Ok(()),
                 Err(ini_err) if looks_like_ini(&text) => Err(ini_err),

@@ -121,11 +121,6 @@ fn read_file(path: &Path, warnings: &mut Vec<String>) -> Result<Vars, InventoryE
             serde_json::Value::Object(map) => Ok(map),
             _ => Ok(Vars::new()),
         },
-        NodeKind::Str(s) if s.starts_with("$ANSIBLE_VAULT") => Err(InventoryError::Invalid {
-            loc: root.loc.clone(),
-            message: "this vars file is vault-encrypted, and stead does not decrypt vars files".into(),
-            hint: None,
-        }),
         _ => Err(InventoryError::Invalid {
             loc: root.loc.clone(),
             message: format!("a vars file must be a mapping of variable names to values, not {}", root.type_name()),

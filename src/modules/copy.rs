@@ -34,6 +34,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("force", ArgKind::Bool).aliases(&["thirsty"]),
     ArgSpec::new("follow", ArgKind::Bool),
     ArgSpec::new("validate", ArgKind::Str),
+    ArgSpec::new("decrypt", ArgKind::Bool),
 ])
 .one_of(&[&["src", "content"]])
 .exclusive(&[("src", "content")]);
@@ -71,8 +72,8 @@ impl Module for Copy {
                         message: format!("`{name}` is a directory; stead copies single files only"),
                     });
                 }
-                let bytes = crate::inputs::read(&path)
-                    .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
+                // A vault-encrypted source is decrypted unless `decrypt: false`, as in Ansible.
+                let (bytes, _) = super::read_local_file(&path, args.bool_or("decrypt", true)?)?;
                 (bytes, Some(name))
             }
         };

@@ -203,7 +203,10 @@ impl FileAction {
         let mut s = prelude(path, false);
         for dir in ancestors(path) {
             let q = quote(&dir);
-            s.push_str(&format!("if [ ! -d {q} ]; then\n  mkdir -- {q}\n"));
+            // Another run may create the same parent at the same moment
+            // (hosts sharing a filesystem); that is not a failure, as it is
+            // not in Ansible. Any other error is mkdir's own message.
+            s.push_str(&format!("if [ ! -d {q} ]; then\n  mkdir -- {q} 2>/dev/null || [ -d {q} ] || mkdir -- {q}\n"));
             if let Some(m) = mode {
                 s.push_str(&format!("  chmod 0{m:04o} -- {q}\n"));
             }

@@ -51,6 +51,8 @@ pub mod mount;
 pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
+pub mod patch_facts;
+pub mod patch_status;
 pub mod raw;
 pub mod reboot;
 pub mod registry;
@@ -116,6 +118,24 @@ pub enum ModuleError {
         /// Result fields (rc, stdout, stderr, ...), registered even on failure.
         result: ResultMap,
     },
+}
+
+/// Reads a controller-side source file, decrypting a vault-encrypted one
+/// unless `decrypt` is false (Ansible's `decrypt:` of copy and unarchive).
+/// The flag says whether it was decrypted.
+pub fn read_local_file(path: &std::path::Path, decrypt: bool) -> Result<(Vec<u8>, bool), ModuleError> {
+    let read = if decrypt {
+        crate::vault::read_local(path)
+    } else {
+        crate::inputs::read(path).map(|b| (b, false)).map_err(Into::into)
+    };
+    read.map_err(|e| {
+        let hint = match &e {
+            crate::vault::LocalFileError::Vault(v) => v.hint().map(|h| format!(" ({h})")).unwrap_or_default(),
+            crate::vault::LocalFileError::Io(_) => String::new(),
+        };
+        ModuleError::LocalFile { path: path.to_path_buf(), message: format!("{e}{hint}") }
+    })
 }
 
 impl ModuleError {

@@ -25,6 +25,7 @@ static MODULES: &[&dyn Module] = &[
     &super::package::Package,
     &super::package_facts::PackageFacts,
     &super::pam_limits::PamLimits,
+    &super::patch_facts::PatchFacts,
     &super::blockinfile::BlockInFile,
     &super::copy::Copy,
     &super::cron::Cron,

@@ -44,9 +44,17 @@ impl Module for Template {
         let name = args.str("src")?;
         let dest = args.str("dest")?;
         let path = ctx.find_file(&name, "templates")?;
-        let source = crate::inputs::read_to_string(&path)
-            .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
+        // A vault-encrypted template is decrypted, as Ansible's loader does.
+        let (bytes, vaulted) = super::read_local_file(&path, true)?;
+        let source = String::from_utf8(bytes).map_err(|_| ModuleError::LocalFile {
+            path: path.clone(),
+            message: "the template is not UTF-8 text".into(),
+        })?;
         let text = ctx.render(&source, &name)?;
+        if vaulted {
+            // What a vaulted template renders to is as secret as the template.
+            crate::vault::mask::register(&text);
+        }
         Ok(Box::new(PutFile::new(args, dest, text.into_bytes(), Some(name))?.in_check_mode(ctx.check_mode())))
     }
 }

@@ -135,15 +135,8 @@ impl UnarchiveAction {
             None
         } else {
             let path = ctx.find_file(&src, "files")?;
-            let bytes = crate::inputs::read(&path)
-                .map_err(|e| ModuleError::LocalFile { path: path.clone(), message: e.to_string() })?;
-            if bytes.starts_with(b"$ANSIBLE_VAULT;") && args.bool_or("decrypt", true)? {
-                return Err(ModuleError::failed(format!(
-                    "{} is vault-encrypted; stead's unarchive does not decrypt archives (decrypt: false sends it as it is)",
-                    path.display()
-                )));
-            }
-            Some(bytes)
+            // A vault-encrypted archive is decrypted unless `decrypt: false`, as in Ansible.
+            Some(super::read_local_file(&path, args.bool_or("decrypt", true)?)?.0)
         };
         Ok(UnarchiveAction {
             src,

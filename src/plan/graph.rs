@@ -112,7 +112,7 @@ fn local_template_text(task: &Task, playbook_dir: &Path) -> Option<String> {
         return None;
     }
     let path = crate::playbook::find_local_file(playbook_dir, task.role_dir.as_deref(), name, file.subdir)?;
-    crate::inputs::read_to_string(&path).ok()
+    String::from_utf8(crate::vault::read_local(&path).ok()?.0).ok()
 }
 
 /// The variables a task defines for later tasks.

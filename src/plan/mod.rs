@@ -415,15 +415,47 @@ fn check_local_files(play: &Play, playbook_dir: &Path, templates: &Templates, di
                     diags.push(d);
                 }
             }
-            Some(_) => {}
+            Some(path) => {
+                // A vaulted source that will not open stops the run here,
+                // before any host is contacted.
+                let decrypt = !matches!(task.args.get("decrypt"), Some(Json::Bool(false)));
+                if decrypt {
+                    if let Err(d) = check_vaulted_file(&path) {
+                        diags.push(d);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A vault-encrypted source file opens with the given passwords.
+fn check_vaulted_file(path: &Path) -> Result<(), Diagnostic> {
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    if !crate::vault::is_encrypted(&head[..n]) {
+        return Ok(());
+    }
+    crate::vault::read_local(path).map(|_| ()).map_err(|e| vault_file_diag(path, e))
+}
+
+fn vault_file_diag(path: &Path, e: crate::vault::LocalFileError) -> Diagnostic {
+    let loc = Location { file: Arc::new(path.to_path_buf()), line: 1, column: 1 };
+    match e {
+        crate::vault::LocalFileError::Vault(v) => {
+            Diagnostic::new(&loc, v.to_string()).maybe_hint(v.hint().map(str::to_owned))
+        }
+        crate::vault::LocalFileError::Io(e) => {
+            Diagnostic::new(&Location::synthetic(&path.display().to_string()), format!("cannot read: {e}"))
         }
     }
 }
 
 /// Compiles a template file once, reporting a syntax error at its line.
 fn check_template_file(path: &Path, templates: &Templates) -> Result<(), Diagnostic> {
-    let text = crate::inputs::read_to_string(path).map_err(|e| {
-        Diagnostic::new(&Location::synthetic(&path.display().to_string()), format!("cannot read template: {e}"))
+    let (bytes, _) = crate::vault::read_local(path).map_err(|e| vault_file_diag(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Diagnostic::new(&Location::synthetic(&path.display().to_string()), "cannot read template: it is not UTF-8 text")
     })?;
     templates.compile_file(&path.display().to_string(), &text).map_err(|(line, msg)| {
         let loc = Location { file: Arc::new(path.to_path_buf()), line: line.max(1), column: 1 };

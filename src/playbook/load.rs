@@ -175,6 +175,10 @@ fn yaml_diag(err: &yaml::YamlError) -> Diagnostic {
             Diagnostic::new(&loc, format!("YAML syntax error: {first}"))
                 .hint("check the indentation and quoting on this line and the one above")
         }
+        yaml::YamlError::Vault { path, line, column, error } => {
+            let loc = Location { file: std::sync::Arc::new(path.clone()), line: *line, column: *column };
+            Diagnostic::new(&loc, error.to_string()).maybe_hint(error.hint().map(str::to_owned))
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::exec::{Event, EventSink, Status};
+use crate::modules::patch_status::PatchStatus;
 
 /// The report format version.
 pub const REPORT_VERSION: u32 = 1;
@@ -31,6 +32,9 @@ pub struct Report {
     pub summary: Summary,
     /// Per host, by name.
     pub hosts: BTreeMap<String, HostReport>,
+    /// Per tag of the run's tasks, the hosts compliant, drifted and failed
+    /// (see `report::compliance`).
+    pub compliance: BTreeMap<String, super::TagCompliance>,
 }
 
 /// Totals, counted as Ansible's PLAY RECAP counts them.
@@ -81,6 +85,10 @@ pub struct HostReport {
     pub remote_execs: u64,
     /// Task results in order.
     pub tasks: Vec<TaskEntry>,
+    /// The host's patch status (`stead facts --patches` only;
+    /// docs/patches.md has the schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patches: Option<PatchStatus>,
 }
 
 /// One task result.
@@ -204,6 +212,7 @@ impl Collector {
             check_mode,
             playbooks,
             summary,
+            compliance: super::compliance::by_tag(&hosts),
             hosts,
         }
     }

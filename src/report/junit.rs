@@ -280,6 +280,7 @@ mod tests {
             check_mode,
             playbooks: vec![],
             summary: Summary::default(),
+            compliance: BTreeMap::new(),
             hosts: BTreeMap::from([("web\"1".to_owned(), web), ("down".to_owned(), down)]),
         }
     }

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::json::{HostReport, Report, TaskEntry};
 use crate::exec::Status;
+use crate::modules::patch_status::PatchStatus;
 
 /// A label value in the exposition format.
 fn escape_label(value: &str) -> String {
@@ -131,6 +132,80 @@ pub fn to_prometheus(report: &Report, finished_at: SystemTime, exit_status: i32)
     out
 }
 
+/// Renders the patch status of a `stead facts --patches` run: its own
+/// families only, none of a playbook run's, so the two can sit side by
+/// side in one textfile directory without duplicate series. Every host of
+/// the run has `stead_patches_unreachable`; a host whose status was read
+/// has the rest, except what it could not say (no index: no age sample;
+/// unsupported: `stead_patches_supported 0` and no counts).
+pub fn to_prometheus_patches(report: &Report, finished_at: SystemTime) -> String {
+    let mut out = String::new();
+    let hosts = &report.hosts;
+    let read: Vec<(&String, &PatchStatus)> =
+        hosts.iter().filter_map(|(n, h)| h.patches.as_ref().map(|p| (n, p))).collect();
+    let supported: Vec<(&String, &PatchStatus)> = read.iter().copied().filter(|(_, p)| p.supported).collect();
+    let family = |out: &mut String,
+                  name: &str,
+                  help: &str,
+                  rows: &[(&String, &PatchStatus)],
+                  value: &dyn Fn(&PatchStatus) -> Option<String>| {
+        let mut f = Family::start(out, name, help);
+        for (host, p) in rows {
+            if let Some(v) = value(p) {
+                f.sample(name, &[("host", host)], v);
+            }
+        }
+    };
+    let mut f = Family::start(
+        &mut out,
+        "stead_patches_unreachable",
+        "1 when the last patch status check could not reach the host (its other stead_patches samples are absent).",
+    );
+    for (host, h) in hosts {
+        f.sample("stead_patches_unreachable", &[("host", host)], u8::from(h.unreachable));
+    }
+    let finished = seconds(finished_at);
+    family(
+        &mut out,
+        "stead_patches_check_timestamp_seconds",
+        "Unix time the patch status of this host was last read.",
+        &read,
+        &|_| Some(finished.clone()),
+    );
+    family(
+        &mut out,
+        "stead_patches_supported",
+        "1 when stead can read patch status on this host (apt, or dnf/yum), else 0.",
+        &read,
+        &|p| Some(u8::from(p.supported).to_string()),
+    );
+    family(&mut out, "stead_patches_pending", "Packages with a pending upgrade.", &supported, &|p| {
+        p.pending_count.map(|n| n.to_string())
+    });
+    family(
+        &mut out,
+        "stead_patches_security_pending",
+        "Pending upgrades from a security source (apt: a -security suite; dnf: a security advisory).",
+        &supported,
+        &|p| p.security_count.map(|n| n.to_string()),
+    );
+    family(
+        &mut out,
+        "stead_reboot_required",
+        "1 when the host needs a reboot: the reboot-required flag file, or a newer kernel installed than running.",
+        &read,
+        &|p| Some(u8::from(p.reboot_required).to_string()),
+    );
+    family(
+        &mut out,
+        "stead_package_index_age_seconds",
+        "Age of the host's package index (apt lists, dnf metadata) by its own clock; absent when it has none.",
+        &supported,
+        &|p| p.index_age_seconds.map(|n| n.to_string()),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +247,7 @@ mod tests {
             check_mode: true,
             playbooks: vec![],
             summary: Summary::default(),
+            compliance: BTreeMap::new(),
             hosts: BTreeMap::from([("we\"b\\1\n".to_owned(), web)]),
         };
         let text = to_prometheus(&report, UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_250), 2);
@@ -201,5 +277,58 @@ mod tests {
                 assert_eq!(name, family, "{text}");
             }
         }
+    }
+
+    #[test]
+    fn patch_families_carry_counts_per_host_and_leave_out_what_is_unknown() {
+        let status = |pending, security, age| PatchStatus {
+            supported: true,
+            pending_count: Some(pending),
+            security_count: Some(security),
+            index_age_seconds: age,
+            reboot_required: pending > 1,
+            ..PatchStatus::default()
+        };
+        let hosts = BTreeMap::from([
+            ("web1".to_owned(), HostReport { patches: Some(status(2, 1, Some(60))), ..HostReport::default() }),
+            ("web2".to_owned(), HostReport { patches: Some(status(0, 0, None)), ..HostReport::default() }),
+            ("old".to_owned(), HostReport { patches: Some(PatchStatus::default()), ..HostReport::default() }),
+            ("down".to_owned(), HostReport { unreachable: true, ..HostReport::default() }),
+        ]);
+        let report = Report {
+            version: 1,
+            stead_version: "0".into(),
+            started_at: "2026-11-25T18:00:00Z".into(),
+            duration_ms: 1,
+            check_mode: false,
+            playbooks: vec![],
+            summary: Summary::default(),
+            hosts,
+            compliance: BTreeMap::new(),
+        };
+        let text = to_prometheus_patches(&report, UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000));
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "stead_patches_pending{host=\"web1\"} 2",
+            "stead_patches_security_pending{host=\"web1\"} 1",
+            "stead_reboot_required{host=\"web1\"} 1",
+            "stead_package_index_age_seconds{host=\"web1\"} 60",
+            "stead_patches_pending{host=\"web2\"} 0",
+            "stead_reboot_required{host=\"web2\"} 0",
+            "stead_patches_supported{host=\"old\"} 0",
+            "stead_patches_unreachable{host=\"down\"} 1",
+            "stead_patches_unreachable{host=\"web1\"} 0",
+            "stead_patches_check_timestamp_seconds{host=\"web1\"} 1700000000.000",
+        ] {
+            assert!(lines.contains(&want), "no line {want}\n{text}");
+        }
+        for absent in [
+            "stead_package_index_age_seconds{host=\"web2\"}",
+            "stead_patches_pending{host=\"old\"}",
+            "{host=\"down\"} 0",
+        ] {
+            assert!(!text.contains(absent), "{absent} in\n{text}");
+        }
+        assert!(!text.contains("stead_tasks") && !text.contains("stead_last_run"), "no run families:\n{text}");
     }
 }

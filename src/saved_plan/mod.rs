@@ -312,7 +312,11 @@ impl SavedPlan {
     /// readable by its owner only: it holds diffs.
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
         let io = |source| SavedPlanError::Io { path: path.into(), source };
-        let text = serde_json::to_string_pretty(self).expect("a plan serialises") + "\n";
+        // A plan is shared (a CI artifact, a pull request): a decrypted
+        // vault value never appears in it.
+        let mut doc = serde_json::to_value(self).expect("a plan serialises");
+        crate::vault::mask::mask_json(&mut doc);
+        let text = serde_json::to_string_pretty(&doc).expect("a plan serialises") + "\n";
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),

@@ -56,21 +56,25 @@ impl Recorder {
 /// while volatile details of a probe (a file's access time) do not count.
 /// A module that reports no diff is fingerprinted by what it would do.
 pub fn fingerprint(module: &str, item: Option<&str>, plan: &Plan) -> String {
+    // Over the masked text: a plan file is shared, and a hash of a short
+    // secret in a known line could be guessed back. The secret's own
+    // source file is an input whose hash the plan checks.
+    use crate::vault::mask::mask;
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
     field(module.as_bytes());
-    field(item.unwrap_or("").as_bytes());
+    field(mask(item.unwrap_or("")).as_bytes());
     field(&[u8::from(plan.changed), u8::from(plan.apply.is_some())]);
     match &plan.diff {
         Some(d) => {
             for part in [&d.before_header, &d.after_header, &d.before, &d.after] {
-                field(part.as_bytes());
+                field(mask(part).as_bytes());
             }
         }
-        None => field(plan.msg.as_deref().unwrap_or("").as_bytes()),
+        None => field(mask(plan.msg.as_deref().unwrap_or("")).as_bytes()),
     }
     let digest = h.finalize();
     digest.iter().map(|b| format!("{b:02x}")).collect()

@@ -299,13 +299,13 @@ fn jsonl_on_stdout_is_the_only_thing_on_stdout() {
 }
 
 /// One sample of a metrics file: name, labels, value.
-type Sample = (String, std::collections::BTreeMap<String, String>, f64);
+pub type Sample = (String, std::collections::BTreeMap<String, String>, f64);
 
 /// Parses the Prometheus text format strictly enough for a test: every
 /// family declared once with HELP and TYPE before its samples, label values
 /// unescaped, values numbers.
 #[track_caller]
-fn parse_prometheus(text: &str) -> Vec<Sample> {
+pub fn parse_prometheus(text: &str) -> Vec<Sample> {
     let mut families: Vec<String> = Vec::new();
     let mut typed = String::new();
     let mut samples = Vec::new();
@@ -369,7 +369,7 @@ fn parse_prometheus(text: &str) -> Vec<Sample> {
 
 /// The same file read by the Prometheus project's own Python parser
 /// (`prometheus_client`), when it is installed (`.ci/run` installs it).
-fn parse_with_prometheus_client(file: &Path) -> Option<Vec<Sample>> {
+pub fn parse_with_prometheus_client(file: &Path) -> Option<Vec<Sample>> {
     let script = r#"
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -395,7 +395,7 @@ print(json.dumps(out))
     Some(parsed)
 }
 
-fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     let want: std::collections::BTreeMap<String, String> =
         labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     samples
@@ -479,4 +479,91 @@ fn prometheus_textfile_counts_drift_per_host_and_tag_and_is_replaced_atomically(
     assert_eq!(names, ["stead.prom"]);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644);
+}
+
+/// Issue 11: rule tags read as a compliance table, in the JSON report and
+/// after the recap with `--compliance-summary`.
+#[test]
+fn compliance_by_tag_in_the_json_report_and_after_the_recap() {
+    let (one, two) = (Sshd::start(), Sshd::start());
+    let test = Test::new().host("web1", &one).host("web2", &two).unreachable_host("down").file(
+        "site.yml",
+        play(
+            r#"
+            - name: banner
+              copy: {content: "authorized use only\n", dest: "{{ root }}/issue"}
+              tags: [cis_1_7]
+            - name: ssh config
+              copy: {content: "PermitRootLogin no\n", dest: "{{ root }}/sshd_config"}
+              tags: [cis_5_2, ssh]
+            - name: web2 breaks
+              fail: {msg: broken}
+              when: inventory_hostname == 'web2'
+              tags: [ssh]
+            "#,
+        ),
+    );
+    test.put("web1", "issue", "authorized use only\n");
+    test.put("web1", "sshd_config", "PermitRootLogin no\n");
+    let out = test.run_args(["plan", "site.yml", "--compliance-summary"]);
+    out.assert_status(12);
+    let c = &out.report_json()["compliance"];
+    assert_eq!(c["cis_1_7"]["compliant"], serde_json::json!(["web1"]), "{c}");
+    assert_eq!(c["cis_1_7"]["drifted"], serde_json::json!(["web2"]), "{c}");
+    assert_eq!(c["cis_1_7"]["failed"], serde_json::json!(["down"]), "{c}");
+    assert_eq!(c["ssh"]["failed"], serde_json::json!(["down", "web2"]), "{c}");
+    assert_eq!(c["cis_5_2"]["drifted"], serde_json::json!(["web2"]), "{c}");
+    let table = out.stdout.split("COMPLIANCE BY TAG").nth(1).expect("the table after the recap").to_owned();
+    assert!(out.stdout.find("PLAY RECAP") < out.stdout.find("COMPLIANCE BY TAG"), "{}", out.stdout);
+    let row = |tag: &str| {
+        let line = table.lines().find(|l| l.starts_with(tag)).unwrap_or_else(|| panic!("no {tag} row:\n{table}"));
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(row("cis_1_7"), "cis_1_7 1/3 1 1 drifted: web2 failed: down");
+    assert_eq!(row("ssh"), "ssh 1/3 0 2 failed: down, web2");
+    let plain = test.run_args(["plan", "site.yml"]);
+    plain.assert_stdout_lacks("COMPLIANCE BY TAG");
+}
+
+/// Issue 11: `--profile` lists the slowest task and host after the recap.
+#[test]
+fn profile_names_the_slowest_task_and_host() {
+    let (one, two) = (Sshd::start(), Sshd::start());
+    let test = Test::new().host("web1", &one).host("web2", &two).file(
+        "site.yml",
+        play(
+            r#"
+            - name: quick
+              ping:
+            - name: slow on web2
+              command: "sleep {{ '0.8' if inventory_hostname == 'web2' else '0.1' }}"
+            "#,
+        ),
+    );
+    let out = test.run_args(["apply", "site.yml", "--profile"]);
+    out.assert_status(0);
+    let profile = out.stdout.split("PROFILE\n").nth(1).expect("a profile after the recap").to_owned();
+    assert!(out.stdout.find("PLAY RECAP") < out.stdout.find("PROFILE"), "{}", out.stdout);
+    let lines: Vec<&str> = profile.lines().map(str::trim).collect();
+    assert!(lines[1].contains("slow on web2  (2 host(s); web2 0.8"), "{profile}");
+    let hosts = lines.iter().position(|l| l.starts_with("slowest hosts")).expect("hosts section");
+    assert!(lines[hosts + 1].ends_with("web2"), "{profile}");
+    test.run_args(["apply", "site.yml"]).assert_stdout_lacks("PROFILE");
+}
+
+#[test]
+fn facts_patches_refuses_reports_it_cannot_write_before_contacting_a_host() {
+    let test = Test::new().unreachable_host("down");
+    let plain = test.run_args(["facts", "all", "--report", "json=r.json"]);
+    plain.assert_status(1).assert_stderr_contains("--patches");
+    for (spec, why) in [
+        ("junit=j.xml", "json and prometheus reports only"),
+        ("jsonl=e.jsonl", "json and prometheus reports only"),
+        ("json=-", "stdout carries the patch status itself"),
+        ("prometheus=no-such-dir/p.prom", "no-such-dir"),
+    ] {
+        let run = test.run_args(["facts", "all", "--patches", "--report", spec]);
+        run.assert_status(1).assert_stderr_contains(why).assert_stderr_lacks("unreachable");
+    }
+    assert!(!test.project().join("r.json").exists() && !test.project().join("j.xml").exists());
 }

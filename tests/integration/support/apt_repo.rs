@@ -246,3 +246,138 @@ pub fn downloaded(dir: &'static str, packages: &[&str]) -> Option<&'static str> 
         None => None,
     }
 }
+
+/// The repository of the patch status tests (`tier_b/patches.rs`): two
+/// flat apt repositories with `Release` files of their own, so apt knows
+/// their suites. `main` (suite `stead-stable`) holds
+/// [`PATCH_DEMO`] 1.0 and [`PATCH_OTHER`] 1.0 and 1.1; `security` (suite
+/// `stead-security`) holds [`PATCH_DEMO`] 1.1. The `.deb` files (and a
+/// fake kernel package, [`PATCH_KERNEL`], in no index) are built with
+/// `dpkg-deb`. Nothing is installed on this machine.
+#[derive(Debug)]
+pub struct PatchRepo {
+    /// Its directory: `main/`, `security/` and the `.deb` files in `debs/`.
+    pub dir: PathBuf,
+}
+
+/// A package whose pending upgrade comes from the security suite.
+pub const PATCH_DEMO: &str = "stead-patch-demo";
+/// A package whose pending upgrade comes from the normal suite.
+pub const PATCH_OTHER: &str = "stead-patch-other";
+/// A kernel image package newer than any running kernel, named as Debian
+/// names them, `linux-image-RELEASE`.
+pub const PATCH_KERNEL: &str = "linux-image-999.0.0-stead-test";
+/// The suites of [`PatchRepo`].
+pub const PATCH_SUITES: [&str; 2] = ["stead-stable", "stead-security"];
+
+/// The patch repository, built on first use (before the test's hosts come
+/// up); `None` (after saying why) when it cannot be built here.
+pub fn patch_repo() -> Option<&'static PatchRepo> {
+    static REPO: OnceLock<Result<PatchRepo, String>> = OnceLock::new();
+    match REPO.get_or_init(build_patch_repo) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot build the patch test repository: {e}");
+            eprintln!("skipped: cannot build the patch test repository: {e}");
+            None
+        }
+    }
+}
+
+fn build_patch_repo() -> Result<PatchRepo, String> {
+    use sha2::{Digest, Sha256};
+    for p in [PATCH_DEMO, PATCH_OTHER, PATCH_KERNEL] {
+        let out = Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Status}", p]).output();
+        if out.is_ok_and(|o| o.stdout.starts_with(b"installed")) {
+            return Err(format!("{p} is installed on this machine; the patch tests install it in their hosts"));
+        }
+    }
+    let dir = PathBuf::from(format!("{CACHE}/patches-v1"));
+    if dir.join("security/Release").is_file() {
+        return Ok(PatchRepo { dir });
+    }
+    let tmp = PathBuf::from(format!("{CACHE}/patches-v1.tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    for sub in ["debs", "main", "security"] {
+        std::fs::create_dir_all(tmp.join(sub)).map_err(|e| e.to_string())?;
+    }
+    let debs = tmp.join("debs");
+    for (name, version) in [
+        (PATCH_DEMO, "1.0"),
+        (PATCH_DEMO, "1.1"),
+        (PATCH_OTHER, "1.0"),
+        (PATCH_OTHER, "1.1"),
+        (PATCH_KERNEL, "999.0.0-1"),
+    ] {
+        let root = debs.join(format!("build-{name}-{version}"));
+        std::fs::create_dir_all(root.join("DEBIAN")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(root.join(format!("usr/share/{name}"))).map_err(|e| e.to_string())?;
+        let control = format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: stead tests <tests@localhost>\n\
+             Section: misc\nPriority: optional\nDescription: stead's patch status test package\n"
+        );
+        std::fs::write(root.join("DEBIAN/control"), control).map_err(|e| e.to_string())?;
+        std::fs::write(root.join(format!("usr/share/{name}/version")), format!("{version}\n"))
+            .map_err(|e| e.to_string())?;
+        sh(
+            &format!(
+                "dpkg-deb --root-owner-group --build {0} {name}_{version}_all.deb >/dev/null && rm -rf {0}",
+                root.display()
+            ),
+            &debs,
+        )?;
+    }
+    let suites = [
+        ("main", PATCH_SUITES[0], "stead-test", &[(PATCH_DEMO, "1.0"), (PATCH_OTHER, "1.0"), (PATCH_OTHER, "1.1")][..]),
+        ("security", PATCH_SUITES[1], "stead-test-security", &[(PATCH_DEMO, "1.1")][..]),
+    ];
+    for (sub, suite, label, packages) in suites {
+        let d = tmp.join(sub);
+        for (name, version) in packages {
+            let file = format!("{name}_{version}_all.deb");
+            std::fs::copy(debs.join(&file), d.join(&file)).map_err(|e| e.to_string())?;
+        }
+        let index = "if command -v dpkg-scanpackages >/dev/null; then dpkg-scanpackages --multiversion . /dev/null; \
+                     else apt-ftparchive packages .; fi >Packages 2>/dev/null";
+        sh(index, &d)?;
+        let packages = std::fs::read(d.join("Packages")).map_err(|e| e.to_string())?;
+        let release = format!(
+            "Origin: stead-test\nLabel: {label}\nSuite: {suite}\nCodename: {suite}\nVersion: 1.0\n\
+             Date: Sat, 01 Nov 2025 00:00:00 UTC\nArchitectures: all amd64 arm64\nComponents: main\n\
+             Description: stead patch status tests\nSHA256:\n {:x} {} Packages\n",
+            Sha256::digest(&packages),
+            packages.len()
+        );
+        std::fs::write(d.join("Release"), release).map_err(|e| e.to_string())?;
+    }
+    sh("chmod -R a+rX .", &tmp)?;
+    match std::fs::rename(&tmp, &dir) {
+        Ok(()) => {}
+        Err(_) if dir.join("security/Release").is_file() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        Err(e) => return Err(format!("rename {}: {e}", tmp.display())),
+    }
+    Ok(PatchRepo { dir })
+}
+
+impl PatchRepo {
+    /// Inside a host: installs `debs` (`NAME_VERSION`) with `dpkg -i`, makes
+    /// the two suites its only apt sources, and updates its lists (the
+    /// test's setup does; stead's probe never does).
+    pub fn use_in(&self, hosts: &TestHosts, host: &TestHost, debs: &[&str]) {
+        let files: Vec<String> = debs.iter().map(|d| format!("{}/debs/{d}_all.deb", self.dir.display())).collect();
+        hosts.sh(
+            host,
+            &format!(
+                "dpkg -i {} >/dev/null && \
+                 rm -f /etc/apt/sources.list && rm -rf /etc/apt/sources.list.d && mkdir /etc/apt/sources.list.d && \
+                 echo 'deb [trusted=yes] file:{1}/main ./' >/etc/apt/sources.list.d/stead-main.list && \
+                 echo 'deb [trusted=yes] file:{1}/security ./' >/etc/apt/sources.list.d/stead-security.list && \
+                 apt-get update -q >/dev/null",
+                files.join(" "),
+                self.dir.display()
+            ),
+        );
+    }
+}

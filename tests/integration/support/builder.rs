@@ -238,6 +238,11 @@ impl Test {
     /// [`Outcome::report_json`]); every command that reads an inventory gets
     /// `-i inventory.yaml` unless the arguments name one.
     pub fn run_args<S: Into<String>>(&self, args: impl IntoIterator<Item = S>) -> Outcome {
+        self.run_args_env(&[], args)
+    }
+
+    /// [`Test::run_args`] with extra environment variables for this run only.
+    pub fn run_args_env<S: Into<String>>(&self, env: &[(&str, &str)], args: impl IntoIterator<Item = S>) -> Outcome {
         let mut args: Vec<String> = args.into_iter().map(Into::into).collect();
         self.write_inventory();
         let sub = args.first().cloned().unwrap_or_default();
@@ -284,6 +289,9 @@ impl Test {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
             cmd.env(k, v);
         }
         let command = format!("stead {}", args.join(" "));

@@ -16,6 +16,7 @@ mod isolation;
 mod kernel;
 mod network;
 mod packages;
+mod patches;
 mod reboot;
 mod repos;
 mod services;

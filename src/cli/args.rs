@@ -30,6 +30,9 @@ pub enum Command {
     Facts(FactsArgs),
     /// List the local audit trail of past apply and plan runs.
     Audit(AuditArgs),
+    /// The settings read from ansible.cfg and ANSIBLE_* variables.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script, generated from this command line's definition.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), generated from this command line's definition.
@@ -195,6 +198,17 @@ pub struct VaultEncryptStringArgs {
     pub vault: VaultArgs,
 }
 
+/// `stead config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting, its value and where it came from.
+    Dump {
+        /// Print them as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Options of audit.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -232,7 +246,7 @@ pub enum OutputMode {
 #[derive(Debug, Args, Clone)]
 pub struct InventoryOpt {
     /// YAML or INI inventory file, or a directory of them (repeatable).
-    /// Default: ./inventory.yaml when present.
+    /// Default: inventory of ansible.cfg (or ANSIBLE_INVENTORY), else ./inventory.yaml when present.
     #[arg(short = 'i', long = "inventory", value_name = "PATH")]
     pub inventory: Vec<PathBuf>,
 }
@@ -322,9 +336,9 @@ pub struct CommonRunArgs {
     /// Ansible host pattern limiting the hosts.
     #[arg(short = 'l', long)]
     pub limit: Option<String>,
-    /// Hosts in flight at once.
-    #[arg(short = 'f', long, default_value_t = 50)]
-    pub forks: usize,
+    /// Hosts in flight at once [default: forks of ansible.cfg, else 50].
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
     /// Extra variables: k=v, a JSON/YAML string, or @file.yaml; repeatable.
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,

@@ -17,7 +17,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{CommandFactory, Parser};
 use serde_json::Value as Json;
 
-use args::{Cli, Command, CommonRunArgs, InventoryOpt, RunArgs};
+use args::{Cli, Command, CommonRunArgs, ConfigCommand, InventoryOpt, RunArgs};
+use stead::config::{Flags, Settings};
 use stead::exec::{self, EventSink, Masked, Tee};
 use stead::exit;
 use stead::plan::{self, RunOptions, RunPlan};
@@ -54,11 +55,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Apply(a) => run_playbooks(a, false),
         Command::Plan(a) => run_playbooks(a, true),
         Command::Validate(v) => {
-            vault::install(&v.vault)?;
-            let inventory = load_inventory(&v.inventory, &v.playbooks)?;
+            let settings = settings(&Flags { inventory: v.inventory.inventory.clone(), ..Flags::default() })?;
+            vault::install(&v.vault, &settings)?;
+            let inventory = load_inventory(&default_inventory(&settings), &v.playbooks)?;
             let options = RunOptions {
                 extra_vars: parse_extra_vars(&v.extra_vars)?,
-                search: search_paths(&v.roles_path),
+                search: settings.search_paths(&v.roles_path),
                 ..RunOptions::default()
             };
             let plan = compile(&v.playbooks, inventory, options)?;
@@ -107,8 +109,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             run_playbooks(run, false)
         }
         Command::Inventory(i) => {
-            vault::install(&i.vault)?;
-            let inventory = load_inventory(&i.inventory, &[])?;
+            let settings = settings(&Flags { inventory: i.inventory.inventory.clone(), ..Flags::default() })?;
+            vault::install(&i.vault, &settings)?;
+            let inventory = load_inventory(&default_inventory(&settings), &[])?;
             if let Some(host) = i.host {
                 let vars =
                     inventory.host_json(&host).ok_or_else(|| anyhow!("host `{host}` is not in the inventory"))?;
@@ -122,6 +125,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Facts(f) => facts(f),
         Command::Audit(x) => audit_list(x),
+        Command::Config(ConfigCommand::Dump { json }) => config_dump(json),
         Command::Completions(c) => {
             let shell = match c.shell {
                 args::CompletionShell::Bash => clap_complete::Shell::Bash,
@@ -151,23 +155,92 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The effective settings (ansible.cfg, `ANSIBLE_*`, then the flags), with
+/// their warnings printed: once per run.
+fn settings(flags: &Flags) -> Result<Settings> {
+    let env = |k: &str| std::env::var(k).ok();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut settings = stead::config::load(&env, &cwd)?;
+    settings.apply_flags(flags);
+    for w in &settings.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(line) = settings.ignored_line() {
+        eprintln!("warning: {line}");
+    }
+    if let Some(note) = settings.host_key_note() {
+        eprintln!("note: {note}");
+    }
+    Ok(settings)
+}
+
+/// The flags of a run that beat the configuration.
+fn run_flags(common: &CommonRunArgs, inventory: &InventoryOpt, force_handlers: bool) -> Flags {
+    Flags {
+        inventory: inventory.inventory.clone(),
+        forks: common.forks,
+        user: common.user.clone(),
+        become_: common.become_,
+        become_user: common.become_user.clone(),
+        accept_new_host_keys: common.accept_new_host_keys,
+        force_handlers,
+    }
+}
+
+/// `stead config dump`: every effective setting, its value and its origin.
+fn config_dump(json: bool) -> Result<i32> {
+    let settings = settings(&Flags::default())?;
+    let shown = settings.shown();
+    if json {
+        let list: Vec<Json> = shown
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name,
+                    "value": s.value,
+                    "origin": s.origin.to_string(),
+                })
+            })
+            .collect();
+        let ignored: Vec<Json> = settings
+            .ignored
+            .iter()
+            .map(|(name, origin)| serde_json::json!({"name": name, "origin": origin.to_string()}))
+            .collect();
+        let doc = serde_json::json!({
+            "config_file": settings.file.as_ref().map(|p| p.display().to_string()),
+            "settings": list,
+            "ignored": ignored,
+        });
+        out(serde_json::to_string_pretty(&doc)?);
+        return Ok(exit::OK);
+    }
+    let file = settings.file.as_ref().map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    out(format!("# config file: {file}"));
+    for s in shown {
+        out(format!("{}({}) = {}", s.name, s.origin, s.text));
+    }
+    Ok(exit::OK)
+}
+
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")
 }
 
-fn default_inventory(opt: &InventoryOpt) -> Vec<PathBuf> {
-    if opt.inventory.is_empty() && Path::new("inventory.yaml").exists() {
+/// `-i`, else the configured `inventory`, else `./inventory.yaml` when present.
+fn default_inventory(settings: &Settings) -> Vec<PathBuf> {
+    if settings.inventory.value.is_empty() && Path::new("inventory.yaml").exists() {
         vec![PathBuf::from("inventory.yaml")]
     } else {
-        opt.inventory.clone()
+        settings.inventory.value.clone()
     }
 }
 
-fn load_inventory(opt: &InventoryOpt, playbooks: &[PathBuf]) -> Result<stead::inventory::Inventory> {
+fn load_inventory(sources: &[PathBuf], playbooks: &[PathBuf]) -> Result<stead::inventory::Inventory> {
     let dirs: Vec<&Path> = playbooks.iter().map(|p| p.parent().unwrap_or(Path::new("."))).collect();
     let dirs: Vec<&Path> =
         dirs.into_iter().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).collect();
-    Ok(plan::load_inventory(&default_inventory(opt), &dirs)?)
+    Ok(plan::load_inventory(sources, &dirs)?)
 }
 
 fn compile(playbooks: &[PathBuf], inventory: stead::inventory::Inventory, options: RunOptions) -> Result<RunPlan> {
@@ -221,28 +294,38 @@ fn parse_extra_vars(values: &[String]) -> Result<serde_json::Map<String, Json>> 
     Ok(out)
 }
 
-fn run_options(common: &CommonRunArgs, check: bool, diff: bool) -> Result<RunOptions> {
+fn run_options(common: &CommonRunArgs, check: bool, diff: bool, settings: &Settings) -> Result<RunOptions> {
     Ok(RunOptions {
         check,
         diff,
-        forks: common.forks,
         extra_vars: parse_extra_vars(&common.extra_vars)?,
         limit: common.limit.clone(),
-        user: common.user.clone(),
-        become_: common.become_,
-        become_user: common.become_user.clone(),
-        accept_new_host_keys: common.accept_new_host_keys,
-        ..RunOptions::default()
+        ..configured(settings)
     })
 }
 
-/// Role and collection search paths: `--roles-path`, then the environment
-/// and ansible.cfg, as Ansible orders them.
-fn search_paths(roles_flag: &[PathBuf]) -> stead::config::SearchPaths {
-    let env = |k: &str| std::env::var(k).ok();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let cfg = stead::config::load_cfg(&env, &cwd);
-    stead::config::search_paths(roles_flag, &env, &cfg, &cwd)
+/// The run options the settings give (flags already applied to them).
+fn configured(s: &Settings) -> RunOptions {
+    RunOptions {
+        forks: s.forks.value,
+        user: s.remote_user.value.clone(),
+        become_: s.become_.value,
+        // The defaults (root, sudo) stay the executor's last resort.
+        become_user: s.become_user.is_set().then(|| s.become_user.value.clone()),
+        become_method: s.become_method.is_set().then(|| s.become_method.value.clone()),
+        accept_new_host_keys: !s.host_key_checking.value,
+        force_handlers: s.force_handlers.value,
+        private_key_file: s.private_key_file.value.clone(),
+        remote_port: s.remote_port.value,
+        connect_timeout: Some(std::time::Duration::from_secs(s.timeout.value)),
+        ssh_args: s.ssh_args.value.clone(),
+        ssh_common_args: s.ssh_common_args.value.clone(),
+        ssh_extra_args: s.ssh_extra_args.value.clone(),
+        control_path_dir: s.control_path_dir.value.clone(),
+        gathering: s.gathering.value,
+        ansible_managed: Some(s.ansible_managed.value.clone()),
+        ..RunOptions::default()
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -255,23 +338,24 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
-    vault::install(&a.common.vault)?;
+    let settings = settings(&run_flags(&a.common, &a.inventory, a.force_handlers))?;
+    vault::install(&a.common.vault, &settings)?;
     if !is_plan && a.playbooks.len() == 1 && stead::saved_plan::SavedPlan::is_plan_file(&a.playbooks[0]) {
-        return saved::apply(a);
+        return saved::apply(a, &settings);
     }
     if a.out.is_some() && !is_plan {
         bail!("--out saves a plan: use `stead plan ... --out PATH`, then `stead apply PATH`");
     }
     let check = a.mode.check || is_plan;
     let diff = a.mode.diff || is_plan;
-    let mut options = run_options(&a.common, check, diff)?;
+    let mut options = run_options(&a.common, check, diff, &settings)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
-    options.force_handlers = a.force_handlers;
-    options.search = search_paths(&a.roles_path);
+    options.search = settings.search_paths(&a.roles_path);
     let reports = ReportSpec::parse_all(&a.report)?;
-    let inventory = load_inventory(&a.inventory, &a.playbooks)?;
+    let inventories = default_inventory(&settings);
+    let inventory = load_inventory(&inventories, &a.playbooks)?;
     let mut plan = compile(&a.playbooks, inventory, options)?;
     print_warnings(&plan);
     if a.syntax_check {
@@ -286,9 +370,9 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     }
     let saving = a.out.as_deref().map(|path| saved::Saving::start(path, &mut plan)).transpose()?;
     let command = if is_plan { "plan" } else { "apply" };
-    let run = execute(&a, &plan, command, &reports, &Refused::default(), &default_inventory(&a.inventory))?;
+    let run = execute(&a, &plan, command, &reports, &Refused::default(), &inventories)?;
     if let Some(saving) = saving {
-        saving.finish(&a, &plan, &run.outcome)?;
+        saving.finish(&a, &plan, &run.outcome, &inventories)?;
     }
     Ok(run.code)
 }
@@ -566,14 +650,16 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("facts.yml");
     std::fs::write(&path, yaml)?;
-    vault::install(&f.vault)?;
-    let inventory = load_inventory(&f.inventory, &[])?;
-    let options = RunOptions {
-        user: f.user,
+    let settings = settings(&Flags {
+        inventory: f.inventory.inventory.clone(),
+        user: f.user.clone(),
         become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
-        ..RunOptions::default()
-    };
+        ..Flags::default()
+    })?;
+    vault::install(&f.vault, &settings)?;
+    let inventory = load_inventory(&default_inventory(&settings), &[])?;
+    let options = configured(&settings);
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
@@ -617,13 +703,16 @@ fn patches(f: args::FactsArgs) -> Result<i32> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("patches.yml");
     std::fs::write(&path, yaml)?;
-    let inventory = load_inventory(&f.inventory, &[])?;
-    let options = RunOptions {
-        user: f.user,
+    let settings = settings(&Flags {
+        inventory: f.inventory.inventory.clone(),
+        user: f.user.clone(),
         become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
-        ..RunOptions::default()
-    };
+        ..Flags::default()
+    })?;
+    vault::install(&f.vault, &settings)?;
+    let inventory = load_inventory(&default_inventory(&settings), &[])?;
+    let options = configured(&settings);
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let started_at = SystemTime::now();

@@ -10,8 +10,9 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 
-use super::args::{InventoryOpt, RunArgs};
-use super::{compile, execute, load_inventory, parse_extra_vars, print_warnings, search_paths, Refused};
+use super::args::RunArgs;
+use super::{compile, configured, execute, load_inventory, parse_extra_vars, print_warnings, Refused};
+use stead::config::Settings;
 use stead::exec::{self, Event, EventSink, Status, TaskRecord};
 use stead::exit;
 use stead::plan::{RunOptions, RunPlan};
@@ -42,7 +43,7 @@ impl Saving {
 
     /// Writes the plan: what every host would change, and the hashes of
     /// every input the run read.
-    pub fn finish(self, a: &RunArgs, plan: &RunPlan, outcome: &exec::RunOutcome) -> Result<()> {
+    pub fn finish(self, a: &RunArgs, plan: &RunPlan, outcome: &exec::RunOutcome, inventory: &[PathBuf]) -> Result<()> {
         if outcome.interrupted {
             eprintln!("The run was interrupted: no plan was saved.");
             return Ok(());
@@ -60,7 +61,7 @@ impl Saving {
         }
         let run = RunSpec {
             playbooks: a.playbooks.clone(),
-            inventory: super::default_inventory(&a.inventory),
+            inventory: inventory.to_vec(),
             limit: a.common.limit.clone(),
             tags: a.tags.clone(),
             skip_tags: a.skip_tags.clone(),
@@ -96,30 +97,32 @@ impl Saving {
 /// `stead apply PLAN`: checks the inputs, checks every host against its
 /// plan in a dry run, then applies the hosts that still match, allowing
 /// only the planned changes.
-pub fn apply(a: RunArgs) -> Result<i32> {
+/// The configuration applies as for any run (the ansible.cfg read is one
+/// of the plan's inputs, so a changed one makes the plan stale).
+pub fn apply(a: RunArgs, settings: &Settings) -> Result<i32> {
     let path = a.playbooks[0].clone();
     let saved = SavedPlan::read(&path)?;
     let spec = &saved.run;
     refuse_overrides(&a, spec)?;
+    let from_settings = configured(settings);
     let options = RunOptions {
         check: true,
         diff: true,
-        forks: a.common.forks,
         extra_vars: parse_extra_vars(&a.common.extra_vars)?,
         tags: spec.tags.clone(),
         skip_tags: spec.skip_tags.clone(),
         limit: spec.limit.clone(),
-        user: spec.user.clone(),
-        become_: spec.become_,
-        become_user: spec.become_user.clone(),
-        accept_new_host_keys: a.common.accept_new_host_keys,
+        user: spec.user.clone().or(from_settings.user.clone()),
+        become_: spec.become_ || from_settings.become_,
+        become_user: spec.become_user.clone().or(from_settings.become_user.clone()),
         shard: spec.shard,
-        force_handlers: spec.force_handlers,
-        search: search_paths(&spec.roles_path),
+        force_handlers: spec.force_handlers || from_settings.force_handlers,
+        search: settings.search_paths(&spec.roles_path),
         saved_plan: PlanGate::Off,
+        ..from_settings
     };
     let reports = ReportSpec::parse_all(&a.report)?;
-    let inventory = load_inventory(&InventoryOpt { inventory: spec.inventory.clone() }, &spec.playbooks)?;
+    let inventory = load_inventory(&spec.inventory, &spec.playbooks)?;
     let mut plan = compile(&spec.playbooks, inventory, options)?;
     print_warnings(&plan);
     let stale = saved.inputs.changes_since(&plan.inventory, &plan.options.extra_vars);

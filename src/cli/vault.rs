@@ -16,6 +16,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use stead::config::Settings;
 use stead::vault::{self, Keyring, Secret, Source, DEFAULT_ID};
 
 use super::args::{
@@ -61,16 +62,20 @@ fn prompt_source(label: &str, ask_style: bool, purpose: Purpose) -> Result<Secre
     Ok(pw)
 }
 
-fn ansible_cfg() -> stead::config::AnsibleCfg {
+/// The settings of ansible.cfg and the environment, for the vault
+/// commands (a run reads them once, in `super::settings`).
+fn settings() -> Result<Settings> {
     let env = |k: &str| std::env::var(k).ok();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    stead::config::load_cfg(&env, &cwd)
+    Ok(stead::config::load(&env, &cwd)?)
 }
 
 /// `--encrypt-vault-id`, else the configured default.
-fn encrypt_id(flag: &Option<String>) -> Option<String> {
-    let env = |k: &str| std::env::var(k).ok();
-    flag.clone().or_else(|| stead::config::default_encrypt_vault_id(&env, &ansible_cfg()))
+fn encrypt_id(flag: &Option<String>) -> Result<Option<String>> {
+    Ok(match flag {
+        Some(id) => Some(id.clone()),
+        None => settings()?.vault_encrypt_identity.value,
+    })
 }
 
 /// `~/...` as the home folder, as Ansible expands a password file's path
@@ -84,12 +89,11 @@ fn expand_home(path: PathBuf) -> PathBuf {
 
 /// The keyring of `args`. `auto_prompt`: with no source at all, ask on the
 /// terminal (the vault commands do; a playbook run does not).
-/// `with_defaults`: add the ids and the password file of the environment
-/// and ansible.cfg (not for rekey's new password).
-fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_defaults: bool) -> Result<Keyring> {
-    let env = |k: &str| std::env::var(k).ok();
-    let cfg = if with_defaults { Some(ansible_cfg()) } else { None };
-    let mut specs: Vec<String> = cfg.as_ref().map(|c| stead::config::default_vault_ids(&env, c)).unwrap_or_default();
+/// `defaults`: the settings whose ids and password file are added, as
+/// Ansible adds them (none for rekey's new password).
+fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, defaults: Option<&Settings>) -> Result<Keyring> {
+    // The configured ids come first, as in Ansible.
+    let mut specs: Vec<String> = defaults.map(|s| s.vault_identity_list.value.clone()).unwrap_or_default();
     specs.extend(args.vault_id.iter().cloned());
     let mut slugs: Vec<(String, Source, bool)> = specs
         .iter()
@@ -99,8 +103,8 @@ fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_defaults: 
         })
         .collect();
     let mut files = args.vault_password_file.clone();
-    if let Some(c) = &cfg {
-        files.extend(stead::config::default_vault_password_file(&env, c));
+    if let Some(s) = defaults {
+        files.extend(s.vault_password_file.value.clone());
     }
     slugs.extend(files.into_iter().map(|f| (DEFAULT_ID.to_owned(), Source::File(f), false)));
     if args.ask_vault_pass || (slugs.is_empty() && auto_prompt) {
@@ -135,8 +139,8 @@ fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, with_defaults: 
 
 /// Gathers the passwords of a playbook, inventory or ad-hoc run and installs
 /// them for the loaders.
-pub fn install(args: &VaultArgs) -> Result<()> {
-    vault::install(gather(args, Purpose::Read, false, true)?);
+pub fn install(args: &VaultArgs, settings: &Settings) -> Result<()> {
+    vault::install(gather(args, Purpose::Read, false, Some(settings))?);
     Ok(())
 }
 
@@ -154,7 +158,7 @@ pub fn command(cmd: VaultCommand) -> Result<i32> {
 }
 
 fn read_keyring(args: &VaultArgs) -> Result<Keyring> {
-    let k = gather(args, Purpose::Read, true, true)?;
+    let k = gather(args, Purpose::Read, true, Some(&settings()?))?;
     if k.is_empty() {
         bail!("a vault password is required (--vault-password-file, --vault-id or --ask-vault-pass)");
     }
@@ -162,7 +166,7 @@ fn read_keyring(args: &VaultArgs) -> Result<Keyring> {
 }
 
 fn write_keyring(args: &VaultArgs) -> Result<Keyring> {
-    let k = gather(args, Purpose::Create, true, true)?;
+    let k = gather(args, Purpose::Create, true, Some(&settings()?))?;
     if k.is_empty() {
         bail!("a vault password is required (--vault-password-file, --vault-id or --ask-vault-pass)");
     }
@@ -233,7 +237,7 @@ fn encrypt(a: VaultEncryptArgs) -> Result<()> {
         if vault::is_encrypted(&data) {
             bail!("{} is already vault-encrypted", input.display());
         }
-        let text = keyring.encrypt(&data, encrypt_id(&a.encrypt_vault_id).as_deref())?;
+        let text = keyring.encrypt(&data, encrypt_id(&a.encrypt_vault_id)?.as_deref())?;
         write_output(&output, text.as_bytes())?;
     }
     say("Encryption successful");
@@ -276,7 +280,7 @@ fn rekey(a: VaultRekeyArgs) -> Result<()> {
         (None, Some(id)) => VaultArgs { vault_id: vec![id.clone()], ..VaultArgs::default() },
         (None, None) => VaultArgs { ask_vault_pass: true, ..VaultArgs::default() },
     };
-    let new = gather(&new_args, Purpose::Create, false, false)?;
+    let new = gather(&new_args, Purpose::Create, false, None)?;
     // Everything is decrypted before anything is written: one bad file
     // leaves them all as they were.
     let mut opened = Vec::new();
@@ -347,7 +351,7 @@ fn encrypt_string(a: VaultEncryptStringArgs) -> Result<()> {
         inputs.push((Secret::new(s.clone().into_bytes()), name, "the command line"));
     }
     let several = inputs.len() > 1;
-    let label = encrypt_id(&a.encrypt_vault_id);
+    let label = encrypt_id(&a.encrypt_vault_id)?;
     let mut blocks = Vec::new();
     for (i, (plain, name, src)) in inputs.iter().enumerate() {
         if several {

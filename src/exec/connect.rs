@@ -39,25 +39,34 @@ pub fn ssh_params(
                 .map_err(|e| TransportError::Connect { host: host.to_owned(), detail: format!("ansible_port: {e}") })?,
         ),
     };
-    let mut extra_args = Vec::new();
-    for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-        if let Some(args) = text(vars, key) {
-            extra_args.extend(
+    // As Ansible builds the command: the configuration's `ssh_args`, then
+    // the common and extra args (a host's variables beat the configuration's).
+    let mut extra_args = options.ssh_args.clone();
+    for (key, configured) in
+        [("ansible_ssh_common_args", &options.ssh_common_args), ("ansible_ssh_extra_args", &options.ssh_extra_args)]
+    {
+        match text(vars, key) {
+            Some(args) => extra_args.extend(
                 shell_words::split(&args).unwrap_or_else(|_| args.split_whitespace().map(str::to_owned).collect()),
-            );
+            ),
+            None => extra_args.extend(configured.iter().cloned()),
         }
     }
     Ok(SshParams {
         host: text(vars, "ansible_host").unwrap_or_else(|| host.to_owned()),
-        port,
+        port: port.or(options.remote_port),
         user: text(vars, "ansible_user").or_else(|| play_user.map(str::to_owned)).or_else(|| options.user.clone()),
-        private_key_file: text(vars, "ansible_ssh_private_key_file").map(|p| PathBuf::from(expand_home(&p))),
+        private_key_file: text(vars, "ansible_ssh_private_key_file")
+            .map(|p| PathBuf::from(expand_home(&p)))
+            .or_else(|| options.private_key_file.clone()),
         extra_args,
         accept_new_host_keys: options.accept_new_host_keys,
         connect_timeout: text(vars, "ansible_ssh_timeout")
             .and_then(|t| t.parse().ok())
             .map(Duration::from_secs)
+            .or(options.connect_timeout)
             .unwrap_or(CONNECT_TIMEOUT),
+        control_dir: options.control_path_dir.clone(),
     })
 }
 

@@ -201,6 +201,7 @@ impl HostRun<'_> {
             .clone()
             .or_else(|| play.become_method.clone())
             .or_else(|| var_text("ansible_become_method"))
+            .or_else(|| self.options.become_method.clone())
             .map(render)
             .unwrap_or_else(|| "sudo".into());
         Some(Become { user, method })
@@ -277,7 +278,9 @@ impl HostRun<'_> {
         let play = &self.play.play;
         let host = link.host.clone();
         let gather = match &play.gather_facts_template {
-            None => play.gather_facts,
+            // `gathering = explicit`: only a play that says `gather_facts: true`.
+            None if play.gather_facts_given => play.gather_facts,
+            None => self.options.gathering.by_default(),
             Some(expr) => {
                 let all = self.before_facts(&self.inventory_vars).unwrap_or_else(|_| self.inventory_vars.clone());
                 match self.templates.render_str(expr, &context(&all)) {
@@ -316,6 +319,8 @@ impl HostRun<'_> {
         );
         vars.base.insert("ansible_check_mode".into(), Json::Bool(self.options.check));
         vars.base.insert("ansible_diff_mode".into(), Json::Bool(self.options.diff));
+        let managed = self.options.ansible_managed.as_deref().unwrap_or(crate::config::DEFAULT_MANAGED);
+        vars.base.entry("ansible_managed").or_insert_with(|| Json::from(managed));
         // Absolute, as Ansible gives it (a playbook named `site.yml` has an
         // empty directory otherwise, and `{{ playbook_dir }}/x` would be `/x`).
         let dir = &self.play.playbook_dir;

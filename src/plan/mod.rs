@@ -45,8 +45,28 @@ pub struct RunOptions {
     pub become_: bool,
     /// `--become-user`.
     pub become_user: Option<String>,
-    /// `--accept-new-host-keys`.
+    /// `--accept-new-host-keys` (or `host_key_checking = False`).
     pub accept_new_host_keys: bool,
+    /// `become_method` of the configuration (a play's, task's or host's wins).
+    pub become_method: Option<String>,
+    /// `private_key_file`: the key when `ansible_ssh_private_key_file` does not say.
+    pub private_key_file: Option<PathBuf>,
+    /// `remote_port`: the port when `ansible_port` does not say.
+    pub remote_port: Option<u16>,
+    /// `timeout`: ssh's ConnectTimeout when `ansible_ssh_timeout` does not say.
+    pub connect_timeout: Option<std::time::Duration>,
+    /// `ssh_args`, already split: given to ssh for every host.
+    pub ssh_args: Vec<String>,
+    /// `ssh_common_args`, split: when `ansible_ssh_common_args` does not say.
+    pub ssh_common_args: Vec<String>,
+    /// `ssh_extra_args`, split: when `ansible_ssh_extra_args` does not say.
+    pub ssh_extra_args: Vec<String>,
+    /// `control_path_dir`: where the ssh masters' sockets go (none: /tmp).
+    pub control_path_dir: Option<PathBuf>,
+    /// `gathering`: whether a play without `gather_facts:` gathers.
+    pub gathering: crate::config::Gathering,
+    /// `ansible_managed` (none: Ansible's default text).
+    pub ansible_managed: Option<String>,
     /// `--shard K/N` (1-based K).
     pub shard: Option<(usize, usize)>,
     /// `--force-handlers`: notified handlers run even after a failure.
@@ -243,6 +263,7 @@ const MAGIC: &[&str] = &[
     "ansible_play_batch",
     "ansible_check_mode",
     "ansible_diff_mode",
+    "ansible_managed",
     "ansible_facts",
     "omit",
     "playbook_dir",

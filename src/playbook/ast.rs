@@ -39,6 +39,8 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// `gather_facts:` (default true).
     pub gather_facts: bool,
+    /// Whether the play says `gather_facts:` (else `gathering` decides).
+    pub gather_facts_given: bool,
     /// `gather_facts:` as a template, decided per host.
     pub gather_facts_template: Option<String>,
     /// `strategy:` (default linear).

@@ -458,7 +458,9 @@ impl Loader<'_> {
             vars.insert(ROLE_DEFAULTS_KEY.into(), Json::Object(role_defaults));
         }
         let mut gather_template = Vec::new();
-        let gather_facts = self.flag_at(node, "gather_facts", &mut gather_template).unwrap_or(true);
+        let gather_flag = self.flag_at(node, "gather_facts", &mut gather_template);
+        let gather_facts_given = gather_flag.is_some();
+        let gather_facts = gather_flag.unwrap_or(true);
         let gather_facts_template = gather_template.pop().map(|(_, t)| t);
         let name = node.get("name").and_then(Node::as_str).map_or_else(|| hosts.clone(), str::to_owned);
         Some(Play {
@@ -471,6 +473,7 @@ impl Loader<'_> {
             become_method: self.become_method(node.get("become_method")),
             remote_user: node.get("remote_user").and_then(|n| self.scalar_text(n)),
             gather_facts,
+            gather_facts_given,
             gather_facts_template,
             strategy,
             serial,

@@ -36,7 +36,14 @@ pub struct SshParams {
     pub accept_new_host_keys: bool,
     /// Connection timeout.
     pub connect_timeout: Duration,
+    /// Where the master's control socket goes (`control_path_dir`; created
+    /// 0700 when missing); none: a private directory in /tmp.
+    pub control_dir: Option<PathBuf>,
 }
+
+/// The longest control socket path ssh accepts (`sun_path` is 108 bytes on
+/// Linux, 104 elsewhere; ssh adds a temporary suffix while binding).
+const MAX_SOCKET_PATH: usize = 80;
 
 /// An open multiplexed SSH connection.
 pub struct SshConnection {
@@ -53,11 +60,31 @@ impl SshConnection {
         let destination = params.host.clone();
         let connect_error = |detail: String| TransportError::Connect { host: destination.clone(), detail };
         // Socket paths must stay under 108 bytes: keep the directory short.
+        let parent = match &params.control_dir {
+            Some(dir) => {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| connect_error(format!("cannot create control_path_dir {}: {e}", dir.display())))?;
+                dir.clone()
+            }
+            None => PathBuf::from("/tmp"),
+        };
         let control_dir = tempfile::Builder::new()
             .prefix("stead-")
-            .tempdir_in("/tmp")
-            .map_err(|e| connect_error(format!("cannot create control directory: {e}")))?;
+            .tempdir_in(&parent)
+            .map_err(|e| connect_error(format!("cannot create control directory in {}: {e}", parent.display())))?;
         let socket = control_dir.path().join("s");
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(connect_error(format!(
+                "control_path_dir {} is too long for ssh's control socket ({} bytes, at most {MAX_SOCKET_PATH}): \
+                 choose a shorter directory",
+                parent.display(),
+                socket.as_os_str().len()
+            )));
+        }
         let log = control_dir.path().join("log");
         let mut cmd = tokio::process::Command::new("ssh");
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());

@@ -11,6 +11,7 @@ mod audit;
 mod bad_input;
 mod ci_reports;
 mod completions;
+mod config;
 mod control_flow;
 mod faults;
 mod fixture;

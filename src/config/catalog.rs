@@ -598,7 +598,7 @@ mod tests {
         assert!(!(find("any_errors_fatal").accepts)("yes"));
         assert!((find("strategy").accepts)("linear"));
         assert!(!(find("strategy").accepts)("free"));
-        assert!((find("vault_password_file").accepts)(""));
-        assert!(!(find("vault_password_file").accepts)("~/.vault"));
+        assert!((find("vault_encrypt_salt").accepts)(""));
+        assert!(!(find("vault_encrypt_salt").accepts)("pepper"));
     }
 }

@@ -307,19 +307,21 @@ impl Sources<'_> {
     /// A setting's raw text: the last of its environment variables that is
     /// set, else the last of its keys in the file, as Ansible's loop does.
     fn raw(&self, def: &Def) -> Option<Raw> {
-        let from_env = def.envs.iter().filter_map(|n| self.env(n).map(|v| (n, v))).last();
+        let from_env = def.envs.iter().filter_map(|n| self.env(n).map(|v| (n, v))).next_back();
         if let Some((name, text)) = from_env {
             return Some(Raw { text, origin: Origin::Env((*name).to_owned()), base: self.cwd.clone() });
         }
         let path = self.path.as_ref()?;
         let base = path.parent().map_or_else(|| self.cwd.clone(), Path::to_path_buf);
-        def.keys.iter().filter_map(|(s, k)| self.entries.iter().find(|e| e.section == *s && e.key == *k)).last().map(
-            |e| Raw {
+        def.keys
+            .iter()
+            .filter_map(|(s, k)| self.entries.iter().find(|e| e.section == *s && e.key == *k))
+            .next_back()
+            .map(|e| Raw {
                 text: e.value.clone(),
                 origin: Origin::File { path: path.clone(), line: e.line },
                 base: base.clone(),
-            },
-        )
+            })
     }
 }
 
@@ -1180,7 +1182,8 @@ mod tests {
 
     #[test]
     fn secrets_are_never_shown() {
-        assert!(is_secret("become_password_file") && is_secret("vault_secret"));
-        assert!(!is_secret("private_key_file"));
+        assert!(is_secret("become_password") && is_secret("vault_secret"));
+        // A password file's path is shown; its content is never read here.
+        assert!(!is_secret("private_key_file") && !is_secret("vault_password_file"));
     }
 }

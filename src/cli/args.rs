@@ -354,6 +354,10 @@ pub struct CommonRunArgs {
     /// Accept host keys of hosts never seen before (default: strict checking).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// More output: -v tells each remote command (host, purpose, exit status, time, sizes);
+    /// -vv also prints its script (never a no_log task's; vault values masked).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub vault: VaultArgs,

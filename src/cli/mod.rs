@@ -300,6 +300,7 @@ fn run_options(common: &CommonRunArgs, check: bool, diff: bool, settings: &Setti
         diff,
         extra_vars: parse_extra_vars(&common.extra_vars)?,
         limit: common.limit.clone(),
+        verbosity: common.verbose,
         ..configured(settings)
     })
 }

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use stead::exec::{Event, EventSink, Status, TaskRecord};
+use stead::exec::{Event, EventSink, RemoteTrace, Status, TaskRecord};
 use stead::report::HostReport;
 
 use super::args::OutputMode;
@@ -234,6 +234,10 @@ impl Terminal {
                     None => eprintln!("{text}"),
                 }
             }
+            Event::Remote(t) => {
+                let text = trace_text(&t);
+                self.line(state, &text);
+            }
             Event::TaskStart { .. } | Event::HostDone { .. } => {}
         }
     }
@@ -262,6 +266,27 @@ impl EventSink for Terminal {
         let mut state = self.state.lock().expect("terminal lock");
         self.show(&mut state, event);
     }
+}
+
+/// A remote command as `-v` shows it, with its script under `-vv`.
+fn trace_text(t: &RemoteTrace) -> String {
+    let outcome = match &t.outcome {
+        Ok(rc) => format!("rc {rc}"),
+        Err(e) => format!("failed: {e}"),
+    };
+    let become_ = t.become_user.as_deref().map(|u| format!(", as {u}")).unwrap_or_default();
+    let mut text = format!(
+        "remote [{}] {}: {outcome} in {} ms (script {} B, stdin {} B{become_})",
+        t.host, t.what, t.duration_ms, t.script_bytes, t.stdin_bytes
+    );
+    if t.hidden {
+        text.push_str("\n    | (script hidden: no_log)");
+    } else if let Some(script) = &t.script {
+        for l in visible(script).lines() {
+            text.push_str(&format!("\n    | {l}"));
+        }
+    }
+    text
 }
 
 #[cfg(test)]

@@ -57,6 +57,32 @@ pub struct TaskRecord {
     pub tags: Vec<String>,
 }
 
+/// One remote command, told with `-v` so a person can see what stead sent
+/// (with `-vv`, the script itself). Built only when asked for.
+#[derive(Debug, Clone)]
+pub struct RemoteTrace {
+    /// Inventory host name.
+    pub host: String,
+    /// What it was for: `gather facts`, `probe of 3 tasks`, `apply: NAME`.
+    pub what: String,
+    /// The script as sent, before privilege escalation wraps it: only with
+    /// `-vv`, and never for a `no_log` task (`hidden` says so).
+    pub script: Option<String>,
+    /// With `-vv`, the script is not shown because of `no_log` (it is
+    /// never shown at any verbosity).
+    pub hidden: bool,
+    /// Length of the script.
+    pub script_bytes: usize,
+    /// Bytes sent on stdin (file contents travel there).
+    pub stdin_bytes: usize,
+    /// The user it ran as through privilege escalation, if any.
+    pub become_user: Option<String>,
+    /// The exit status, or what went wrong with the connection.
+    pub outcome: Result<i32, String>,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -87,6 +113,8 @@ pub enum Event {
         /// Why.
         msg: String,
     },
+    /// A remote command ran (only with `-v`; see [`RemoteTrace`]).
+    Remote(RemoteTrace),
     /// A host finished a play.
     HostDone {
         /// Host.
@@ -185,6 +213,15 @@ pub fn mask_event(event: Event) -> Event {
         Event::HostDone { mut host } => {
             m(&mut host);
             Event::HostDone { host }
+        }
+        Event::Remote(mut t) => {
+            m(&mut t.host);
+            m(&mut t.what);
+            t.script.iter_mut().for_each(m);
+            if let Err(e) = &mut t.outcome {
+                m(e);
+            }
+            Event::Remote(t)
         }
         Event::Warning(mut w) => {
             m(&mut w);

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 
 use super::batch;
 use super::cursor::{IncludedItems, Segment};
-use super::events::{Event, EventSink, Status, TaskRecord};
+use super::events::{Event, EventSink, RemoteTrace, Status, TaskRecord};
 use super::outcome::{self, UnitResult};
 use super::plan_gate::{PlanKeys, TaskRun};
 use super::vars::HostVars;
@@ -107,6 +107,8 @@ struct Unit {
     /// `export NAME=value` lines of the task's `environment`, put before
     /// its probe and apply scripts.
     env: String,
+    /// The task is `no_log`: its scripts are never shown (`-vv`).
+    no_log: bool,
 }
 
 /// One item a dynamic include includes: its label and the variables it
@@ -131,6 +133,7 @@ struct Ctx<'a> {
     templates: &'a Templates,
     vars: minijinja::Value,
     check: bool,
+    verbosity: u8,
     playbook_dir: &'a Path,
     role_dir: Option<&'a Path>,
 }
@@ -138,6 +141,9 @@ struct Ctx<'a> {
 impl TaskContext for Ctx<'_> {
     fn check_mode(&self) -> bool {
         self.check
+    }
+    fn verbosity(&self) -> u8 {
+        self.verbosity
     }
     fn render(&self, source: &str, name: &str) -> Result<String, ModuleError> {
         self.templates.render_file(name, source, &self.vars).map_err(|e| ModuleError::Template(e.to_string()))
@@ -170,6 +176,37 @@ fn status_of(changed: bool, failed: bool, skipped: bool) -> Status {
 }
 
 impl HostRun<'_> {
+    /// Runs one remote command; with `-v` the sinks hear of it, and with
+    /// `-vv` of the script `shown` gives (None: hidden by `no_log`).
+    /// Without `-v` this is `conn.exec` and nothing more.
+    async fn exec_traced(
+        &self,
+        conn: &Connection,
+        cmd: &RemoteCommand,
+        host: &str,
+        what: impl FnOnce() -> String,
+        shown: impl FnOnce() -> Option<String>,
+    ) -> Result<ExecOutput, TransportError> {
+        if self.options.verbosity == 0 {
+            return conn.exec(cmd).await;
+        }
+        let started = Instant::now();
+        let result = conn.exec(cmd).await;
+        let script = shown();
+        self.sink.emit(Event::Remote(RemoteTrace {
+            host: host.to_owned(),
+            what: what(),
+            hidden: script.is_none() && self.options.verbosity >= 2,
+            script: script.filter(|_| self.options.verbosity >= 2),
+            script_bytes: cmd.script.len(),
+            stdin_bytes: cmd.stdin.len(),
+            become_user: cmd.become_user.as_ref().map(|b| b.user.clone()),
+            outcome: result.as_ref().map(|o| o.status).map_err(|e| e.to_string()),
+            duration_ms: started.elapsed().as_millis() as u64,
+        }));
+        result
+    }
+
     fn become_for(&self, task: &Task, vars: &Map<String, Json>) -> Option<Become> {
         let play = &self.play.play;
         let var_bool = |k: &str| {
@@ -299,7 +336,8 @@ impl HostRun<'_> {
             let started = Instant::now();
             let result = async {
                 let conn = self.ensure_connected(link).await?;
-                conn.exec(&RemoteCommand { script: super::facts::SCRIPT.into(), ..Default::default() }).await
+                let cmd = RemoteCommand { script: super::facts::SCRIPT.into(), ..Default::default() };
+                self.exec_traced(conn, &cmd, &host, || "gather facts".into(), || Some(cmd.script.clone())).await
             }
             .await;
             match result {
@@ -570,6 +608,7 @@ impl HostRun<'_> {
                     check: false,
                     delegate: None,
                     env: String::new(),
+                    no_log: task.no_log,
                 });
                 continue;
             }
@@ -586,6 +625,7 @@ impl HostRun<'_> {
                         templates: self.templates,
                         vars: ctx_value.clone(),
                         check,
+                        verbosity: self.options.verbosity,
                         playbook_dir: &self.play.playbook_dir,
                         role_dir: task.role_dir.as_deref(),
                     };
@@ -605,7 +645,8 @@ impl HostRun<'_> {
                 Ok(action) => Prepared::Ready(action),
                 Err(e) => Prepared::Broken(e),
             };
-            units.push(Unit { item, label, prepared, probe, probe_stdin, become_, check, delegate, env });
+            let no_log = task.no_log;
+            units.push(Unit { item, label, prepared, probe, probe_stdin, become_, check, delegate, env, no_log });
         }
         Ok(units)
     }
@@ -651,9 +692,20 @@ impl HostRun<'_> {
                     continue;
                 }
                 let (script, stdin, nonce) = batch::combine_with_stdin(&chunk_scripts, &stdins[chunk.clone()]);
+                let host = link.host.clone();
                 let conn = self.connection_for(link, delegate.as_deref()).await?;
                 let cmd = RemoteCommand { script, stdin, become_user: become_.clone() };
-                let output = match conn.exec(&cmd).await {
+                let what = || format!("probe of {} task(s)", chunk.len());
+                // Each task's probe on its own, a `no_log` one hidden.
+                let shown = || {
+                    let parts = chunk.clone().map(|i| match unit_at(all, group[i]).no_log {
+                        true => format!("# probe {}: hidden (no_log)\n", i + 1),
+                        false => format!("# probe {}\n{}\n", i + 1, scripts[i].trim_end()),
+                    });
+                    let all_hidden = chunk.clone().all(|i| unit_at(all, group[i]).no_log);
+                    (!all_hidden).then(|| parts.collect::<String>())
+                };
+                let output = match self.exec_traced(&conn, &cmd, &host, what, shown).await {
                     Ok(out) => out,
                     // The same outcome as in an apply: these tasks fail, the
                     // host is reachable.
@@ -953,8 +1005,13 @@ impl HostRun<'_> {
         let script = format!("{}{}", unit.env, apply.script);
         let cmd = RemoteCommand { script, stdin: apply.stdin, become_user: unit.become_.clone() };
         let out = {
+            let host = link.host.clone();
             let conn = self.connection_for(link, unit.delegate.as_deref()).await?;
-            match conn.exec(&cmd).await {
+            let what = || match unit.label.as_str() {
+                "" => format!("apply: {}", run.name),
+                item => format!("apply: {} ({item})", run.name),
+            };
+            match self.exec_traced(&conn, &cmd, &host, what, || (!unit.no_log).then(|| cmd.script.clone())).await {
                 Ok(out) => out,
                 Err(e) if e.is_become() => return Ok((Err(ModuleError::failed(e.to_string())), false)),
                 // The host may drop the connection as its reboot starts:

@@ -37,7 +37,8 @@ struct Buffer {
 impl EventSink for Buffer {
     fn emit(&self, event: Event) {
         match event {
-            Event::TaskStart { .. } => self.inner.emit(event),
+            // Task starts drive the progress display; traces are for now.
+            Event::TaskStart { .. } | Event::Remote(_) => self.inner.emit(event),
             other => {
                 self.inner.live(&other);
                 self.events.lock().expect("buffer lock").push(other);

@@ -161,8 +161,7 @@ pub fn finish_with_stderr(plan: Plan, out: &ExecOutput) -> Result<Plan, ModuleEr
 pub trait TaskContext {
     /// Whether this is a dry run.
     fn check_mode(&self) -> bool;
-    /// How verbose the run is (Ansible's `-v` count). stead has no `-v`
-    /// yet, so it is 0, as in an Ansible run without `-v`.
+    /// How verbose the run is (the `-v` count, as Ansible's).
     fn verbosity(&self) -> u8 {
         0
     }

@@ -69,6 +69,9 @@ pub struct RunOptions {
     pub ansible_managed: Option<String>,
     /// `--shard K/N` (1-based K).
     pub shard: Option<(usize, usize)>,
+    /// `-v` count: 1 tells each remote command, 2 also shows its script;
+    /// `debug: verbosity:` compares against it, as in Ansible.
+    pub verbosity: u8,
     /// `--force-handlers`: notified handlers run even after a failure.
     pub force_handlers: bool,
     /// Where roles and collections are searched.

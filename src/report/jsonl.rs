@@ -198,6 +198,8 @@ impl EventLog {
             }
             Event::HostDone { host } => json!({"event": "host_done", "time": now(), "play": state.play, "host": host}),
             Event::Warning(msg) => json!({"event": "warning", "time": now(), "msg": msg}),
+            // Traces are for the terminal (-v); the log keeps results.
+            Event::Remote(_) => return,
         };
         self.line(&mut state, value);
     }

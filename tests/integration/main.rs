@@ -26,3 +26,4 @@ mod report;
 mod saved_plans;
 mod tier_b;
 mod vault;
+mod verbose;

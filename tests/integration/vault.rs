@@ -465,3 +465,14 @@ fn a_saved_plan_never_holds_a_decrypted_value_and_applies_with_the_password() {
     test.run_args(["apply", plan.to_str().unwrap(), "--vault-password-file", "pw"]).assert_status(0);
     assert_eq!(test.read("ctl", "app.conf"), format!("password={SECRET}-db\n"));
 }
+
+#[test]
+fn dash_vv_masks_a_vaulted_value_in_the_scripts_it_shows() {
+    let test = project()
+        .file("site.yml", "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: use it\n      command: \"echo {{ db_password }}\"\n")
+        .file("group_vars/all.yml", format!("db_password: {SECRET}-db\n"));
+    test.run_args(["vault", "encrypt", "--vault-password-file", "pw", "group_vars/all.yml"]).assert_status(0);
+    let run = test.run_args(["apply", "site.yml", "-vv", "--vault-password-file", "pw"]);
+    run.assert_status(0).assert_stdout_contains("    | echo ********");
+    assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET), "{}", run.stdout);
+}

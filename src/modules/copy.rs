@@ -7,6 +7,10 @@
 //! is one atomic write (see [`super::file_write`]) with the content on stdin;
 //! attribute-only changes are a `chmod`/`chown` script.
 //!
+//! With `remote_src: true` the source is a file on the host: one probe
+//! reads it and the destination, and the write copies it on the host
+//! (checked against the probed size and SHA-256 before the rename).
+//!
 //! [`PutFile`] is shared with `template`, which differs only in where the
 //! bytes come from. This module never builds a shell string by hand: every
 //! value goes through [`crate::transport::quote::quote`].
@@ -35,6 +39,7 @@ static SPEC: ModuleSpec = ModuleSpec::new(&[
     ArgSpec::new("follow", ArgKind::Bool),
     ArgSpec::new("validate", ArgKind::Str),
     ArgSpec::new("decrypt", ArgKind::Bool),
+    ArgSpec::new("remote_src", ArgKind::Bool),
 ])
 .one_of(&[&["src", "content"]])
 .exclusive(&[("src", "content")]);
@@ -53,6 +58,22 @@ impl Module for Copy {
 
     fn prepare(&self, args: &Args, ctx: &dyn TaskContext) -> Result<Box<dyn Action>, ModuleError> {
         let dest = args.str("dest")?;
+        if args.bool_or("remote_src", false)? {
+            if args.get("content").is_some() {
+                return Err(ModuleError::Arg {
+                    arg: "remote_src".into(),
+                    message: "cannot be used with content; give src, a path on the host".into(),
+                });
+            }
+            let src = args.str("src")?;
+            if src.is_empty() {
+                return Err(ModuleError::Arg { arg: "src".into(), message: "must not be empty".into() });
+            }
+            let put = PutFile::new(args, dest, Vec::new(), Some(src.clone()))?;
+            return Ok(Box::new(
+                PutFile { remote: Some(RemoteSource { path: src, size: 0 }), ..put }.in_check_mode(ctx.check_mode()),
+            ));
+        }
         let (content, src) = match args.get("content") {
             Some(value) => {
                 if dest.ends_with('/') {
@@ -109,6 +130,15 @@ pub struct PutFile {
     path: String,
     /// Dry run: a missing parent directory may be created by an earlier task.
     check: bool,
+    /// `remote_src`: the bytes are those of this file on the host.
+    remote: Option<RemoteSource>,
+}
+
+/// The source of a `remote_src` copy; its size is known after the probe.
+#[derive(Debug)]
+struct RemoteSource {
+    path: String,
+    size: u64,
 }
 
 impl PutFile {
@@ -139,6 +169,7 @@ impl PutFile {
             validate,
             src,
             check: false,
+            remote: None,
         })
     }
 
@@ -158,11 +189,39 @@ impl Action for PutFile {
         Some(vec![self.dest.clone()])
     }
     fn probe(&self) -> Option<String> {
-        Some(Probe::new(&self.dest).into_dir(self.into_dir.clone()).script())
+        let dest = Probe::new(&self.dest).into_dir(self.into_dir.clone()).script();
+        Some(match &self.remote {
+            Some(r) => format!("{}{dest}", Probe::new(&r.path).script()),
+            None => dest,
+        })
     }
 
     fn compare(&mut self, probe: Option<&ExecOutput>) -> Result<Plan, ModuleError> {
-        let st = file_state::parse_output(probe)?;
+        let st = match &mut self.remote {
+            None => file_state::parse_output(probe)?,
+            Some(remote) => {
+                let (src, st) = file_state::parse_pair(probe)?;
+                let path = &remote.path;
+                if !src.exists {
+                    return Err(ModuleError::failed(format!("Source {path} not found")));
+                }
+                if src.kind == FileKind::Dir {
+                    return Err(ModuleError::failed(format!(
+                        "remote_src: `{path}` is a directory; stead copies single files only"
+                    )));
+                }
+                if src.unreadable {
+                    return Err(ModuleError::failed(format!(
+                        "cannot read {path} (permission denied; does the task need `become`?)"
+                    )));
+                }
+                self.sha256 = src.sha256.clone().ok_or_else(|| ModuleError::Probe(format!("no checksum of {path}")))?;
+                // A source too large to read back is compared and diffed by checksum.
+                self.content = src.content.clone().unwrap_or_default();
+                remote.size = src.size;
+                st
+            }
+        };
         if st.into_dir {
             let base = self.into_dir.as_deref().unwrap_or_default();
             self.path = format!("{}/{base}", self.dest.trim_end_matches('/'));
@@ -222,7 +281,16 @@ impl Action for PutFile {
         }
         let writes_over_file = st.exists && st.kind == FileKind::File && !replace_link;
         let changes = if writes_over_file { self.attrs.changes(&st) } else { new_path_attrs(&self.attrs, false) };
-        let diff = content_diff(path, &st, &self.content, &self.sha256, &changes);
+        let diff = match &self.remote {
+            Some(r) if self.content.len() as u64 != r.size => {
+                let old = match &st.sha256 {
+                    Some(sum) if writes_over_file => format!("sha256:{sum}"),
+                    _ => "absent".to_owned(),
+                };
+                Diff::state(path, &[("content", old)], &[("content", format!("sha256:{}", self.sha256))])
+            }
+            _ => content_diff(path, &st, &self.content, &self.sha256, &changes),
+        };
         let write = WriteFile {
             dest: path,
             content: &self.content,
@@ -234,7 +302,11 @@ impl Action for PutFile {
             validate: self.validate.as_deref(),
             expect: None,
         };
-        let mut change = Plan::change(write.apply()).with_diff(Some(diff));
+        let apply = match &self.remote {
+            Some(r) => ApplyScript { script: write.script_from_host(&r.path, r.size, &self.sha256), stdin: Vec::new() },
+            None => write.apply(),
+        };
+        let mut change = Plan::change(apply).with_diff(Some(diff));
         change.result = plan.result;
         if writes_over_file {
             file_write::fill_state(&mut change.result, &st);

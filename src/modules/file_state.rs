@@ -435,7 +435,26 @@ fn num<T: std::str::FromStr>(field: Option<&str>, what: &str) -> Result<T, Modul
 
 /// Parses the probe's (or an apply script's) standard output.
 pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
-    let mut cur = Cursor { data: stdout, pos: 0 };
+    parse_from(&mut Cursor { data: stdout, pos: 0 })
+}
+
+/// Parses the output of two probes run one after the other (copy's
+/// `remote_src` probes its source, then its destination).
+pub fn parse_pair(out: Option<&ExecOutput>) -> Result<(FileState, FileState), ModuleError> {
+    let out = out.ok_or_else(|| ModuleError::Probe("the file probe did not run".into()))?;
+    if out.status != 0 {
+        return Err(ModuleError::failed(format!(
+            "cannot read the file's state (exit {}): {}",
+            out.status,
+            out.stderr_text().trim()
+        )));
+    }
+    let mut cur = Cursor { data: &out.stdout, pos: 0 };
+    let first = parse_from(&mut cur)?;
+    Ok((first, parse_from(&mut cur)?))
+}
+
+fn parse_from(cur: &mut Cursor<'_>) -> Result<FileState, ModuleError> {
     let mut st = FileState::default();
     // An apply script reports its backup before the state.
     loop {

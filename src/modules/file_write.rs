@@ -135,6 +135,25 @@ impl WriteFile<'_> {
 
     /// The script alone; it expects exactly [`WriteFile::content`] on stdin.
     pub fn script(&self) -> String {
+        self.script_filled("cat > \"$tmp\"\n", &received_check(self.content))
+    }
+
+    /// The script that fills the new file from `src`, a file on the host
+    /// (copy's `remote_src`), instead of stdin; it is renamed over `dest`
+    /// only if it is still the `len` bytes with the SHA-256 that were probed.
+    pub fn script_from_host(&self, src: &str, len: u64, sha256: &str) -> String {
+        let fill = format!("cat -- {} > \"$tmp\"\n", quote(src));
+        let check = format!(
+            "n=$(wc -c < \"$tmp\")\nh=$(sha256sum < \"$tmp\")\n\
+             if [ \"$((n + 0))\" -ne {len} ] || [ \"${{h%% *}}\" != {sum} ]; then \
+             die {msg}; fi\n",
+            sum = quote(sha256),
+            msg = quote(&format!("{src} changed since it was read; {} left unchanged, run again", self.dest)),
+        );
+        self.script_filled(&fill, &check)
+    }
+
+    fn script_filled(&self, fill: &str, check: &str) -> String {
         let mut s = prelude(self.dest, self.follow);
         s.push_str("dir=$(dirname -- \"$d\"; echo .); dir=${dir%?.}\n");
         if self.make_parents {
@@ -155,10 +174,10 @@ impl WriteFile<'_> {
         s.push_str(
             "tmp=$(mktemp -- \"$dir/.stead.XXXXXXXX\") || \
              die \"cannot create a temporary file in $dir\"\n\
-             trap 'rm -f -- \"$tmp\"' EXIT\ntrap 'exit 1' HUP INT TERM\n\
-             cat > \"$tmp\"\n",
+             trap 'rm -f -- \"$tmp\"' EXIT\ntrap 'exit 1' HUP INT TERM\n",
         );
-        s.push_str(&received_check(self.content));
+        s.push_str(fill);
+        s.push_str(check);
         // An existing file (seen through its link when following) keeps its
         // mode and owner unless the task sets them; a new one gets the
         // default mode a plain `open` would give it, not mktemp's 0600.

@@ -457,6 +457,82 @@ fn copy_backup_keeps_the_previous_version_beside_the_file() {
     assert_eq!(test.read(HOST, &backups[0]), "old\n");
 }
 
+#[test]
+fn copy_remote_src_copies_a_file_on_the_host_as_ansible_does() {
+    let sshd = Sshd::start();
+    for engine in crate::support::oracle::engines() {
+        let who = engine.name();
+        let test = Test::new().engine(&engine).host(HOST, &sshd).file(
+            "site.yml",
+            play(
+                r#"
+                - name: restore the config
+                  copy: {src: "{{ root }}/saved.conf", dest: "{{ root }}/app.conf", remote_src: true, mode: "0640"}
+                  register: r
+                - name: show
+                  debug: {msg: "{{ r.dest }} {{ r.checksum | default('') }}"}
+                "#,
+            ),
+        );
+        test.put(HOST, "saved.conf", "port=80\n");
+        test.put(HOST, "app.conf", "port=8080\n");
+        let first = test.run_args(["apply", "site.yml", "--diff"]);
+        first.assert_status(0);
+        if engine == crate::support::oracle::Engine::Stead {
+            // Ansible shows no diff for a remote_src copy; stead shows the lines.
+            first.assert_output_contains("-port=8080").assert_output_contains("+port=80");
+        }
+        assert_eq!(test.read(HOST, "app.conf"), "port=80\n", "{who}");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(test.path(HOST, "app.conf")).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o640, "{who}");
+        assert_eq!(first.changed_tasks(HOST), ["restore the config"], "{who}");
+        let again = test.run_args(["apply", "site.yml"]);
+        again.assert_status(0);
+        assert!(again.changed_tasks(HOST).is_empty(), "{who}: a second run changes nothing");
+        // Check mode reports the change and touches nothing.
+        test.put(HOST, "saved.conf", "port=81\n");
+        let before = test.tree_hash(HOST);
+        let check = test.run_args(["apply", "site.yml", "--check"]);
+        check.assert_status(0);
+        assert_eq!(check.changed_tasks(HOST), ["restore the config"], "{who}");
+        assert_eq!(test.tree_hash(HOST), before, "{who}: --check changed the host");
+    }
+}
+
+#[test]
+fn copy_remote_src_compares_a_large_file_by_checksum_and_refuses_what_it_cannot_copy() {
+    let sshd = Sshd::start();
+    let test = one_host(
+        &sshd,
+        r#"
+        - name: big
+          copy: {src: "{{ root }}/big.bin", dest: "{{ root }}/copy.bin", remote_src: true}
+        "#,
+    );
+    let big: Vec<u8> = (0..400_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    test.put(HOST, "big.bin", &big);
+    let run = converge(&test, 1);
+    run.assert_status(0);
+    assert_eq!(std::fs::read(test.path(HOST, "copy.bin")).unwrap(), big);
+    let plan = test.run_args(["plan", "site.yml"]);
+    plan.assert_status(0);
+    for (task, setup, message) in [
+        ("src: \"{{ root }}/nothing\", dest: \"{{ root }}/x\", remote_src: true", "", "Source "),
+        ("src: \"{{ root }}/adir\", dest: \"{{ root }}/x\", remote_src: true", "adir/f", "is a directory"),
+        ("content: \"x\", dest: \"{{ root }}/x\", remote_src: true", "", "cannot be used with content"),
+    ] {
+        if !setup.is_empty() {
+            test.put(HOST, setup, "f\n");
+        }
+        test.write("bad.yml", play(&format!("- name: bad\n  copy: {{{task}}}\n")));
+        let out = test.run_args(["apply", "bad.yml"]);
+        out.assert_status(4).assert_output_contains(message);
+        assert!(!test.exists(HOST, "x"), "nothing written for: {task}");
+    }
+}
+
 // --------------------------------------------------------------- template
 
 #[test]

@@ -30,6 +30,9 @@ pub enum Command {
     Facts(FactsArgs),
     /// List the local audit trail of past apply and plan runs.
     Audit(AuditArgs),
+    /// Find the backups runs made (`backup: true`) and put one back.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
     /// The settings read from ansible.cfg and ANSIBLE_* variables.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -196,6 +199,54 @@ pub struct VaultEncryptStringArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub vault: VaultArgs,
+}
+
+/// `stead backups ...`.
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List the backups recorded in the audit trail, newest first.
+    List(BackupsListArgs),
+    /// Put a file back from one of its backups (atomically, with a diff; --check to preview).
+    Restore(Box<BackupsRestoreArgs>),
+}
+
+/// Options of backups list.
+#[derive(Debug, Args)]
+pub struct BackupsListArgs {
+    /// Only this host's backups.
+    pub host: Option<String>,
+    /// Only the backups of this file.
+    pub path: Option<String>,
+    /// Print them as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    /// The audit log to read (default as for apply).
+    #[arg(long = "audit-log", value_name = "PATH", env = "STEAD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Options of backups restore.
+#[derive(Debug, Args)]
+pub struct BackupsRestoreArgs {
+    /// The host (its inventory name).
+    pub host: String,
+    /// The file to put back.
+    pub path: String,
+    /// Which backup: its path or file name as `backups list` shows it (default: the newest).
+    #[arg(long, value_name = "BACKUP")]
+    pub at: Option<String>,
+    /// The audit log to read, and to record the restore in (default as for apply).
+    #[arg(long = "audit-log", value_name = "PATH", env = "STEAD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub inventory: InventoryOpt,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonRunArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub mode: ModeArgs,
 }
 
 /// `stead config ...`.

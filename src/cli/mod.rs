@@ -2,6 +2,7 @@
 //! output and exit status. Owns the terminal; the library never prints.
 
 mod args;
+mod backups;
 mod live;
 mod saved;
 mod terminal;
@@ -125,6 +126,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Facts(f) => facts(f),
         Command::Audit(x) => audit_list(x),
+        Command::Backups(args::BackupsCommand::List(b)) => backups::list(b),
+        Command::Backups(args::BackupsCommand::Restore(b)) => backups::restore(*b),
         Command::Config(ConfigCommand::Dump { json }) => config_dump(json),
         Command::Completions(c) => {
             let shell = match c.shell {

@@ -240,6 +240,7 @@ pub fn report_refused(
             handler: false,
             items: vec![],
             tags: vec![],
+            backups: vec![],
         }));
     }
     for (host, why) in unreachable {

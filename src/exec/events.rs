@@ -55,6 +55,19 @@ pub struct TaskRecord {
     pub items: Vec<(String, Status)>,
     /// The task's tags, with those it inherits (play, role, block, import).
     pub tags: Vec<String>,
+    /// The backups this task made (`backup: true`), so they can be found
+    /// again (`stead backups`).
+    pub backups: Vec<BackupMade>,
+}
+
+/// A backup a task left on its host: the file and the copy of its previous
+/// version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct BackupMade {
+    /// The file that was changed.
+    pub path: String,
+    /// The copy of its previous version, beside it on the host.
+    pub backup: String,
 }
 
 /// One remote command, told with `-v` so a person can see what stead sent
@@ -202,6 +215,10 @@ pub fn mask_event(event: Event) -> Event {
             r.diff.iter_mut().chain(r.msg.iter_mut()).for_each(m);
             r.items.iter_mut().for_each(|(label, _)| m(label));
             r.tags.iter_mut().for_each(m);
+            for b in &mut r.backups {
+                m(&mut b.path);
+                m(&mut b.backup);
+            }
             Event::TaskDone(r)
         }
         Event::Unreachable { mut host, mut play, mut msg } => {
@@ -279,6 +296,7 @@ mod tests {
             handler: false,
             items: vec![("events-mask-secret".into(), Status::Ok)],
             tags: vec![],
+            backups: vec![],
         }));
         sink.emit(Event::Warning("w events-mask-secret".into()));
         let seen = format!("{:?}", keep.0.lock().unwrap());

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 
 use super::batch;
 use super::cursor::{IncludedItems, Segment};
-use super::events::{Event, EventSink, RemoteTrace, Status, TaskRecord};
+use super::events::{BackupMade, Event, EventSink, RemoteTrace, Status, TaskRecord};
 use super::outcome::{self, UnitResult};
 use super::plan_gate::{PlanKeys, TaskRun};
 use super::vars::HostVars;
@@ -560,6 +560,7 @@ impl HostRun<'_> {
             show_diff: self.options.diff,
             show_msg: false,
             tags: vec![],
+            backups: vec![],
         }
     }
 
@@ -1187,6 +1188,7 @@ impl HostRun<'_> {
         let mut any_failed = false;
         let mut all_skipped = !results.is_empty();
         let mut facts = Map::new();
+        let mut backups = Vec::new();
         // `set_fact` with `cacheable` marks its facts as host facts.
         let mut cacheable = false;
         // An unreachable host under `ignore_unreachable` is ignored like a failure.
@@ -1199,6 +1201,9 @@ impl HostRun<'_> {
             any_changed |= changed;
             any_failed |= failed;
             all_skipped &= skipped;
+            if let Some(b) = backup_made(&result) {
+                backups.push(b);
+            }
             if let Some(d) = diff {
                 if changed {
                     diffs.push(d.unified());
@@ -1276,6 +1281,7 @@ impl HostRun<'_> {
             show_diff: task.diff.unwrap_or(self.options.diff),
             show_msg: task.module.shows_message(),
             tags: task.tags.clone(),
+            backups,
             ..record
         }));
         if any_failed && !ignore {
@@ -1289,6 +1295,14 @@ impl HostRun<'_> {
             HostEnd::Done
         }
     }
+}
+
+/// The backup a unit's result names (`backup_file`, Ansible's key), with
+/// the file it is a backup of (`dest`, or `path` for lineinfile and its kin).
+fn backup_made(result: &ResultMap) -> Option<BackupMade> {
+    let backup = result.get("backup_file")?.as_str().filter(|b| !b.is_empty())?;
+    let path = result.get("dest").or_else(|| result.get("path"))?.as_str()?;
+    Some(BackupMade { path: path.to_owned(), backup: backup.to_owned() })
 }
 
 /// The pause after the `failures`-th failed attempt of a reconnect:

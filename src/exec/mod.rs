@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Semaphore};
 
-pub use events::{Event, EventSink, Masked, RemoteTrace, Status, TaskRecord, Tee};
+pub use events::{BackupMade, Event, EventSink, Masked, RemoteTrace, Status, TaskRecord, Tee};
 pub use host::HostEnd;
 
 use crate::plan::RunPlan;

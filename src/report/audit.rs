@@ -56,6 +56,20 @@ pub struct HostAudit {
     pub failed: usize,
     /// What changed (would change, in check mode), in order.
     pub changed: Vec<ChangedTask>,
+    /// Backups made on the host (`backup: true`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<BackupEntry>,
+}
+
+/// A backup a run made: which task, of which file, and where the copy is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupEntry {
+    /// Task name.
+    pub task: String,
+    /// The file.
+    pub path: String,
+    /// The copy of its previous version on the host.
+    pub backup: String,
 }
 
 /// One run.
@@ -262,7 +276,18 @@ pub fn hosts_of(report: &Report) -> BTreeMap<String, HostAudit> {
                     diff_sha256: t.diff.as_deref().map(|d| sha256_hex(d.as_bytes())),
                 })
                 .collect();
-            (name.clone(), HostAudit { unreachable: h.unreachable, failed: h.failed, changed })
+            let backups = h
+                .tasks
+                .iter()
+                .flat_map(|t| {
+                    t.backups.iter().map(|b| BackupEntry {
+                        task: t.task.clone(),
+                        path: b.path.clone(),
+                        backup: b.backup.clone(),
+                    })
+                })
+                .collect();
+            (name.clone(), HostAudit { unreachable: h.unreachable, failed: h.failed, changed, backups })
         })
         .collect()
 }
@@ -336,6 +361,42 @@ pub struct Filter {
     pub since: Option<std::time::SystemTime>,
     /// Only records in which something changed (on `host`, if given).
     pub changed: bool,
+}
+
+/// A backup found in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundBackup {
+    /// When the run that made it started.
+    pub timestamp: String,
+    /// The host it is on.
+    pub host: String,
+    /// The file it is a backup of.
+    pub path: String,
+    /// The backup's path on the host.
+    pub backup: String,
+    /// The task that made it.
+    pub task: String,
+}
+
+/// The backups the records' runs made, newest first, optionally only on
+/// `host` and of `path`. Dry runs make none.
+pub fn backups(records: &[AuditRecord], host: Option<&str>, path: Option<&str>) -> Vec<FoundBackup> {
+    let mut found = Vec::new();
+    // Records are appended in time order: walk them backwards, newest first.
+    for r in records.iter().rev().filter(|r| !r.check_mode) {
+        for (h, a) in r.hosts.iter().filter(|(h, _)| host.is_none_or(|want| want == h.as_str())) {
+            for b in a.backups.iter().rev().filter(|b| path.is_none_or(|p| p == b.path)) {
+                found.push(FoundBackup {
+                    timestamp: r.timestamp.clone(),
+                    host: h.clone(),
+                    path: b.path.clone(),
+                    backup: b.backup.clone(),
+                    task: b.task.clone(),
+                });
+            }
+        }
+    }
+    found
 }
 
 impl Filter {

@@ -116,6 +116,9 @@ pub struct TaskEntry {
     pub handler: bool,
     /// The task's tags (with inherited ones).
     pub tags: Vec<String>,
+    /// Backups the task made (`backup: true`): file and backup path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<crate::exec::BackupMade>,
 }
 
 /// An event sink that builds the per-host counts and task lists.
@@ -164,6 +167,7 @@ impl EventSink for Collector {
                     rescued: r.rescued,
                     handler: r.handler,
                     tags: r.tags,
+                    backups: r.backups,
                 });
             }
             Event::Unreachable { host, play, msg } => {

@@ -236,6 +236,7 @@ mod tests {
             handler: false,
             items: vec![("x".into(), Status::Changed)],
             tags: vec!["cis_1.1".into()],
+            backups: vec![],
         }));
         // Written already, before the run ends.
         let text = std::fs::read_to_string(&path).unwrap();

@@ -253,6 +253,7 @@ mod tests {
             rescued: false,
             handler: false,
             tags: vec![],
+            backups: vec![],
         }
     }
 

@@ -94,6 +94,7 @@ mod tests {
             rescued: false,
             handler: false,
             tags: vec![],
+            backups: vec![],
         }
     }
 

@@ -224,6 +224,7 @@ mod tests {
             rescued: false,
             handler: false,
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            backups: vec![],
         }
     }
 

@@ -8,6 +8,7 @@
 mod support;
 
 mod audit;
+mod backups;
 mod bad_input;
 mod ci_reports;
 mod completions;

@@ -405,6 +405,10 @@ pub struct CommonRunArgs {
     /// Accept host keys of hosts never seen before (default: strict checking).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// When another stead run holds a host's lock, wait up to SECS for it (default: refuse
+    /// that host at once, naming the holder).
+    #[arg(long = "lock-wait", value_name = "SECS", default_value_t = 0)]
+    pub lock_wait: u64,
     /// More output: -v tells each remote command (host, purpose, exit status, time, sizes);
     /// -vv also prints its script (never a no_log task's; vault values masked).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]

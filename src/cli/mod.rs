@@ -304,8 +304,24 @@ fn run_options(common: &CommonRunArgs, check: bool, diff: bool, settings: &Setti
         extra_vars: parse_extra_vars(&common.extra_vars)?,
         limit: common.limit.clone(),
         verbosity: common.verbose,
+        lock_holder: lock_holder(),
+        lock_wait_secs: common.lock_wait,
         ..configured(settings)
     })
+}
+
+/// Who this run is, as a host's lock names it to another run: user,
+/// machine, process and start time, and the command (never its arguments,
+/// which may hold secrets).
+pub(crate) fn lock_holder() -> String {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    format!(
+        "stead {command} by {}@{} (pid {}), since {}",
+        audit::current_user(),
+        audit::controller_hostname(),
+        std::process::id(),
+        humantime::format_rfc3339_seconds(SystemTime::now())
+    )
 }
 
 /// The run options the settings give (flags already applied to them).

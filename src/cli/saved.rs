@@ -119,6 +119,9 @@ pub fn apply(a: RunArgs, settings: &Settings) -> Result<i32> {
         force_handlers: spec.force_handlers || from_settings.force_handlers,
         search: settings.search_paths(&spec.roles_path),
         saved_plan: PlanGate::Off,
+        verbosity: a.common.verbose,
+        lock_holder: super::lock_holder(),
+        lock_wait_secs: a.common.lock_wait,
         ..from_settings
     };
     let reports = ReportSpec::parse_all(&a.report)?;

@@ -23,7 +23,7 @@ use crate::modules::{
 use crate::plan::{PlayPlan, RunOptions};
 use crate::playbook::{find_local_file, Include, LoopExtras, Task};
 use crate::template::{context, Templates};
-use crate::transport::{Become, Connection, ExecOutput, RemoteCommand, TransportError, MAX_SCRIPT_BYTES};
+use crate::transport::{lock, Become, Connection, ExecOutput, RemoteCommand, TransportError, MAX_SCRIPT_BYTES};
 
 const NO_LOG: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
@@ -302,8 +302,9 @@ impl HostRun<'_> {
     async fn ensure_connected<'l>(&self, link: &'l mut Link) -> Result<&'l Connection, TransportError> {
         if link.conn.is_none() {
             let vars = self.connection_vars(&link.host, &self.inventory_vars)?;
-            let conn =
+            let mut conn =
                 super::connect::open(&link.host, &vars, self.play.play.remote_user.as_deref(), self.options).await?;
+            self.lock_host(&mut conn, &vars);
             link.conn = Some(conn);
         }
         Ok(link.conn.as_ref().expect("just connected"))
@@ -532,7 +533,33 @@ impl HostRun<'_> {
         }
     }
 
+    /// Makes the host's own connection take the host lock on its first
+    /// command, unless `stead_host_lock: false` says not to; the lock file
+    /// is `stead_lock_file` (default [`lock::DEFAULT_PATH`]).
+    fn lock_host(&self, conn: &mut Connection, vars: &Map<String, Json>) {
+        let off = vars.get("stead_host_lock").is_some_and(|v| {
+            v.as_bool() == Some(false) || v.as_str().and_then(crate::modules::spec::parse_bool) == Some(false)
+        });
+        if off {
+            return;
+        }
+        let path = vars.get("stead_lock_file").and_then(Json::as_str).unwrap_or(lock::DEFAULT_PATH);
+        conn.lock_host(lock::HostLock {
+            path: path.to_owned(),
+            holder: self.options.lock_holder.clone(),
+            wait_secs: self.options.lock_wait_secs,
+        });
+    }
+
     fn unreachable(&self, host: &str, e: TransportError) -> HostEnd {
+        // A host another run holds is reachable: refused, a failure.
+        if let TransportError::Locked { holder, .. } = e {
+            // Named by its inventory name, not the address ssh was given.
+            let msg = TransportError::Locked { host: host.to_owned(), holder }.to_string();
+            let record = self.record(host, "host lock", "lock", Instant::now());
+            self.sink.emit(Event::TaskDone(TaskRecord { status: Status::Failed, msg: Some(msg), ..record }));
+            return HostEnd::Failed;
+        }
         self.sink.emit(Event::Unreachable {
             host: host.to_owned(),
             play: self.play.play.name.clone(),
@@ -1090,6 +1117,11 @@ impl HostRun<'_> {
                 failures += 1;
                 tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
             }
+        }
+        // The host is back: its next command takes the host lock again
+        // (the reboot ended the old one; the waiting attempts take none).
+        if let (Some(conn), Ok(vars)) = (link.conn.as_mut(), self.connection_vars(&link.host, &self.inventory_vars)) {
+            self.lock_host(conn, &vars);
         }
         Reconnected::Back { elapsed: started.elapsed() }
     }

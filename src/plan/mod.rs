@@ -69,6 +69,10 @@ pub struct RunOptions {
     pub ansible_managed: Option<String>,
     /// `--shard K/N` (1-based K).
     pub shard: Option<(usize, usize)>,
+    /// Who this run is, as a host's lock names it to another run.
+    pub lock_holder: String,
+    /// `--lock-wait`: seconds to wait for another run's host lock.
+    pub lock_wait_secs: u64,
     /// `-v` count: 1 tells each remote command, 2 also shows its script;
     /// `debug: verbosity:` compares against it, as in Ansible.
     pub verbosity: u8,

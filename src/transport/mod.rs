@@ -8,6 +8,7 @@
 //! script in `sudo -n` here, in one place.
 
 mod local;
+pub mod lock;
 pub mod quote;
 mod ssh;
 
@@ -85,6 +86,14 @@ pub enum TransportError {
         /// Destination.
         host: String,
     },
+    /// Another stead run holds this host's lock (see [`lock`]).
+    #[error("{host} is locked by another stead run: {holder}; try again when it ends, or wait for it with --lock-wait SECONDS")]
+    Locked {
+        /// Destination.
+        host: String,
+        /// Who holds the lock, as that run wrote it.
+        holder: String,
+    },
     /// The become method's program is not on the host.
     #[error("privilege escalation on {host} failed: `{program}` is not installed there; install it or connect as the target user")]
     BecomeMissing {
@@ -127,13 +136,35 @@ impl ExecCounter {
 }
 
 impl Connection {
+    /// Makes this connection lock its host on its first command (only a
+    /// host's own connection does, never one a task is delegated to).
+    pub fn lock_host(&mut self, lock: lock::HostLock) {
+        if let Connection::Ssh(c) = self {
+            c.lock = Some(lock);
+        }
+    }
+
     /// Runs one script on the host.
     pub async fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
-        let line = wrap_become(cmd);
+        let locking = match self {
+            Connection::Ssh(c) => c.lock.as_ref().filter(|_| !c.lock_taken.swap(true, Ordering::SeqCst)),
+            Connection::Local(_) => None,
+        };
+        let mut line = wrap_become(cmd);
+        if let Some(lock) = locking {
+            // Its own shell, before the script and outside privilege
+            // escalation: exit 75 when busy, and the script does not run.
+            line = format!("sh -c {} </dev/null && {line}", quote::quote(&lock.prelude()));
+        }
         let out = match self {
             Connection::Ssh(c) => c.exec(&line, &cmd.stdin).await?,
             Connection::Local(c) => c.exec(&line, &cmd.stdin).await?,
         };
+        if locking.is_some() {
+            if let Some(holder) = lock::busy_holder(out.status, &out.stderr) {
+                return Err(TransportError::Locked { host: self.host().to_owned(), holder });
+            }
+        }
         if let Some(b) = &cmd.become_user {
             if out.status == 1 && is_sudo_password_prompt(&out.stderr) {
                 return Err(TransportError::BecomeNeedsPassword { host: self.host().to_owned() });

@@ -52,6 +52,9 @@ pub struct SshConnection {
     // Holds the control socket's directory; removed after the master stops.
     _control_dir: tempfile::TempDir,
     pub(super) counter: ExecCounter,
+    /// The host lock its first command takes, if any.
+    pub(super) lock: Option<super::lock::HostLock>,
+    pub(super) lock_taken: std::sync::atomic::AtomicBool,
 }
 
 impl SshConnection {
@@ -120,6 +123,8 @@ impl SshConnection {
             session: Some(session),
             _control_dir: control_dir,
             counter: ExecCounter::default(),
+            lock: None,
+            lock_taken: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

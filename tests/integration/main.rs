@@ -16,6 +16,7 @@ mod config;
 mod control_flow;
 mod faults;
 mod fixture;
+mod host_lock;
 mod hosts;
 mod inventory_scripts;
 mod keywords;

@@ -44,6 +44,8 @@ struct Host {
     name: String,
     vars: Vec<(String, Value)>,
     root: TempDir,
+    /// The folder of its host lock, when it is this machine's sshd.
+    _lock: Option<TempDir>,
 }
 
 /// One test project: inventory, playbooks, files, and the hosts' roots.
@@ -105,7 +107,15 @@ impl Test {
         let root = temp("stead-root-");
         let mut vars = vars;
         vars.push(("root".into(), Value::String(root.path().display().to_string())));
-        self.hosts.push(Host { name: name.into(), vars, root });
+        // Hosts served by this machine's sshd share its /run/lock: each gets
+        // a lock file of its own, or the tests running at once would queue
+        // on one lock (Tier-B hosts have their own /run).
+        let loopback = vars.iter().any(|(k, v)| k == "ansible_host" && v == "127.0.0.1");
+        let lock = (loopback && !vars.iter().any(|(k, _)| k == "stead_lock_file")).then(|| temp("stead-lock-"));
+        if let Some(dir) = &lock {
+            vars.push(("stead_lock_file".into(), Value::String(dir.path().join("stead.lock").display().to_string())));
+        }
+        self.hosts.push(Host { name: name.into(), vars, root, _lock: lock });
         self
     }
 

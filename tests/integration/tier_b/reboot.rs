@@ -154,7 +154,7 @@ fn a_reboot_that_never_comes_back_times_out_and_leaves_the_other_host_alone() {
         } else {
             out.assert_output_contains("Failed to connect to the host via ssh");
         }
-        assert_eq!(out.summary("failed"), 1, "{e}");
+        assert_eq!(out.summary("failed"), 1, "{e}\n{}", out.stdout);
         assert_eq!(out.summary("unreachable"), 0, "{e}");
         assert_eq!(out.task_statuses("h2"), ["changed", "changed"], "{e}");
         assert_eq!(out.task_statuses("h1"), ["failed"], "{e}");

@@ -27,6 +27,8 @@ pub mod config;
 pub mod diagnostic;
 pub mod exec;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod inputs;
 pub mod inventory;
 pub mod modules;

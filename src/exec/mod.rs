@@ -12,6 +12,7 @@ mod connect;
 mod cursor;
 pub mod events;
 mod facts;
+pub use facts::parse as parse_facts;
 mod host;
 mod outcome;
 mod plan_gate;

@@ -345,12 +345,25 @@ pub struct CommonRunArgs {
     /// Connection user.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
-    /// Escalate privileges (sudo -n).
+    /// Escalate privileges (sudo; -n unless a become password is given).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
     /// User to become.
     #[arg(long)]
     pub become_user: Option<String>,
+    /// Ask for the become (sudo) password once, on the terminal (no echo). A host's
+    /// ansible_become_password wins.
+    #[arg(
+        short = 'K',
+        long = "ask-become-pass",
+        alias = "ask-become-password",
+        conflicts_with = "become_password_file"
+    )]
+    pub ask_become_pass: bool,
+    /// A file holding the become password (its first line), or an executable printing it
+    /// (also ANSIBLE_BECOME_PASSWORD_FILE and `become_password_file` in ansible.cfg).
+    #[arg(long = "become-password-file", alias = "become-pass-file", value_name = "PATH")]
+    pub become_password_file: Option<PathBuf>,
     /// Accept host keys of hosts never seen before (default: strict checking).
     #[arg(long)]
     pub accept_new_host_keys: bool,

@@ -155,6 +155,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The run's become password, from `-K` or a password file.
+fn become_password(common: &CommonRunArgs, settings: &Settings) -> Result<Option<stead::transport::BecomePassword>> {
+    vault::become_password(common.ask_become_pass, common.become_password_file.as_deref(), settings)
+}
+
 /// The effective settings (ansible.cfg, `ANSIBLE_*`, then the flags), with
 /// their warnings printed: once per run.
 fn settings(flags: &Flags) -> Result<Settings> {
@@ -349,6 +354,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     let check = a.mode.check || is_plan;
     let diff = a.mode.diff || is_plan;
     let mut options = run_options(&a.common, check, diff, &settings)?;
+    options.become_password = become_password(&a.common, &settings)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use stead::config::Settings;
+use stead::transport::BecomePassword;
 use stead::vault::{self, Keyring, Secret, Source, DEFAULT_ID};
 
 use super::args::{
@@ -142,6 +143,37 @@ fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, defaults: Optio
 pub fn install(args: &VaultArgs, settings: &Settings) -> Result<()> {
     vault::install(gather(args, Purpose::Read, false, Some(settings))?);
     Ok(())
+}
+
+/// The run's become password, in Ansible's order: `-K` (asked once, on the
+/// terminal), else `--become-password-file`, else `become_password_file`
+/// of the configuration (`ANSIBLE_BECOME_PASSWORD_FILE`). A file is read as
+/// a vault password file is (an executable is run and prints it). A host's
+/// `ansible_become_password` beats all of these; the executor decides that.
+pub fn become_password(ask: bool, file: Option<&Path>, settings: &Settings) -> Result<Option<BecomePassword>> {
+    if ask {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "cannot ask for the become password (-K): stdin is not a terminal (use --become-password-file, or \
+                 ansible_become_password in the inventory)"
+            );
+        }
+        let typed = rpassword::prompt_password("BECOME password: ").context("reading the become password")?;
+        let typed = Secret::new(typed);
+        return Ok(Some(BecomePassword::new(typed.expose().clone())));
+    }
+    let configured = settings.become_password_file.value.as_deref();
+    let Some(path) = file.or(configured) else {
+        return Ok(None);
+    };
+    let path = expand_home(path.to_path_buf());
+    let secret = vault::read_password_file(&path, DEFAULT_ID).map_err(|e| match e {
+        vault::VaultError::PasswordFile { path, reason } => anyhow!("become password file {path}: {reason}"),
+        other => anyhow!("become password file {}: {other}", path.display()),
+    })?;
+    let text = String::from_utf8(secret.expose().clone())
+        .map_err(|_| anyhow!("become password file {}: the password is not UTF-8 text", path.display()))?;
+    Ok(Some(BecomePassword::new(text)))
 }
 
 /// `stead vault ...`.

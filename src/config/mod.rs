@@ -243,6 +243,8 @@ pub struct Settings {
     pub collections_path: Setting<Vec<PathBuf>>,
     /// `vault_password_file`.
     pub vault_password_file: Setting<Option<PathBuf>>,
+    /// `become_password_file`.
+    pub become_password_file: Setting<Option<PathBuf>>,
     /// `vault_identity_list`: `LABEL@SOURCE` entries.
     pub vault_identity_list: Setting<Vec<String>>,
     /// `vault_encrypt_identity`.
@@ -616,6 +618,12 @@ pub fn from_text(
         |r| Some(Some(unquote(&r.text)).filter(|p| !p.is_empty()).map(|p| resolve_path(p, &r.base, env))),
         "a path"
     );
+    let become_password_file = typed!(
+        "become_password_file",
+        None,
+        |r| Some(Some(unquote(&r.text)).filter(|p| !p.is_empty()).map(|p| resolve_path(p, &r.base, env))),
+        "a path"
+    );
     let vault_identity_list = typed!(
         "vault_identity_list",
         Vec::new(),
@@ -660,6 +668,7 @@ pub fn from_text(
         roles_path,
         collections_path,
         vault_password_file,
+        become_password_file,
         vault_identity_list,
         vault_encrypt_identity,
         ignored,
@@ -971,6 +980,12 @@ impl Settings {
                 opt(&path_opt(&self.vault_password_file.value)),
                 opt_text(&path_opt(&self.vault_password_file.value)),
                 &self.vault_password_file.origin,
+            ),
+            (
+                "become_password_file",
+                opt(&path_opt(&self.become_password_file.value)),
+                opt_text(&path_opt(&self.become_password_file.value)),
+                &self.become_password_file.origin,
             ),
             (
                 "vault_identity_list",

@@ -204,7 +204,19 @@ impl HostRun<'_> {
             .or_else(|| self.options.become_method.clone())
             .map(render)
             .unwrap_or_else(|| "sudo".into());
-        Some(Become { user, method })
+        // A host's own password beats the run's (-K, a password file), as in
+        // Ansible; `"{{ vault_sudo_password }}"` is rendered for the host.
+        let password = ["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"]
+            .iter()
+            .find_map(|k| match vars.get(*k) {
+                Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Json::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+            .map(render)
+            .map(crate::transport::BecomePassword::new)
+            .or_else(|| self.options.become_password.clone());
+        Some(Become { user, method, password })
     }
 
     /// The connection a unit runs on: its delegate's, or the host's own.

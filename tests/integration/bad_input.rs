@@ -268,7 +268,7 @@ fn invalid_ansible_port_is_refused_not_turned_into_22() {
 #[test]
 fn connection_variables_stead_cannot_honour_are_refused_by_name() {
     for (var, value) in
-        [("ansible_password", "hunter2"), ("ansible_become_password", "x"), ("ansible_connection", "winrm")]
+        [("ansible_password", "hunter2"), ("ansible_become_flags", "-E"), ("ansible_connection", "winrm")]
     {
         let wire = Tripwire::new();
         let test =

@@ -1,0 +1,221 @@
+//! Privilege escalation with a password (issue 12, item 4): a login user
+//! whose sudo asks for a password, made inside each test host's overlay
+//! (`useradd`, `chpasswd`, a sudoers drop-in), and the password given as
+//! an inventory variable, a vaulted one, a password file, a password
+//! script, or not at all. The password must reach sudo and appear nowhere
+//! else: not in any output or report, not on a command line on the host,
+//! not on the script's stdin, not in a file left on the host.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::testhosts::TestHost;
+use crate::support::{Test, TestHosts};
+
+/// Hostile on purpose: quotes, `$`, a backslash, spaces.
+const PASSWORD: &str = "s3cret 'pw' $HOME \\x-42";
+const LOGIN: &str = "deployer";
+const TARGET: &str = "/root/stead-become.txt";
+/// Bytes a polluted stdin would change: the password's line must not
+/// reach the copy, nor anything be lost from its start.
+const CONTENT: &str = "first line\n\tsecond line, no newline at the end";
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A login user whose sudo requires its password, inside the host only.
+fn add_sudo_user(hosts: &TestHosts, host: &TestHost) {
+    hosts.sh(
+        host,
+        &format!(
+            "useradd -m -s /bin/sh {LOGIN} && printf '%s\\n' {} | chpasswd && \
+             printf '%s ALL=(ALL:ALL) ALL\\n' {LOGIN} > /etc/sudoers.d/50-{LOGIN} && chmod 440 /etc/sudoers.d/50-{LOGIN} && \
+             printf '127.0.1.1 %s\\n' \"$(hostname)\" >> /etc/hosts",
+            sh_quote(&format!("{LOGIN}:{PASSWORD}"))
+        ),
+    );
+    // The user cannot escalate without the password.
+    let out = hosts.exec(host, &format!("su -s /bin/sh {LOGIN} -c 'sudo -n true' 2>&1"));
+    assert!(!out.status.success(), "sudo must ask {LOGIN} for a password");
+}
+
+fn hosts_with_sudo_user(n: usize) -> Option<TestHosts> {
+    let hosts = TestHosts::up(n)?;
+    for h in hosts.hosts() {
+        add_sudo_user(&hosts, h);
+    }
+    Some(hosts)
+}
+
+/// A project whose hosts log in as [`LOGIN`].
+fn project(hosts: &TestHosts, names: &[&str], site: &str) -> Test {
+    let mut test = Test::new().file("site.yml", site);
+    for (i, name) in names.iter().enumerate() {
+        test = test.testhost(name, hosts, hosts.host(i)).host_var(name, "ansible_user", LOGIN);
+    }
+    test
+}
+
+fn site(extra_task: &str) -> String {
+    format!(
+        "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - name: root-owned file\n      copy:\n        \
+         dest: {TARGET}\n        content: {}\n        mode: \"0600\"\n{extra_task}",
+        serde_json::to_string(CONTENT).unwrap()
+    )
+}
+
+/// The file the play wrote, as the host's root sees it.
+#[track_caller]
+fn assert_written(hosts: &TestHosts, host: &TestHost, what: &str) {
+    let stat = hosts.sh(host, &format!("stat -c '%U %a' {TARGET}"));
+    assert_eq!(stat.trim(), "root 600", "{what}");
+    let bytes = hosts.sh(host, &format!("od -An -c {TARGET}"));
+    let expected = {
+        let out = Command::new("od")
+            .args(["-An", "-c"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(CONTENT.as_bytes())?;
+                c.wait_with_output()
+            })
+            .expect("od");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(bytes, expected, "{what}: the copy's bytes changed (a polluted stdin?)");
+}
+
+/// No askpass helper (or anything else of stead's) is left on the host.
+#[track_caller]
+fn assert_nothing_left(hosts: &TestHosts, host: &TestHost) {
+    let left = hosts.sh(host, &format!("ls -A /tmp /dev/shm /home/{LOGIN} | grep -i stead || true"));
+    assert_eq!(left.trim(), "", "left on {}", host.name);
+}
+
+#[track_caller]
+fn assert_secret_absent(test: &Test, out: &crate::support::Outcome, password: &str) {
+    assert!(!out.stdout.contains(password), "password in stdout:\n{}", out.stdout);
+    assert!(!out.stderr.contains(password), "password in stderr:\n{}", out.stderr);
+    assert!(!out.report_text().contains(password), "password in the JSON report");
+    let audit = std::fs::read_to_string(test.audit_log()).unwrap_or_default();
+    assert!(!audit.contains(password), "password in the audit log");
+}
+
+fn encrypt_string(test: &Test, name: &str, plain: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stead"))
+        .args(["vault", "encrypt-string", "--name", name, "--vault-password-file", "vault-pw"])
+        .current_dir(test.project())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stead vault encrypt-string");
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(plain.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "encrypt-string: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_become_password_from_the_inventory_or_a_vault_lets_sudo_write_root_files() {
+    let Some(hosts) = hosts_with_sudo_user(2) else { return };
+    // The process list during the run, as root on the host sees it.
+    let ps = "    - name: process list\n      shell: ps -eo args > /root/ps.txt\n      changed_when: false\n";
+    let test = project(&hosts, &["h1", "h2"], &site(ps))
+        .host_var("h1", "ansible_become_password", PASSWORD)
+        .file("vault-pw", "vault-password-for-become\n");
+    let vaulted = encrypt_string(&test, "ansible_become_password", PASSWORD);
+    test.write("host_vars/h2.yml", vaulted);
+    let args = ["apply", "site.yml", "--vault-password-file", "vault-pw"];
+    let first = test.run_args(args);
+    first.assert_status(0).assert_changed(2);
+    for (h, what) in [(hosts.host(0), "inventory variable"), (hosts.host(1), "vaulted variable")] {
+        assert_written(&hosts, h, what);
+        let ps = hosts.sh(h, "cat /root/ps.txt");
+        assert!(ps.contains("sudo -A -H -u root"), "{what}: {ps}");
+        assert!(!ps.contains(PASSWORD) && !ps.contains("s3cret"), "{what}: the password is on a command line:\n{ps}");
+        assert_nothing_left(&hosts, h);
+    }
+    assert_secret_absent(&test, &first, PASSWORD);
+    let again = test.run_args(args);
+    again.assert_status(0).assert_changed(0);
+    assert_secret_absent(&test, &again, PASSWORD);
+}
+
+#[test]
+fn a_become_password_file_or_script_lets_sudo_write_root_files() {
+    let Some(hosts) = hosts_with_sudo_user(1) else { return };
+    let host = hosts.host(0);
+    let test = project(&hosts, &["h1"], &site("")).file("become-pw", format!("{PASSWORD}\n"));
+    let out = test.run_args(["apply", "site.yml", "--become-password-file", "become-pw"]);
+    out.assert_status(0).assert_changed(1);
+    assert_written(&hosts, host, "--become-password-file");
+    assert_secret_absent(&test, &out, PASSWORD);
+    assert_nothing_left(&hosts, host);
+    // ANSIBLE_BECOME_PASSWORD_FILE naming a script that prints it.
+    hosts.sh(host, &format!("rm {TARGET}"));
+    test.write("become-pw.sh", format!("#!/bin/sh\nprintf '%s\\n' {}\n", sh_quote(PASSWORD)));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(test.project().join("become-pw.sh"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let script = test.project().join("become-pw.sh").display().to_string();
+    let out = test.run_args_env(&[("ANSIBLE_BECOME_PASSWORD_FILE", &script)], ["apply", "site.yml"]);
+    out.assert_status(0).assert_changed(1);
+    assert_written(&hosts, host, "ANSIBLE_BECOME_PASSWORD_FILE script");
+    assert_secret_absent(&test, &out, PASSWORD);
+    let dump = test.run_args_env(&[("ANSIBLE_BECOME_PASSWORD_FILE", &script)], ["config", "dump"]);
+    dump.assert_status(0).assert_stdout_contains("become_password_file(env ANSIBLE_BECOME_PASSWORD_FILE)");
+}
+
+#[test]
+fn a_wrong_become_password_fails_that_hosts_task_quickly_and_others_finish() {
+    let Some(hosts) = hosts_with_sudo_user(2) else { return };
+    let wrong = "not-the-password-7c1";
+    let test = project(&hosts, &["h1", "h2"], &site("")).host_var("h1", "ansible_become_password", wrong).host_var(
+        "h2",
+        "ansible_become_password",
+        PASSWORD,
+    );
+    let started = Instant::now();
+    let out = test.run_args(["apply", "site.yml"]);
+    let took = started.elapsed();
+    out.assert_status(4);
+    out.assert_output_contains("privilege escalation on");
+    out.assert_output_contains("failed: incorrect sudo password");
+    eprintln!("a wrong password failed its task in {took:?} (the whole run)");
+    assert!(took < Duration::from_secs(20), "a wrong password took {took:?}");
+    assert_eq!(out.task_statuses("h1"), ["failed"]);
+    assert_eq!(out.task_statuses("h2"), ["changed"]);
+    assert_written(&hosts, hosts.host(1), "the other host");
+    assert_eq!(hosts.sh(hosts.host(0), &format!("test -e {TARGET} && echo yes || echo no")).trim(), "no");
+    assert_secret_absent(&test, &out, wrong);
+    assert_secret_absent(&test, &out, PASSWORD);
+    assert_nothing_left(&hosts, hosts.host(0));
+}
+
+#[test]
+fn no_become_password_or_su_with_one_is_a_clear_task_failure() {
+    let Some(hosts) = hosts_with_sudo_user(1) else { return };
+    let test = project(&hosts, &["h1"], &site(""));
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4);
+    out.assert_output_contains("needs a password and none was given");
+    out.assert_output_contains("-K/--ask-become-pass");
+    out.assert_output_contains("ansible_become_password");
+    // su reads a password only from a terminal: refused, naming sudo.
+    let test = test.host_var("h1", "ansible_become_password", PASSWORD).host_var("h1", "ansible_become_method", "su");
+    let started = Instant::now();
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4);
+    out.assert_output_contains("become_method su with a password needs a terminal");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_secret_absent(&test, &out, PASSWORD);
+    // -K without a terminal says so before any host is contacted.
+    let out = test.run_args(["apply", "site.yml", "-K"]);
+    out.assert_status(1).assert_stderr_contains("stdin is not a terminal");
+}

@@ -219,3 +219,33 @@ fn no_become_password_or_su_with_one_is_a_clear_task_failure() {
     let out = test.run_args(["apply", "site.yml", "-K"]);
     out.assert_status(1).assert_stderr_contains("stdin is not a terminal");
 }
+
+/// `-K` in a real terminal (a tmux pane): the prompt is Ansible's, the
+/// typed password is not echoed, and it lets sudo write the root file.
+#[test]
+fn ask_become_pass_prompts_once_on_the_terminal_without_echo() {
+    let Some(hosts) = hosts_with_sudo_user(1) else { return };
+    let host = hosts.host(0);
+    let test = project(&hosts, &["h1"], &site(""));
+    test.write("inventory.yaml", test.inventory_yaml());
+    let report = test.project().join("report.json");
+    let command = format!(
+        "env -u CI -u NO_COLOR STEAD_AUDIT_LOG={audit} {bin} apply site.yml -i inventory.yaml -K --output plain \
+         --report json={report}; echo \"stead exited $?\"; sleep 60",
+        audit = test.audit_log().display(),
+        bin = env!("CARGO_BIN_EXE_stead"),
+        report = report.display(),
+    );
+    let Some(pane) = crate::live_terminal::Pane::start(test.project(), &command) else { return };
+    pane.wait_for(Duration::from_secs(20), "the become prompt", |s| s.contains("BECOME password:"));
+    pane.type_line(PASSWORD);
+    let screen = pane.wait_for(Duration::from_secs(60), "stead to finish", |s| s.contains("stead exited"));
+    assert!(screen.contains("stead exited 0"), "{screen}");
+    assert_eq!(screen.matches("BECOME password:").count(), 1, "asked once:\n{screen}");
+    assert!(!screen.contains("s3cret"), "the password was echoed or printed:\n{screen}");
+    assert_written(&hosts, host, "-K");
+    let report = std::fs::read_to_string(&report).expect("the JSON report");
+    assert!(!report.contains("s3cret"), "password in the report");
+    let audit = std::fs::read_to_string(test.audit_log()).unwrap_or_default();
+    assert!(!audit.contains("s3cret"), "password in the audit log");
+}

@@ -129,10 +129,12 @@ fn a_become_password_from_the_inventory_or_a_vault_lets_sudo_write_root_files() 
     let ps = "    - name: process list\n      shell: ps -eo args > /root/ps.txt\n      changed_when: false\n";
     let test = project(&hosts, &["h1", "h2"], &site(ps))
         .host_var("h1", "ansible_become_password", PASSWORD)
+        // The same host as h1, logged in as root: sudo needs no password.
+        .testhost("root1", &hosts, hosts.host(0))
         .file("vault-pw", "vault-password-for-become\n");
     let vaulted = encrypt_string(&test, "ansible_become_password", PASSWORD);
     test.write("host_vars/h2.yml", vaulted);
-    let args = ["apply", "site.yml", "--vault-password-file", "vault-pw"];
+    let args = ["apply", "site.yml", "--vault-password-file", "vault-pw", "-l", "h1:h2"];
     let first = test.run_args(args);
     first.assert_status(0).assert_changed(2);
     for (h, what) in [(hosts.host(0), "inventory variable"), (hosts.host(1), "vaulted variable")] {
@@ -146,6 +148,12 @@ fn a_become_password_from_the_inventory_or_a_vault_lets_sudo_write_root_files() 
     let again = test.run_args(args);
     again.assert_status(0).assert_changed(0);
     assert_secret_absent(&test, &again, PASSWORD);
+    // A password costs no round trip: as many execs as sudo without one.
+    let baseline = test.run_args(["apply", "site.yml", "--vault-password-file", "vault-pw", "-l", "root1"]);
+    baseline.assert_status(0).assert_changed(0);
+    let execs = |out: &crate::support::Outcome, h: &str| out.report_json()["hosts"][h]["remote_execs"].as_u64();
+    assert_eq!(execs(&again, "h1"), execs(&baseline, "root1"), "remote execs with and without a password");
+    assert!(execs(&again, "h1").is_some_and(|n| n > 0));
 }
 
 #[test]

@@ -336,7 +336,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 STEAD_BECOME_PASS=$STEAD_BECOME_PASS SUDO_ASKPASS=$d/askpass @SUDO@
 rc=$?
-[ -e "$d/askpass.denied" ] && echo '@NONCE@' >&2
+if [ -e "$d/askpass.denied" ]; then echo '@NONCE@' >&2
+elif [ "$rc" -ne 0 ] && [ -e "$d/askpass.used" ]; then echo '@NONCE@-asked' >&2
+fi
 exit $rc
 "#;
 
@@ -398,15 +400,25 @@ fn denied_nonce() -> String {
     format!("stead-become-denied-{hex}")
 }
 
-/// When stderr holds the wrong-password mark: removes it and returns
-/// sudo's own last words (`: sudo: 1 incorrect password attempt`).
+/// When stderr says the password was wrong: removes the marks and returns
+/// sudo's own last words (`: sudo: 1 incorrect password attempt`). Wrong
+/// is the helper asked twice (`NONCE`), or asked once by a sudo that then
+/// failed saying so (`NONCE-asked`: a sudoers with `passwd_tries=1`).
 fn take_denied(stderr: &mut Vec<u8>, nonce: &str) -> Option<String> {
+    let asked = format!("{nonce}-asked");
     let text = String::from_utf8_lossy(stderr).into_owned();
-    if !text.lines().any(|l| l.trim() == nonce) {
+    let is_mark = |l: &str| l.trim() == nonce || l.trim() == asked;
+    if !text.lines().any(is_mark) {
         return None;
     }
-    let kept: Vec<&str> = text.lines().filter(|l| l.trim() != nonce).collect();
-    *stderr = kept.join("\n").into_bytes();
+    // Every other byte stays as it was (a batch's framing lives in it).
+    *stderr = text.split_inclusive('\n').filter(|l| !is_mark(l)).collect::<String>().into_bytes();
+    let kept: Vec<&str> = text.lines().filter(|l| !is_mark(l)).collect();
+    let denied = text.lines().any(|l| l.trim() == nonce)
+        || kept.iter().any(|l| l.starts_with("sudo:") && l.contains("incorrect password attempt"));
+    if !denied {
+        return None;
+    }
     let said =
         kept.iter().rev().map(|l| l.trim()).find(|l| {
             l.contains("incorrect password") || l.starts_with("sudo:") && !l.contains("unable to resolve host")
@@ -511,6 +523,13 @@ mod tests {
         assert!(!String::from_utf8_lossy(&err).contains(nonce));
         let mut other = b"stead-become-denied-11aa\n".to_vec();
         assert_eq!(take_denied(&mut other, nonce), None);
+        // Asked once, then sudo gave up (passwd_tries=1).
+        let mut once = b"sudo: 1 incorrect password attempt\nstead-become-denied-00ff-asked\n".to_vec();
+        assert_eq!(take_denied(&mut once, nonce).as_deref(), Some(": sudo: 1 incorrect password attempt"));
+        // Asked once, right, and the script failed: its own output, no mark left.
+        let mut failed = b"cp: cannot stat\nstead-become-denied-00ff-asked\n".to_vec();
+        assert_eq!(take_denied(&mut failed, nonce), None);
+        assert_eq!(failed, b"cp: cannot stat\n");
     }
 
     /// The outer shell, run for real with a fake `sudo` that asks its

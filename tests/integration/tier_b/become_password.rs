@@ -182,28 +182,36 @@ fn a_become_password_file_or_script_lets_sudo_write_root_files() {
 
 #[test]
 fn a_wrong_become_password_fails_that_hosts_task_quickly_and_others_finish() {
-    let Some(hosts) = hosts_with_sudo_user(2) else { return };
-    let wrong = "not-the-password-7c1";
-    let test = project(&hosts, &["h1", "h2"], &site("")).host_var("h1", "ansible_become_password", wrong).host_var(
-        "h2",
-        "ansible_become_password",
-        PASSWORD,
+    let Some(hosts) = hosts_with_sudo_user(3) else { return };
+    // h3's sudo gives one try only: sudo asks its helper once, then fails.
+    hosts.sh(
+        hosts.host(2),
+        "echo 'Defaults passwd_tries=1' > /etc/sudoers.d/10-tries && chmod 440 /etc/sudoers.d/10-tries",
     );
+    let wrong = "not-the-password-7c1";
+    let test = project(&hosts, &["h1", "h2", "h3"], &site(""))
+        .host_var("h1", "ansible_become_password", wrong)
+        .host_var("h2", "ansible_become_password", PASSWORD)
+        .host_var("h3", "ansible_become_password", wrong);
     let started = Instant::now();
     let out = test.run_args(["apply", "site.yml"]);
     let took = started.elapsed();
-    out.assert_status(4);
-    out.assert_output_contains("privilege escalation on");
-    out.assert_output_contains("failed: incorrect sudo password");
     eprintln!("a wrong password failed its task in {took:?} (the whole run)");
+    out.assert_status(4);
+    let said = "failed: incorrect sudo password: sudo: 1 incorrect password attempt";
+    assert_eq!(out.stdout.matches(said).count(), 2, "h1 and h3:\n{}", out.stdout);
     assert!(took < Duration::from_secs(20), "a wrong password took {took:?}");
     assert_eq!(out.task_statuses("h1"), ["failed"]);
     assert_eq!(out.task_statuses("h2"), ["changed"]);
+    assert_eq!(out.task_statuses("h3"), ["failed"]);
     assert_written(&hosts, hosts.host(1), "the other host");
-    assert_eq!(hosts.sh(hosts.host(0), &format!("test -e {TARGET} && echo yes || echo no")).trim(), "no");
+    for i in [0, 2] {
+        let exists = hosts.sh(hosts.host(i), &format!("test -e {TARGET} && echo yes || echo no"));
+        assert_eq!(exists.trim(), "no");
+        assert_nothing_left(&hosts, hosts.host(i));
+    }
     assert_secret_absent(&test, &out, wrong);
     assert_secret_absent(&test, &out, PASSWORD);
-    assert_nothing_left(&hosts, hosts.host(0));
 }
 
 #[test]

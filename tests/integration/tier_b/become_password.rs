@@ -265,3 +265,31 @@ fn ask_become_pass_prompts_once_on_the_terminal_without_echo() {
     let audit = std::fs::read_to_string(test.audit_log()).unwrap_or_default();
     assert!(!audit.contains("s3cret"), "password in the audit log");
 }
+
+/// The same scenarios under ansible-playbook (the oracle), when installed:
+/// an inventory and a vaulted `ansible_become_password` let sudo write the
+/// root file, a second run changes nothing, a wrong password fails only
+/// that host's task (exit 4).
+#[test]
+fn ansible_playbook_agrees_on_become_passwords_right_and_wrong() {
+    for engine in crate::support::oracle::engines() {
+        let Some(hosts) = hosts_with_sudo_user(3) else { return };
+        let e = engine.name();
+        let test = project(&hosts, &["h1", "h2", "h3"], &site(""))
+            .engine(&engine)
+            .host_var("h1", "ansible_become_password", PASSWORD)
+            .host_var("h3", "ansible_become_password", "not-the-password-7c1")
+            .file("vault-pw", "vault-password-for-become\n");
+        let vaulted = encrypt_string(&test, "ansible_become_password", PASSWORD);
+        test.write("host_vars/h2.yml", vaulted);
+        let args = ["apply", "site.yml", "--vault-password-file", "vault-pw"];
+        let first = test.run_args(args);
+        first.assert_status(4).assert_changed(2);
+        assert_eq!(first.task_statuses("h3"), ["failed"], "{e}");
+        for i in [0, 1] {
+            assert_written(&hosts, hosts.host(i), e);
+        }
+        let again = test.run_args(["apply", "site.yml", "--vault-password-file", "vault-pw", "-l", "h1:h2"]);
+        again.assert_status(0).assert_changed(0);
+    }
+}

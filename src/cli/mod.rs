@@ -155,9 +155,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// The run's become password, from `-K` or a password file.
-fn become_password(common: &CommonRunArgs, settings: &Settings) -> Result<Option<stead::transport::BecomePassword>> {
-    vault::become_password(common.ask_become_pass, common.become_password_file.as_deref(), settings)
+/// The run's become password, from `-K` or a password file (the flags are
+/// already applied to the settings).
+fn become_password(settings: &Settings) -> Result<Option<stead::transport::BecomePassword>> {
+    vault::become_password(settings.become_ask_pass.value, settings.become_password_file.value.as_deref())
 }
 
 /// The effective settings (ansible.cfg, `ANSIBLE_*`, then the flags), with
@@ -189,6 +190,8 @@ fn run_flags(common: &CommonRunArgs, inventory: &InventoryOpt, force_handlers: b
         become_user: common.become_user.clone(),
         accept_new_host_keys: common.accept_new_host_keys,
         force_handlers,
+        ask_become_pass: common.ask_become_pass,
+        become_password_file: common.become_password_file.clone(),
     }
 }
 
@@ -354,7 +357,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     let check = a.mode.check || is_plan;
     let diff = a.mode.diff || is_plan;
     let mut options = run_options(&a.common, check, diff, &settings)?;
-    options.become_password = become_password(&a.common, &settings)?;
+    options.become_password = become_password(&settings)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;

@@ -119,7 +119,7 @@ pub fn apply(a: RunArgs, settings: &Settings) -> Result<i32> {
         force_handlers: spec.force_handlers || from_settings.force_handlers,
         search: settings.search_paths(&spec.roles_path),
         saved_plan: PlanGate::Off,
-        become_password: super::become_password(&a.common, settings)?,
+        become_password: super::become_password(settings)?,
         ..from_settings
     };
     let reports = ReportSpec::parse_all(&a.report)?;

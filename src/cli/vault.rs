@@ -145,16 +145,17 @@ pub fn install(args: &VaultArgs, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// The run's become password, in Ansible's order: `-K` (asked once, on the
-/// terminal), else `--become-password-file`, else `become_password_file`
-/// of the configuration (`ANSIBLE_BECOME_PASSWORD_FILE`). A file is read as
-/// a vault password file is (an executable is run and prints it). A host's
-/// `ansible_become_password` beats all of these; the executor decides that.
-pub fn become_password(ask: bool, file: Option<&Path>, settings: &Settings) -> Result<Option<BecomePassword>> {
+/// The run's become password: asked once on the terminal (`-K`, or
+/// `become_ask_pass`), else read from the become password file
+/// (`--become-password-file`, `ANSIBLE_BECOME_PASSWORD_FILE`,
+/// `become_password_file`), as the settings resolved them. A file is read
+/// as a vault password file is (an executable is run and prints it). A
+/// host's `ansible_become_password` beats both; the executor decides that.
+pub fn become_password(ask: bool, file: Option<&Path>) -> Result<Option<BecomePassword>> {
     if ask {
         if !std::io::stdin().is_terminal() {
             bail!(
-                "cannot ask for the become password (-K): stdin is not a terminal (use --become-password-file, or \
+                "cannot ask for the become password (-K, become_ask_pass): stdin is not a terminal (use --become-password-file, or \
                  ansible_become_password in the inventory)"
             );
         }
@@ -162,8 +163,7 @@ pub fn become_password(ask: bool, file: Option<&Path>, settings: &Settings) -> R
         let typed = Secret::new(typed);
         return Ok(Some(BecomePassword::new(typed.expose().clone())));
     }
-    let configured = settings.become_password_file.value.as_deref();
-    let Some(path) = file.or(configured) else {
+    let Some(path) = file else {
         return Ok(None);
     };
     let path = expand_home(path.to_path_buf());

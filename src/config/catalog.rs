@@ -183,6 +183,13 @@ pub const SETTINGS: &[Def] = &[
         effect: "a vault password file (or an executable printing it), tried after the command line's",
     },
     Def {
+        name: "become_ask_pass",
+        keys: &[(PE, "become_ask_pass")],
+        envs: &["ANSIBLE_BECOME_ASK_PASS"],
+        flag: Some("-K"),
+        effect: "True: ask for the become password once, as -K does (a --become-password-file flag wins)",
+    },
+    Def {
         name: "become_password_file",
         keys: &[(D, "become_password_file")],
         envs: &["ANSIBLE_BECOME_PASSWORD_FILE"],
@@ -259,7 +266,7 @@ pub const REFUSED: &[Refused] = &[
         key: "ask_sudo_pass",
         envs: &["ANSIBLE_ASK_SUDO_PASS"],
         accepts: is_false,
-        why: "give -K/--ask-become-pass on the command line, or set become_password_file",
+        why: "set become_ask_pass in [privilege_escalation] or give -K/--ask-become-pass instead",
     },
     Refused {
         section: D,
@@ -456,13 +463,6 @@ pub const REFUSED: &[Refused] = &[
         envs: &[],
         accepts: is_empty,
         why: "the old name of `inventory`: rename it",
-    },
-    Refused {
-        section: PE,
-        key: "become_ask_pass",
-        envs: &["ANSIBLE_BECOME_ASK_PASS"],
-        accepts: is_false,
-        why: "give -K/--ask-become-pass on the command line, or set become_password_file",
     },
     Refused {
         section: PE,

@@ -234,6 +234,8 @@ fn no_become_password_or_su_with_one_is_a_clear_task_failure() {
     // -K without a terminal says so before any host is contacted.
     let out = test.run_args(["apply", "site.yml", "-K"]);
     out.assert_status(1).assert_stderr_contains("stdin is not a terminal");
+    let out = test.run_args_env(&[("ANSIBLE_BECOME_ASK_PASS", "True")], ["apply", "site.yml"]);
+    out.assert_status(1).assert_stderr_contains("stdin is not a terminal");
 }
 
 /// `-K` in a real terminal (a tmux pane): the prompt is Ansible's, the

@@ -451,6 +451,17 @@ pub struct FactsArgs {
     /// Escalate privileges (sudo -n), e.g. for dnf's system cache when connecting as another user.
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
+    /// Ask for the become (sudo) password once, on the terminal (no echo).
+    #[arg(
+        short = 'K',
+        long = "ask-become-pass",
+        alias = "ask-become-password",
+        conflicts_with = "become_password_file"
+    )]
+    pub ask_become_pass: bool,
+    /// A file holding the become password, or an executable printing it.
+    #[arg(long = "become-password-file", alias = "become-pass-file", value_name = "PATH")]
+    pub become_password_file: Option<PathBuf>,
     /// Print each host's patch status instead (pending upgrades, security ones, reboot, index age; read only).
     #[arg(long)]
     pub patches: bool,

@@ -664,11 +664,13 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
         user: f.user.clone(),
         become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
+        ask_become_pass: f.ask_become_pass,
+        become_password_file: f.become_password_file.clone(),
         ..Flags::default()
     })?;
     vault::install(&f.vault, &settings)?;
     let inventory = load_inventory(&default_inventory(&settings), &[])?;
-    let options = configured(&settings);
+    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
@@ -717,11 +719,13 @@ fn patches(f: args::FactsArgs) -> Result<i32> {
         user: f.user.clone(),
         become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
+        ask_become_pass: f.ask_become_pass,
+        become_password_file: f.become_password_file.clone(),
         ..Flags::default()
     })?;
     vault::install(&f.vault, &settings)?;
     let inventory = load_inventory(&default_inventory(&settings), &[])?;
-    let options = configured(&settings);
+    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let started_at = SystemTime::now();

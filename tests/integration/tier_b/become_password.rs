@@ -176,6 +176,10 @@ fn a_become_password_file_or_script_lets_sudo_write_root_files() {
     out.assert_status(0).assert_changed(1);
     assert_written(&hosts, host, "ANSIBLE_BECOME_PASSWORD_FILE script");
     assert_secret_absent(&test, &out, PASSWORD);
+    // `stead facts --patches -b` escalates with it too (its probe runs as root).
+    let facts = test.run_args(["facts", "h1", "--patches", "-b", "--become-password-file", "become-pw"]);
+    facts.assert_status(0);
+    assert_secret_absent(&test, &facts, PASSWORD);
     let dump = test.run_args_env(&[("ANSIBLE_BECOME_PASSWORD_FILE", &script)], ["config", "dump"]);
     dump.assert_status(0).assert_stdout_contains("become_password_file(env ANSIBLE_BECOME_PASSWORD_FILE)");
 }

@@ -367,14 +367,16 @@ fn wrap_become(cmd: &RemoteCommand) -> Result<Wrapped<'_>, String> {
             if password.contains(['\n', '\r', '\0']) {
                 return Err("the become password holds a line break or a NUL byte, which sudo cannot take".into());
             }
-            // The script drops the variable first, should a sudoers keep
-            // the caller's environment (`!env_reset`).
-            let inner = format!("sh -c {}", quote(&format!("unset {PASS_VAR}\n{}", cmd.script)));
+            // The script is the outer shell's `$1`, quoted once (quoted
+            // inside the outer script it would be quoted twice, and a large
+            // batch would pass the kernel's limit on one argument). It drops
+            // the variable first, should a sudoers keep the caller's
+            // environment (`!env_reset`).
+            let sudo = format!("sudo -A -H -u {} -- sh -c \"unset {PASS_VAR}\n$1\"", quote(&b.user));
             let nonce = denied_nonce();
-            let sudo = format!("sudo -A -H -u {} -- {inner}", quote(&b.user));
             let outer = ASKPASS_SHELL.replace("@SUDO@", &sudo).replace("@NONCE@", &nonce);
             Ok(Wrapped {
-                line: format!("sh -c {}", quote(&outer)),
+                line: format!("sh -c {} sh {}", quote(&outer), quote(&cmd.script)),
                 password: Some(password),
                 denied_nonce: Some(nonce),
             })
@@ -500,6 +502,16 @@ mod tests {
         assert!(w.line.contains("sudo -A -H -u root"), "{}", w.line);
         assert_eq!(w.password, Some("pw-on-line-9f3"));
         assert!(w.line.contains(w.denied_nonce.as_deref().expect("a nonce")));
+    }
+
+    #[test]
+    fn a_batch_at_the_limit_fits_one_argument_with_a_password_too() {
+        // Quotes are what quoting multiplies.
+        let script = "printf '%s' 'a'\n".repeat(MAX_SCRIPT_BYTES / 32);
+        assert!(quote::quote(&script).len() <= MAX_SCRIPT_BYTES);
+        let cmd = RemoteCommand { script, become_user: become_("root", "sudo", Some("pw-xyz")), ..Default::default() };
+        let w = wrap_become(&cmd).expect("wraps");
+        assert!(w.line.len() < 128 * 1024, "{} bytes", w.line.len());
     }
 
     #[test]

@@ -160,10 +160,17 @@ fn a_become_password_from_the_inventory_or_a_vault_lets_sudo_write_root_files() 
 fn a_become_password_file_or_script_lets_sudo_write_root_files() {
     let Some(hosts) = hosts_with_sudo_user(1) else { return };
     let host = hosts.host(0);
-    let test = project(&hosts, &["h1"], &site("")).file("become-pw", format!("{PASSWORD}\n"));
+    // And a large binary file, whose bytes all travel on stdin after the password's line.
+    let big: Vec<u8> = (0..512 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let copy_big = "    - name: big file\n      copy:\n        src: big.bin\n        dest: /root/big.bin\n";
+    let test =
+        project(&hosts, &["h1"], &site(copy_big)).file("become-pw", format!("{PASSWORD}\n")).file("big.bin", &big);
     let out = test.run_args(["apply", "site.yml", "--become-password-file", "become-pw"]);
-    out.assert_status(0).assert_changed(1);
+    out.assert_status(0).assert_changed(2);
     assert_written(&hosts, host, "--become-password-file");
+    let sum = hosts.sh(host, "sha256sum /root/big.bin && stat -c %U /root/big.bin");
+    let want = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&big));
+    assert_eq!(sum, format!("{want}  /root/big.bin\nroot\n"), "the big file's bytes");
     assert_secret_absent(&test, &out, PASSWORD);
     assert_nothing_left(&hosts, host);
     // ANSIBLE_BECOME_PASSWORD_FILE naming a script that prints it.
@@ -174,6 +181,7 @@ fn a_become_password_file_or_script_lets_sudo_write_root_files() {
     let script = test.project().join("become-pw.sh").display().to_string();
     let out = test.run_args_env(&[("ANSIBLE_BECOME_PASSWORD_FILE", &script)], ["apply", "site.yml"]);
     out.assert_status(0).assert_changed(1);
+    assert_eq!(out.changed_tasks("h1"), ["root-owned file"]);
     assert_written(&hosts, host, "ANSIBLE_BECOME_PASSWORD_FILE script");
     assert_secret_absent(&test, &out, PASSWORD);
     // `stead facts --patches -b` escalates with it too (its probe runs as root).

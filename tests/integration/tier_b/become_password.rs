@@ -307,3 +307,31 @@ fn ansible_playbook_agrees_on_become_passwords_right_and_wrong() {
         again.assert_status(0).assert_changed(0);
     }
 }
+
+/// A delegated task escalates on the delegate with the delegate's own
+/// `ansible_become_password`, as Ansible does.
+#[test]
+fn a_delegated_task_escalates_with_the_delegates_password() {
+    for engine in crate::support::oracle::engines() {
+        delegated_with(&engine);
+    }
+}
+
+fn delegated_with(engine: &crate::support::oracle::Engine) {
+    let Some(hosts) = hosts_with_sudo_user(2) else { return };
+    let site = format!(
+        "- hosts: h1\n  gather_facts: false\n  become: true\n  tasks:\n    - copy:\n        dest: {TARGET}\n        \
+         content: {}\n        mode: \"0600\"\n      delegate_to: h2\n",
+        serde_json::to_string(CONTENT).unwrap()
+    );
+    let test = project(&hosts, &["h1", "h2"], &site)
+        .engine(engine)
+        .host_var("h1", "ansible_become_password", "h1-has-another-password")
+        .host_var("h2", "ansible_become_password", PASSWORD);
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(0).assert_changed(1);
+    assert_written(&hosts, hosts.host(1), &format!("delegated, {}", engine.name()));
+    if *engine == crate::support::oracle::Engine::Stead {
+        assert_secret_absent(&test, &out, PASSWORD);
+    }
+}

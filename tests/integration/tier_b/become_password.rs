@@ -335,3 +335,29 @@ fn delegated_with(engine: &crate::support::oracle::Engine) {
         assert_secret_absent(&test, &out, PASSWORD);
     }
 }
+
+const DOAS_DEBS: &str = "/var/tmp/stead-apt-cache/doas-debs";
+
+/// `become_method: doas` (opendoas installed inside the host only): a
+/// `nopass` rule runs the task as root with `doas -n`; a rule that wants the
+/// password, given none, is the clear "needs a password" failure; given
+/// one, doas is refused at task time, since it reads it only from a terminal.
+#[test]
+fn doas_runs_without_a_password_and_is_refused_with_one() {
+    let Some(dir) = crate::support::apt_repo::downloaded(DOAS_DEBS, &["opendoas"]) else { return };
+    let Some(hosts) = hosts_with_sudo_user(1) else { return };
+    let host = hosts.host(0);
+    hosts.sh(host, &format!("dpkg -i {dir}/opendoas_*.deb >/dev/null 2>&1 || exit 1; command -v doas >/dev/null"));
+    hosts.sh(host, &format!("printf 'permit nopass {LOGIN} as root\\n' > /etc/doas.conf && chmod 600 /etc/doas.conf"));
+    let test = project(&hosts, &["h1"], &site("")).host_var("h1", "ansible_become_method", "doas");
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(0).assert_changed(1);
+    assert_written(&hosts, host, "doas nopass");
+    hosts.sh(host, &format!("rm {TARGET} && printf 'permit {LOGIN} as root\\n' > /etc/doas.conf"));
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4).assert_output_contains("needs a password and none was given");
+    let test = test.host_var("h1", "ansible_become_password", PASSWORD);
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4).assert_output_contains("become_method doas with a password needs a terminal");
+    assert_secret_absent(&test, &out, PASSWORD);
+}

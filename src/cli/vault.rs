@@ -161,6 +161,10 @@ pub fn become_password(ask: bool, file: Option<&Path>) -> Result<Option<BecomePa
         }
         let typed = rpassword::prompt_password("BECOME password: ").context("reading the become password")?;
         let typed = Secret::new(typed);
+        // Just Enter: no password, as in Ansible (sudo then runs with -n).
+        if typed.expose().is_empty() {
+            return Ok(None);
+        }
         return Ok(Some(BecomePassword::new(typed.expose().clone())));
     }
     let Some(path) = file else {

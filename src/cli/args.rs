@@ -360,7 +360,7 @@ pub struct CommonRunArgs {
         conflicts_with = "become_password_file"
     )]
     pub ask_become_pass: bool,
-    /// A file holding the become password (its first line), or an executable printing it
+    /// A file holding the become password (surrounding whitespace dropped), or an executable printing it
     /// (also ANSIBLE_BECOME_PASSWORD_FILE and `become_password_file` in ansible.cfg).
     #[arg(long = "become-password-file", alias = "become-pass-file", value_name = "PATH")]
     pub become_password_file: Option<PathBuf>,

@@ -177,6 +177,10 @@ pub fn become_password(ask: bool, file: Option<&Path>) -> Result<Option<BecomePa
     })?;
     let text = String::from_utf8(secret.expose().clone())
         .map_err(|_| anyhow!("become password file {}: the password is not UTF-8 text", path.display()))?;
+    // Ansible reads the whole file, stripped; sudo takes one line.
+    if text.contains(['\n', '\r', '\0']) {
+        bail!("become password file {}: it holds more than one line; keep the password alone in it", path.display());
+    }
     Ok(Some(BecomePassword::new(text)))
 }
 

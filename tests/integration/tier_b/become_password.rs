@@ -184,6 +184,10 @@ fn a_become_password_file_or_script_lets_sudo_write_root_files() {
     assert_eq!(out.changed_tasks("h1"), ["root-owned file"]);
     assert_written(&hosts, host, "ANSIBLE_BECOME_PASSWORD_FILE script");
     assert_secret_absent(&test, &out, PASSWORD);
+    // Two lines: refused before any host is contacted, the file's text unsaid.
+    test.write("two-lines", format!("{PASSWORD}\nsecond-line-xyz\n"));
+    let out = test.run_args(["apply", "site.yml", "--become-password-file", "two-lines"]);
+    out.assert_status(1).assert_stderr_contains("holds more than one line").assert_stderr_lacks("second-line-xyz");
     // `stead facts --patches -b` escalates with it too (its probe runs as root).
     let facts = test.run_args(["facts", "h1", "--patches", "-b", "--become-password-file", "become-pw"]);
     facts.assert_status(0);

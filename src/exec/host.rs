@@ -213,14 +213,13 @@ impl HostRun<'_> {
     /// The become password among a host's variables (`ansible_become_password`
     /// or its older names), rendered for it (`"{{ vault_sudo_password }}"`).
     fn become_password_of(&self, vars: &Map<String, Json>) -> Option<crate::transport::BecomePassword> {
-        let text =
-            ["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"].iter().find_map(|k| match vars
-                .get(*k)
-            {
-                Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
-                Some(Json::Number(n)) => Some(n.to_string()),
-                _ => None,
-            })?;
+        const NAMES: [&str; 3] = ["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"];
+        let scalar = |v: &Json| match v {
+            Json::String(s) if !s.is_empty() => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let text = NAMES.iter().find_map(|k| vars.get(*k).and_then(scalar))?;
         let text = if crate::template::is_template(&text) {
             self.templates.render_str(&text, &context(vars)).map(|v| json_text(&v)).unwrap_or(text)
         } else {

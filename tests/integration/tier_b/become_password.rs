@@ -207,7 +207,9 @@ fn a_wrong_become_password_fails_that_hosts_task_quickly_and_others_finish() {
     let wrong = "not-the-password-7c1";
     let test = project(&hosts, &["h1", "h2", "h3"], &site(""))
         .host_var("h1", "ansible_become_password", wrong)
-        .host_var("h2", "ansible_become_password", PASSWORD)
+        // A templated one is rendered for the host.
+        .host_var("h2", "ansible_become_password", "{{ deploy_sudo_password }}")
+        .host_var("h2", "deploy_sudo_password", PASSWORD)
         .host_var("h3", "ansible_become_password", wrong);
     let started = Instant::now();
     let out = test.run_args(["apply", "site.yml"]);

@@ -31,7 +31,9 @@
 //!    mount `/tmp` noexec), removed by a trap on every exit. The helper
 //!    holds no secret: it prints `$STEAD_BECOME_PASS` from its environment;
 //! 3. runs `sudo -A -H -u USER -- sh -c SCRIPT` with `STEAD_BECOME_PASS`
-//!    and `SUDO_ASKPASS` set for sudo alone. sudo runs the helper as the
+//!    and `SUDO_ASKPASS` set for sudo alone. SCRIPT is the outer shell's
+//!    `$1`, so it is quoted once, as without a password, and a batch at
+//!    [`MAX_SCRIPT_BYTES`] still fits the kernel's limit on one argument. sudo runs the helper as the
 //!    login user; its `env_reset` keeps the variable out of the target
 //!    command, and the script unsets it first in case a sudoers says
 //!    `!env_reset`. A process's environment is readable only by its own
@@ -41,7 +43,9 @@
 //! wrong password), it fails and leaves a mark; sudo then gives up at once
 //! instead of after `passwd_tries` slow attempts, and the outer shell
 //! prints a line with a per-command random nonce that becomes
-//! [`TransportError::BecomeWrongPassword`] (a script cannot forge it).
+//! [`TransportError::BecomeWrongPassword`] (a script cannot forge it). A
+//! sudo that asks only once (`passwd_tries=1`) and then fails saying
+//! `incorrect password attempt` is the same failure.
 //! No process ever reads a terminal, so nothing waits on a prompt.
 //! `su` and `doas` read a password only from a terminal, which stead never
 //! allocates: with a password they are refused at task time

@@ -396,12 +396,25 @@ pub struct CommonRunArgs {
     /// Connection user.
     #[arg(short = 'u', long)]
     pub user: Option<String>,
-    /// Escalate privileges (sudo -n).
+    /// Escalate privileges (sudo; -n unless a become password is given).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
     /// User to become.
     #[arg(long)]
     pub become_user: Option<String>,
+    /// Ask for the become (sudo) password once, on the terminal (no echo). A host's
+    /// ansible_become_password wins.
+    #[arg(
+        short = 'K',
+        long = "ask-become-pass",
+        alias = "ask-become-password",
+        conflicts_with = "become_password_file"
+    )]
+    pub ask_become_pass: bool,
+    /// A file holding the become password (surrounding whitespace dropped), or an executable printing it
+    /// (also ANSIBLE_BECOME_PASSWORD_FILE and `become_password_file` in ansible.cfg).
+    #[arg(long = "become-password-file", alias = "become-pass-file", value_name = "PATH")]
+    pub become_password_file: Option<PathBuf>,
     /// Accept host keys of hosts never seen before (default: strict checking).
     #[arg(long)]
     pub accept_new_host_keys: bool,
@@ -497,6 +510,17 @@ pub struct FactsArgs {
     /// Escalate privileges (sudo -n), e.g. for dnf's system cache when connecting as another user.
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
+    /// Ask for the become (sudo) password once, on the terminal (no echo).
+    #[arg(
+        short = 'K',
+        long = "ask-become-pass",
+        alias = "ask-become-password",
+        conflicts_with = "become_password_file"
+    )]
+    pub ask_become_pass: bool,
+    /// A file holding the become password, or an executable printing it.
+    #[arg(long = "become-password-file", alias = "become-pass-file", value_name = "PATH")]
+    pub become_password_file: Option<PathBuf>,
     /// Print each host's patch status instead (pending upgrades, security ones, reboot, index age; read only).
     #[arg(long)]
     pub patches: bool,

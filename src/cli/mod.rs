@@ -158,6 +158,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The run's become password, from `-K` or a password file (the flags are
+/// already applied to the settings).
+fn become_password(settings: &Settings) -> Result<Option<stead::transport::BecomePassword>> {
+    vault::become_password(settings.become_ask_pass.value, settings.become_password_file.value.as_deref())
+}
+
 /// The effective settings (ansible.cfg, `ANSIBLE_*`, then the flags), with
 /// their warnings printed: once per run.
 fn settings(flags: &Flags) -> Result<Settings> {
@@ -187,6 +193,8 @@ fn run_flags(common: &CommonRunArgs, inventory: &InventoryOpt, force_handlers: b
         become_user: common.become_user.clone(),
         accept_new_host_keys: common.accept_new_host_keys,
         force_handlers,
+        ask_become_pass: common.ask_become_pass,
+        become_password_file: common.become_password_file.clone(),
     }
 }
 
@@ -369,6 +377,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     let check = a.mode.check || is_plan;
     let diff = a.mode.diff || is_plan;
     let mut options = run_options(&a.common, check, diff, &settings)?;
+    options.become_password = become_password(&settings)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
@@ -675,11 +684,13 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
         user: f.user.clone(),
         become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
+        ask_become_pass: f.ask_become_pass,
+        become_password_file: f.become_password_file.clone(),
         ..Flags::default()
     })?;
     vault::install(&f.vault, &settings)?;
     let inventory = load_inventory(&default_inventory(&settings), &[])?;
-    let options = configured(&settings);
+    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
@@ -728,11 +739,13 @@ fn patches(f: args::FactsArgs) -> Result<i32> {
         user: f.user.clone(),
         become_: f.become_,
         accept_new_host_keys: f.accept_new_host_keys,
+        ask_become_pass: f.ask_become_pass,
+        become_password_file: f.become_password_file.clone(),
         ..Flags::default()
     })?;
     vault::install(&f.vault, &settings)?;
     let inventory = load_inventory(&default_inventory(&settings), &[])?;
-    let options = configured(&settings);
+    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
     let plan = compile(&[path], inventory, options)?;
     let collector = Arc::new(Collector::default());
     let started_at = SystemTime::now();

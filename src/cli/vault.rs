@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use stead::config::Settings;
+use stead::transport::BecomePassword;
 use stead::vault::{self, Keyring, Secret, Source, DEFAULT_ID};
 
 use super::args::{
@@ -142,6 +143,45 @@ fn gather(args: &VaultArgs, purpose: Purpose, auto_prompt: bool, defaults: Optio
 pub fn install(args: &VaultArgs, settings: &Settings) -> Result<()> {
     vault::install(gather(args, Purpose::Read, false, Some(settings))?);
     Ok(())
+}
+
+/// The run's become password: asked once on the terminal (`-K`, or
+/// `become_ask_pass`), else read from the become password file
+/// (`--become-password-file`, `ANSIBLE_BECOME_PASSWORD_FILE`,
+/// `become_password_file`), as the settings resolved them. A file is read
+/// as a vault password file is (an executable is run and prints it). A
+/// host's `ansible_become_password` beats both; the executor decides that.
+pub fn become_password(ask: bool, file: Option<&Path>) -> Result<Option<BecomePassword>> {
+    if ask {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "cannot ask for the become password (-K, become_ask_pass): stdin is not a terminal (use --become-password-file, or \
+                 ansible_become_password in the inventory)"
+            );
+        }
+        let typed = rpassword::prompt_password("BECOME password: ").context("reading the become password")?;
+        let typed = Secret::new(typed);
+        // Just Enter: no password, as in Ansible (sudo then runs with -n).
+        if typed.expose().is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(BecomePassword::new(typed.expose().clone())));
+    }
+    let Some(path) = file else {
+        return Ok(None);
+    };
+    let path = expand_home(path.to_path_buf());
+    let secret = vault::read_password_file(&path, DEFAULT_ID).map_err(|e| match e {
+        vault::VaultError::PasswordFile { path, reason } => anyhow!("become password file {path}: {reason}"),
+        other => anyhow!("become password file {}: {other}", path.display()),
+    })?;
+    let text = String::from_utf8(secret.expose().clone())
+        .map_err(|_| anyhow!("become password file {}: the password is not UTF-8 text", path.display()))?;
+    // Ansible reads the whole file, stripped; sudo takes one line.
+    if text.contains(['\n', '\r', '\0']) {
+        bail!("become password file {}: it holds more than one line; keep the password alone in it", path.display());
+    }
+    Ok(Some(BecomePassword::new(text)))
 }
 
 /// `stead vault ...`.

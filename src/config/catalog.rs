@@ -124,7 +124,7 @@ pub const SETTINGS: &[Def] = &[
         keys: &[(PE, "become_method")],
         envs: &["ANSIBLE_BECOME_METHOD"],
         flag: None,
-        effect: "sudo or su, unless the play, task or ansible_become_method says otherwise",
+        effect: "sudo, su or doas, unless the play, task or ansible_become_method says otherwise",
     },
     Def {
         name: "gathering",
@@ -181,6 +181,21 @@ pub const SETTINGS: &[Def] = &[
         envs: &["ANSIBLE_VAULT_PASSWORD_FILE"],
         flag: Some("--vault-password-file"),
         effect: "a vault password file (or an executable printing it), tried after the command line's",
+    },
+    Def {
+        name: "become_ask_pass",
+        keys: &[(PE, "become_ask_pass")],
+        envs: &["ANSIBLE_BECOME_ASK_PASS"],
+        flag: Some("-K"),
+        effect: "True: ask for the become password once, as -K does (a --become-password-file flag wins)",
+    },
+    Def {
+        name: "become_password_file",
+        keys: &[(D, "become_password_file")],
+        envs: &["ANSIBLE_BECOME_PASSWORD_FILE"],
+        flag: Some("--become-password-file"),
+        effect: "a file holding the become password (or an executable printing it), when neither -K nor \
+                 --become-password-file is given",
     },
     Def {
         name: "vault_identity_list",
@@ -251,7 +266,7 @@ pub const REFUSED: &[Refused] = &[
         key: "ask_sudo_pass",
         envs: &["ANSIBLE_ASK_SUDO_PASS"],
         accepts: is_false,
-        why: "give -K/--ask-become-pass on the command line, or allow NOPASSWD",
+        why: "set become_ask_pass in [privilege_escalation] or give -K/--ask-become-pass instead",
     },
     Refused {
         section: D,
@@ -280,13 +295,6 @@ pub const REFUSED: &[Refused] = &[
         envs: &["ANSIBLE_VAULT_ENCRYPT_SALT"],
         accepts: is_empty,
         why: "stead always encrypts with a random salt",
-    },
-    Refused {
-        section: D,
-        key: "become_password_file",
-        envs: &["ANSIBLE_BECOME_PASSWORD_FILE"],
-        accepts: is_empty,
-        why: "give -K/--ask-become-pass on the command line, or allow NOPASSWD",
     },
     Refused {
         section: D,
@@ -419,7 +427,7 @@ pub const REFUSED: &[Refused] = &[
         key: "sudo_flags",
         envs: &["ANSIBLE_SUDO_FLAGS"],
         accepts: is_empty,
-        why: "stead runs `sudo -n -H -u USER`; other flags are not passed",
+        why: "stead runs `sudo -H -u USER` (with -n, or -A given a password); other flags are not passed",
     },
     Refused {
         section: D,
@@ -458,24 +466,17 @@ pub const REFUSED: &[Refused] = &[
     },
     Refused {
         section: PE,
-        key: "become_ask_pass",
-        envs: &["ANSIBLE_BECOME_ASK_PASS"],
-        accepts: is_false,
-        why: "give -K/--ask-become-pass on the command line, or allow NOPASSWD",
-    },
-    Refused {
-        section: PE,
         key: "become_exe",
         envs: &["ANSIBLE_BECOME_EXE", "ANSIBLE_SUDO_EXE", "ANSIBLE_SU_EXE"],
-        accepts: |v| is_empty(v) || matches!(v.trim(), "sudo" | "su"),
-        why: "stead runs the `sudo` or `su` of the PATH",
+        accepts: |v| is_empty(v) || matches!(v.trim(), "sudo" | "su" | "doas"),
+        why: "stead runs the `sudo`, `su` or `doas` of the PATH",
     },
     Refused {
         section: PE,
         key: "become_flags",
         envs: &["ANSIBLE_BECOME_FLAGS", "ANSIBLE_SUDO_FLAGS", "ANSIBLE_SU_FLAGS"],
         accepts: is_empty,
-        why: "stead runs `sudo -n -H -u USER`; other flags are not passed",
+        why: "stead runs `sudo -H -u USER` (with -n, or -A given a password); other flags are not passed",
     },
     Refused {
         section: PE,

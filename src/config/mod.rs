@@ -192,6 +192,10 @@ pub struct Flags {
     pub accept_new_host_keys: bool,
     /// `--force-handlers`.
     pub force_handlers: bool,
+    /// `-K/--ask-become-pass`.
+    pub ask_become_pass: bool,
+    /// `--become-password-file`.
+    pub become_password_file: Option<PathBuf>,
 }
 
 /// Every effective setting of a run.
@@ -243,6 +247,10 @@ pub struct Settings {
     pub collections_path: Setting<Vec<PathBuf>>,
     /// `vault_password_file`.
     pub vault_password_file: Setting<Option<PathBuf>>,
+    /// `become_ask_pass`.
+    pub become_ask_pass: Setting<bool>,
+    /// `become_password_file`.
+    pub become_password_file: Setting<Option<PathBuf>>,
     /// `vault_identity_list`: `LABEL@SOURCE` entries.
     pub vault_identity_list: Setting<Vec<String>>,
     /// `vault_encrypt_identity`.
@@ -616,6 +624,13 @@ pub fn from_text(
         |r| Some(Some(unquote(&r.text)).filter(|p| !p.is_empty()).map(|p| resolve_path(p, &r.base, env))),
         "a path"
     );
+    let become_ask_pass = typed!("become_ask_pass", false, |r| boolean(&r.text), "a boolean (True or False)");
+    let become_password_file = typed!(
+        "become_password_file",
+        None,
+        |r| Some(Some(unquote(&r.text)).filter(|p| !p.is_empty()).map(|p| resolve_path(p, &r.base, env))),
+        "a path"
+    );
     let vault_identity_list = typed!(
         "vault_identity_list",
         Vec::new(),
@@ -660,6 +675,8 @@ pub fn from_text(
         roles_path,
         collections_path,
         vault_password_file,
+        become_ask_pass,
+        become_password_file,
         vault_identity_list,
         vault_encrypt_identity,
         ignored,
@@ -791,9 +808,10 @@ fn shell_word(arg: &str) -> String {
 
 /// Whether a setting's value must never be shown.
 fn is_secret(name: &str) -> bool {
-    // A password file's path is not a secret; what it holds is never read here.
+    // A password file's path is not a secret; what it holds is never read
+    // here. Nor is whether to ask for one.
     let n = name.to_lowercase();
-    (n.contains("pass") || n.contains("secret")) && !n.ends_with("_file")
+    (n.contains("pass") || n.contains("secret")) && !n.ends_with("_file") && !n.ends_with("_ask_pass")
 }
 
 impl Settings {
@@ -819,6 +837,16 @@ impl Settings {
         }
         if flags.force_handlers {
             self.force_handlers.set(true, "--force-handlers");
+        }
+        if flags.ask_become_pass {
+            self.become_ask_pass.set(true, "-K");
+        }
+        if let Some(path) = &flags.become_password_file {
+            self.become_password_file.set(Some(path.clone()), "--become-password-file");
+            // The flag names the source: a configured prompt gives way.
+            if !flags.ask_become_pass && self.become_ask_pass.value {
+                self.become_ask_pass.set(false, "--become-password-file");
+            }
         }
     }
 
@@ -973,6 +1001,18 @@ impl Settings {
                 &self.vault_password_file.origin,
             ),
             (
+                "become_ask_pass",
+                json!(self.become_ask_pass.value),
+                if self.become_ask_pass.value { "True" } else { "False" }.to_owned(),
+                &self.become_ask_pass.origin,
+            ),
+            (
+                "become_password_file",
+                opt(&path_opt(&self.become_password_file.value)),
+                opt_text(&path_opt(&self.become_password_file.value)),
+                &self.become_password_file.origin,
+            ),
+            (
                 "vault_identity_list",
                 json!(self.vault_identity_list.value),
                 self.vault_identity_list.value.join(","),
@@ -1093,6 +1133,26 @@ mod tests {
     }
 
     #[test]
+    fn become_password_settings_and_their_flags() {
+        let text = "[defaults]\nbecome_password_file = pw\n[privilege_escalation]\nbecome_ask_pass = True\n";
+        let s = load_text(text, &[]).unwrap();
+        assert!(s.become_ask_pass.value);
+        assert_eq!(s.become_password_file.value, Some(PathBuf::from("/work/p/pw")));
+        // A --become-password-file flag names the source: the configured prompt gives way.
+        let mut flagged = s.clone();
+        flagged.apply_flags(&Flags { become_password_file: Some("other".into()), ..Flags::default() });
+        assert!(!flagged.become_ask_pass.value);
+        assert_eq!(flagged.become_password_file.value, Some(PathBuf::from("other")));
+        let env = load_text("", &[("ANSIBLE_BECOME_PASSWORD_FILE", "/e/pw")]).unwrap();
+        assert_eq!(env.become_password_file.origin, Origin::Env("ANSIBLE_BECOME_PASSWORD_FILE".into()));
+        let mut asked = load_text("", &[]).unwrap();
+        asked.apply_flags(&Flags { ask_become_pass: true, ..Flags::default() });
+        assert!(asked.become_ask_pass.value);
+        let shown = asked.shown().into_iter().find(|s| s.name == "become_ask_pass").unwrap();
+        assert_eq!(shown.text, "True", "not masked: it is no secret");
+    }
+
+    #[test]
     fn env_beats_file_and_flag_beats_env() {
         let text = "[defaults]\nforks = 7\nremote_user = file\n[privilege_escalation]\nbecome_user = f\n";
         let mut s = load_text(text, &[("ANSIBLE_FORKS", "9"), ("ANSIBLE_REMOTE_USER", "env")]).unwrap();
@@ -1185,5 +1245,6 @@ mod tests {
         assert!(is_secret("become_password") && is_secret("vault_secret"));
         // A password file's path is shown; its content is never read here.
         assert!(!is_secret("private_key_file") && !is_secret("vault_password_file"));
+        assert!(!is_secret("become_ask_pass") && !is_secret("become_password_file"));
     }
 }

@@ -241,7 +241,28 @@ impl HostRun<'_> {
             .or_else(|| self.options.become_method.clone())
             .map(render)
             .unwrap_or_else(|| "sudo".into());
-        Some(Become { user, method })
+        // A host's own password beats the run's (-K, a password file), as in
+        // Ansible.
+        let password = self.become_password_of(vars).or_else(|| self.options.become_password.clone());
+        Some(Become { user, method, password })
+    }
+
+    /// The become password among a host's variables (`ansible_become_password`
+    /// or its older names), rendered for it (`"{{ vault_sudo_password }}"`).
+    fn become_password_of(&self, vars: &Map<String, Json>) -> Option<crate::transport::BecomePassword> {
+        const NAMES: [&str; 3] = ["ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"];
+        let scalar = |v: &Json| match v {
+            Json::String(s) if !s.is_empty() => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let text = NAMES.iter().find_map(|k| vars.get(*k).and_then(scalar))?;
+        let text = if crate::template::is_template(&text) {
+            self.templates.render_str(&text, &context(vars)).map(|v| json_text(&v)).unwrap_or(text)
+        } else {
+            text
+        };
+        Some(crate::transport::BecomePassword::new(text))
     }
 
     /// The connection a unit runs on: its delegate's, or the host's own.
@@ -666,6 +687,14 @@ impl HostRun<'_> {
                     Err(e) => return Err(format!("delegate_to `{d}`: {e}")),
                 },
             };
+            // A delegated task escalates on the delegate: with its password
+            // when its inventory gives one, as Ansible takes it.
+            let mut become_ = become_;
+            if let (Some(b), Some(d)) = (become_.as_mut(), delegate.as_deref()) {
+                if let Some(p) = self.inventory.host_vars(d).and_then(|v| self.become_password_of(&v)) {
+                    b.password = Some(p);
+                }
+            }
             let env = environment_lines(self.templates, &task.environment, &ctx_value)?;
             let probe = prepared.as_ref().ok().and_then(|a| a.probe()).map(|p| format!("{env}{p}"));
             let probe_stdin = prepared.as_ref().map(|a| a.probe_stdin()).unwrap_or_default();

@@ -19,6 +19,7 @@ pub const SUPPORTED: &[&str] = &[
     "ansible_become",
     "ansible_become_user",
     "ansible_become_method",
+    "ansible_become_password",
 ];
 
 /// Older names Ansible still reads, and the name stead reads them as.
@@ -28,6 +29,8 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("ansible_ssh_user", "ansible_user"),
     ("ansible_private_key_file", "ansible_ssh_private_key_file"),
     ("ansible_timeout", "ansible_ssh_timeout"),
+    ("ansible_become_pass", "ansible_become_password"),
+    ("ansible_sudo_pass", "ansible_become_password"),
 ];
 
 /// Connection variables stead refuses, with the reason and what to do.
@@ -35,11 +38,11 @@ pub const REFUSED: &[(&str, &str)] = &[
     ("ansible_password", "stead never types a login password; use an ssh key or agent"),
     ("ansible_ssh_pass", "stead never types a login password; use an ssh key or agent"),
     ("ansible_ssh_password", "stead never types a login password; use an ssh key or agent"),
-    ("ansible_become_password", "become with a password is not implemented yet; allow NOPASSWD for this user"),
-    ("ansible_become_pass", "become with a password is not implemented yet; allow NOPASSWD for this user"),
-    ("ansible_sudo_pass", "become with a password is not implemented yet; allow NOPASSWD for this user"),
-    ("ansible_become_exe", "stead runs `sudo` or `su` from the PATH"),
-    ("ansible_become_flags", "stead runs `sudo -n -H -u USER`; other flags are not passed"),
+    ("ansible_become_exe", "stead runs `sudo`, `su` or `doas` from the PATH"),
+    (
+        "ansible_become_flags",
+        "stead runs `sudo -H -u USER` (with `-n`, or `-A` given a password); other flags are not passed",
+    ),
     ("ansible_ssh_executable", "stead runs the `ssh` on the PATH"),
     ("ansible_sftp_extra_args", "stead transfers files over the ssh session, not sftp"),
     ("ansible_scp_extra_args", "stead transfers files over the ssh session, not scp"),

@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub accept_new_host_keys: bool,
     /// `become_method` of the configuration (a play's, task's or host's wins).
     pub become_method: Option<String>,
+    /// The run's become password (`-K`, `--become-password-file`,
+    /// `become_password_file`); a host's `ansible_become_password` wins.
+    pub become_password: Option<crate::transport::BecomePassword>,
     /// `private_key_file`: the key when `ansible_ssh_private_key_file` does not say.
     pub private_key_file: Option<PathBuf>,
     /// `remote_port`: the port when `ansible_port` does not say.

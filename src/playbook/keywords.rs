@@ -245,7 +245,7 @@ pub fn is_with_lookup(key: &str) -> bool {
 }
 
 /// The `become_method`s the transport implements.
-pub const BECOME_METHODS: &[&str] = &["sudo", "su"];
+pub const BECOME_METHODS: &[&str] = crate::transport::BECOME_METHODS;
 
 /// Collections whose modules stead resolves by their bare names.
 pub const KNOWN_COLLECTIONS: &[&str] = &["ansible.builtin", "ansible.legacy", "ansible.posix", "community.general"];

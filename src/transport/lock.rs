@@ -82,7 +82,15 @@ __stead_busy() { printf 'stead-lock-busy %s\n' "${1:-another stead run}" >&2; ex
 __stead_d=${__stead_l%/*}
 [ -d "$__stead_d" ] || mkdir -p -- "$__stead_d" 2>/dev/null || :
 if command -v flock >/dev/null 2>&1; then
-  if { exec 9>>"$__stead_l"; } 2>/dev/null || { exec 9<"$__stead_l"; } 2>/dev/null; then
+  # A failed redirection of `exec` would end the shell: test first, and
+  # `command` keeps a failure from doing so anyway.
+  __stead_o=
+  if [ -w "$__stead_l" ] || { [ ! -e "$__stead_l" ] && [ -w "$__stead_d" ]; }; then
+    { command exec 9>>"$__stead_l"; } 2>/dev/null && __stead_o=1
+  elif [ -r "$__stead_l" ]; then
+    { command exec 9<"$__stead_l"; } 2>/dev/null && __stead_o=1
+  fi
+  if [ -n "$__stead_o" ]; then
     flock -w "$__stead_w" 9 || __stead_busy "$(cat -- "$__stead_l.holder" 2>/dev/null)"
     # Renamed into place, never written through a name someone else may
     # have planted (the lock folder is often world-writable).
@@ -130,6 +138,16 @@ mod tests {
 
     /// The prelude against this machine's sh, in a temporary directory:
     /// a second taker is refused while the first holder's parent lives.
+    /// A lock folder nobody may write to: the run goes on without a lock.
+    #[test]
+    fn an_unusable_lock_folder_is_skipped_not_fatal() {
+        let lock = HostLock { path: "/proc/stead-no/such.lock".into(), holder: "h".into(), wait_secs: 0 };
+        let out =
+            std::process::Command::new("sh").arg("-c").arg(format!("{}\necho ran", lock.prelude())).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n", "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success());
+    }
+
     #[test]
     fn a_second_taker_is_refused_while_the_first_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();

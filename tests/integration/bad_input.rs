@@ -268,7 +268,7 @@ fn invalid_ansible_port_is_refused_not_turned_into_22() {
 #[test]
 fn connection_variables_stead_cannot_honour_are_refused_by_name() {
     for (var, value) in
-        [("ansible_password", "hunter2"), ("ansible_become_password", "x"), ("ansible_connection", "winrm")]
+        [("ansible_password", "hunter2"), ("ansible_become_flags", "-E"), ("ansible_connection", "winrm")]
     {
         let wire = Tripwire::new();
         let test =
@@ -435,4 +435,17 @@ fn system_module_arguments_are_checked_at_their_line() {
         }
         assert!(!wire.was_touched(), "`{task}` connected before failing\n{}", out.stderr);
     }
+}
+
+/// A templated `become_method` is decided when the task runs: one stead
+/// does not implement fails that task, naming it, and never runs as sudo.
+#[test]
+fn a_templated_become_method_stead_lacks_fails_the_task_by_name() {
+    let test = Test::new().host_with("ctl", vec![("ansible_connection".into(), "local".into())]).file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  vars:\n    how: runas\n  tasks:\n    - command: id -u\n      \
+         become: true\n      become_method: \"{{ how }}\"\n",
+    );
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(4).assert_output_contains("unknown or unsupported become_method `runas`");
 }

@@ -62,7 +62,7 @@ const COVERED: &[(Place, &str, &str)] = &[
     (Place::Task, "listen", "handlers_listen_and_block_notify"),
     (Place::Task, "become", "become_keywords_are_inherited_by_tasks"),
     (Place::Task, "become_user", "become_keywords_are_inherited_by_tasks"),
-    (Place::Task, "become_method", "become_wraps_the_script_for_sudo_and_su"),
+    (Place::Task, "become_method", "become_wraps_the_script_for_sudo_su_and_doas"),
     (Place::Task, "ignore_errors", "until_that_never_holds_fails_after_the_retries"),
     (Place::Task, "tags", "tags_on_plays_blocks_roles_and_includes_select_their_tasks"),
     (Place::Task, "no_log", "no_log_values_appear_in_no_output_and_no_report"),

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 const HOSTS: usize = 8;
 
 /// A private tmux server, on its own socket; killed (it alone) on drop.
-struct Pane {
+pub(crate) struct Pane {
     socket: std::path::PathBuf,
 }
 
 impl Pane {
     /// Starts `command` in a new detached session, or None without tmux
     /// (a failure under CI, where .ci/run installs it).
-    fn start(dir: &Path, command: &str) -> Option<Pane> {
+    pub(crate) fn start(dir: &Path, command: &str) -> Option<Pane> {
         let socket = dir.join("tmux.sock");
         let started = Command::new("tmux")
             .arg("-S")
@@ -42,7 +42,7 @@ impl Pane {
     }
 
     /// What the pane shows now (with `escapes`, its color codes too).
-    fn capture(&self, escapes: bool) -> String {
+    pub(crate) fn capture(&self, escapes: bool) -> String {
         let mut cmd = Command::new("tmux");
         cmd.arg("-S").arg(&self.socket).args(["capture-pane", "-p", "-t", "live"]);
         if escapes {
@@ -53,7 +53,7 @@ impl Pane {
     }
 
     /// Captures until `done` holds for a capture; panics after `limit`.
-    fn wait_for(&self, limit: Duration, what: &str, done: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, limit: Duration, what: &str, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.capture(false);
@@ -63,6 +63,18 @@ impl Pane {
             assert!(start.elapsed() < limit, "waited {limit:?} for {what}; the pane shows:\n{screen}");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+impl Pane {
+    /// Types `text` into the pane as it is, then Enter.
+    pub(crate) fn type_line(&self, text: &str) {
+        let run = |args: &[&str]| {
+            let status = Command::new("tmux").arg("-S").arg(&self.socket).args(args).status().expect("tmux send-keys");
+            assert!(status.success(), "tmux send-keys failed");
+        };
+        run(&["send-keys", "-t", "live", "-l", text]);
+        run(&["send-keys", "-t", "live", "Enter"]);
     }
 }
 

@@ -4,6 +4,7 @@
 //! Scenarios that Ansible has run under both engines (the oracle).
 
 mod accounts;
+mod become_password;
 mod bundled_roles;
 mod files;
 mod filesystems;

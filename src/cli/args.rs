@@ -335,6 +335,11 @@ pub struct RunArgs {
     /// (~/.local/state/...), /var/log/stead/audit.jsonl as root.
     #[arg(long = "audit-log", value_name = "PATH", env = "STEAD_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Where handlers notified but never run (a failed or interrupted run) are kept for the
+    /// next run of the play. Default: pending-handlers.json in $XDG_STATE_HOME/stead
+    /// (~/.local/state/...), /var/lib/stead as root.
+    #[arg(long = "pending-handlers", value_name = "PATH", env = "STEAD_PENDING_HANDLERS")]
+    pub pending_handlers: Option<PathBuf>,
     /// Keep no audit record of this run.
     #[arg(long = "no-audit-log")]
     pub no_audit_log: bool,

@@ -90,6 +90,7 @@ pub fn restore(a: BackupsRestoreArgs) -> Result<i32> {
         detailed_exitcode: false,
         audit_log: a.audit_log,
         no_audit_log: false,
+        pending_handlers: None,
         shard: None,
         list_hosts: false,
         list_tasks: false,

@@ -97,6 +97,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 // The audit trail records apply and plan runs.
                 audit_log: None,
                 no_audit_log: true,
+                pending_handlers: None,
                 shard: None,
                 list_hosts: false,
                 list_tasks: false,
@@ -381,6 +382,7 @@ fn run_playbooks(a: RunArgs, is_plan: bool) -> Result<i32> {
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    options.pending_handlers = a.pending_handlers.clone().or_else(default_pending_path);
     options.search = settings.search_paths(&a.roles_path);
     let reports = ReportSpec::parse_all(&a.report)?;
     let inventories = default_inventory(&settings);
@@ -530,6 +532,21 @@ fn playbook_dir(playbooks: &[PathBuf]) -> &Path {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     }
+}
+
+/// `pending-handlers.json` in `/var/lib/stead` for root, else in
+/// `$XDG_STATE_HOME/stead` (`~/.local/state/stead`).
+pub(crate) fn default_pending_path() -> Option<PathBuf> {
+    let dir = if audit::is_root() {
+        PathBuf::from("/var/lib/stead")
+    } else {
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+        state.join("stead")
+    };
+    Some(dir.join("pending-handlers.json"))
 }
 
 fn default_audit_path() -> Option<PathBuf> {

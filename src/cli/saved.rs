@@ -122,6 +122,7 @@ pub fn apply(a: RunArgs, settings: &Settings) -> Result<i32> {
         verbosity: a.common.verbose,
         lock_holder: super::lock_holder(),
         lock_wait_secs: a.common.lock_wait,
+        pending_handlers: a.pending_handlers.clone().or_else(super::default_pending_path),
         become_password: super::become_password(settings)?,
         ..from_settings
     };

@@ -15,6 +15,7 @@ mod facts;
 pub use facts::parse as parse_facts;
 mod host;
 mod outcome;
+pub mod pending;
 mod plan_gate;
 mod play;
 mod pool;
@@ -80,6 +81,13 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
         })
         .collect();
     let delegates = pool::Pool::default();
+    let pending = std::sync::Mutex::new(plan.options.pending_handlers.as_deref().map(|path| {
+        let (store, note) = pending::Store::open(path);
+        if let Some(note) = note {
+            sink.emit(Event::Warning(note));
+        }
+        store
+    }));
     for play in &plan.plays {
         if interrupted.load(Ordering::SeqCst) {
             break;
@@ -102,6 +110,7 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
             forks: &semaphore,
             ended: &ended,
             delegates: &delegates,
+            pending: &pending,
         };
         let mut results = Vec::new();
         for batch in batches(&hosts, &play.play.serial) {
@@ -139,6 +148,11 @@ async fn run_async(plan: &RunPlan, sink: Arc<dyn EventSink>, interrupted: Arc<At
     }
     for (host, execs) in delegates.close().await {
         *outcome.remote_execs.entry(host).or_default() += execs;
+    }
+    if let Some(store) = pending.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Err(e) = store.save() {
+            sink.emit(Event::Warning(e));
+        }
     }
     outcome.interrupted |= interrupted.load(Ordering::SeqCst);
     outcome.terminated = terminated.load(Ordering::SeqCst);

@@ -188,6 +188,8 @@ pub(super) struct PlayRun<'a> {
     pub ended: &'a AtomicBool,
     /// Connections of delegated tasks.
     pub delegates: &'a super::pool::Pool,
+    /// Handlers earlier runs left pending, and those this one leaves.
+    pub pending: &'a std::sync::Mutex<Option<super::pending::Store>>,
 }
 
 impl PlayRun<'_> {
@@ -242,6 +244,7 @@ impl PlayRun<'_> {
             }
         });
         futures_join_all(setups.collect()).await;
+        self.take_pending(&mut slots);
         let all: Vec<usize> = (0..slots.len()).collect();
         self.flush(&mut slots, &[(all, None)]);
         if linear {
@@ -249,6 +252,7 @@ impl PlayRun<'_> {
         } else {
             self.free(&mut slots).await;
         }
+        self.leave_pending(&slots);
         slots
             .into_iter()
             .map(|mut s| {
@@ -258,6 +262,64 @@ impl PlayRun<'_> {
                 (s.host, end)
             })
             .collect()
+    }
+
+    fn pending_key(&self) -> String {
+        super::pending::play_key(&self.play.playbook_dir, self.play.index, &self.play.play.name)
+    }
+
+    /// Notifies, on each host, the handlers an earlier run of this play
+    /// notified but never ran, and says so.
+    fn take_pending(&self, slots: &mut [Slot<'_>]) {
+        let guard = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(store) = guard.as_ref() else { return };
+        let key = self.pending_key();
+        let handlers = &self.play.play.handlers;
+        for s in slots.iter_mut().filter(|s| s.end.is_none()) {
+            let names = store.pending(&key, &s.host);
+            if names.is_empty() {
+                continue;
+            }
+            let (mut found, mut gone) = (Vec::new(), Vec::new());
+            for name in &names {
+                match handlers.iter().position(|h| h.display_name() == *name) {
+                    Some(i) => {
+                        s.notified.insert(i);
+                        found.push(name.as_str());
+                    }
+                    None => gone.push(name.as_str()),
+                }
+            }
+            if !found.is_empty() {
+                self.sink.emit(Event::Warning(format!(
+                    "{}: running handlers an earlier run notified but never ran (it failed or was interrupted): {}",
+                    s.host,
+                    found.join(", ")
+                )));
+            }
+            if !gone.is_empty() {
+                self.sink.emit(Event::Warning(format!(
+                    "{}: handlers an earlier run left pending are no longer in the play, dropped: {}",
+                    s.host,
+                    gone.join(", ")
+                )));
+            }
+        }
+    }
+
+    /// Records, per host, the handlers this play notified but never ran
+    /// (a real run only: a dry run changes nothing a handler would follow).
+    fn leave_pending(&self, slots: &[Slot<'_>]) {
+        if self.plan.options.check {
+            return;
+        }
+        let mut guard = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(store) = guard.as_mut() else { return };
+        let key = self.pending_key();
+        for s in slots {
+            let names = s.notified.iter().map(|i| self.play.play.handlers[*i].display_name()).collect();
+            store.set(&key, &s.host, names);
+        }
     }
 
     fn split(&self) -> impl Fn(&[usize]) -> Vec<Vec<usize>> + '_ {

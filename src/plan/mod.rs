@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub ansible_managed: Option<String>,
     /// `--shard K/N` (1-based K).
     pub shard: Option<(usize, usize)>,
+    /// Where handlers notified but never run are kept between runs
+    /// (`exec::pending`); none: not kept.
+    pub pending_handlers: Option<PathBuf>,
     /// Who this run is, as a host's lock names it to another run.
     pub lock_holder: String,
     /// `--lock-wait`: seconds to wait for another run's host lock.

@@ -192,6 +192,12 @@ impl Test {
         self.project.path()
     }
 
+    /// Where this test's runs keep pending handlers (`STEAD_PENDING_HANDLERS`,
+    /// set for every run, so no test writes to /var/lib or the home directory).
+    pub fn pending_handlers(&self) -> PathBuf {
+        self.reports.path().join("pending-handlers.json")
+    }
+
     /// The audit log every run of this test appends to (`STEAD_AUDIT_LOG`,
     /// set for every run, so no test writes to /var/log or the home directory;
     /// a test's own `.env("STEAD_AUDIT_LOG", ..)` overrides it).
@@ -294,6 +300,7 @@ impl Test {
             .env("CI", "true")
             .env("NO_COLOR", "1")
             .env("STEAD_AUDIT_LOG", self.audit_log())
+            .env("STEAD_PENDING_HANDLERS", self.pending_handlers())
             .env_remove("STEAD_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -326,6 +333,7 @@ impl Test {
             .env("CI", "true")
             .env("NO_COLOR", "1")
             .env("STEAD_AUDIT_LOG", self.audit_log())
+            .env("STEAD_PENDING_HANDLERS", self.pending_handlers())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);

@@ -93,10 +93,15 @@ impl SshConnection {
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         cmd.arg("-E").arg(&log).arg("-S").arg(&socket).args(["-M", "-f", "-N"]);
         let strict = if params.accept_new_host_keys { "accept-new" } else { "yes" };
+        // ssh keeps the first value it is given for an option. These are
+        // not the user's to change: host keys are checked, nothing prompts.
         cmd.arg("-o").arg(format!("StrictHostKeyChecking={strict}"));
-        cmd.args(["-o", "BatchMode=yes", "-o", "ControlPersist=30"]);
+        cmd.args(["-o", "BatchMode=yes"]);
         cmd.arg("-o").arg(format!("ConnectTimeout={}", params.connect_timeout.as_secs().max(1)));
-        cmd.args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"]);
+        // The user's arguments come before our tunable defaults, so that
+        // `-o ServerAliveInterval=5` in ansible_ssh_extra_args takes effect.
+        cmd.args(&params.extra_args);
+        cmd.args(["-o", "ControlPersist=30", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"]);
         if let Some(port) = params.port {
             cmd.arg("-p").arg(port.to_string());
         }
@@ -106,7 +111,6 @@ impl SshConnection {
         if let Some(key) = &params.private_key_file {
             cmd.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
         }
-        cmd.args(&params.extra_args);
         cmd.arg("--").arg(&params.host);
         cmd.kill_on_drop(true);
         let status = tokio::time::timeout(params.connect_timeout + Duration::from_secs(5), cmd.status())
@@ -174,8 +178,10 @@ impl SshConnection {
             Err(openssh::Error::RemoteProcessTerminated) => -1,
             Err(e) => return Err(exec_error(e.to_string())),
         };
-        if status == 255 && stdout.is_empty() {
-            // ssh's own failure code: check whether the master is gone.
+        if (status == 255 && stdout.is_empty()) || status == -1 {
+            // ssh's own failure code, or a command ended by a signal (its
+            // session may have died with the connection): check whether the
+            // master is gone, which makes the host unreachable.
             if let Err(e) = session.check().await {
                 return Err(exec_error(e.to_string()));
             }

@@ -132,3 +132,34 @@ fn a_second_signal_exits_at_once() {
     assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(130));
     assert!(sent.elapsed() < Duration::from_secs(5), "the second signal did not exit at once");
 }
+
+#[test]
+fn two_hundred_hosts_with_one_in_ten_dead_finish_with_the_right_recap() {
+    let mut test = Test::new().file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: mark\n      copy: {content: \"up\\n\", dest: \"{{ root }}/mark\"}\n",
+    );
+    for i in 0..200 {
+        let name = format!("h{i:03}");
+        test = if i % 10 == 7 {
+            test.unreachable_host(&name)
+        } else {
+            test.host_with(&name, vec![("ansible_connection".into(), "local".into())])
+        };
+    }
+    let started = std::time::Instant::now();
+    let out = test.run_args(["apply", "site.yml"]);
+    out.assert_status(8);
+    let report = out.report_json();
+    let hosts = report["hosts"].as_object().unwrap();
+    assert_eq!(hosts.len(), 200);
+    let unreachable: Vec<&String> = hosts.iter().filter(|(_, h)| h["unreachable"] == true).map(|(n, _)| n).collect();
+    assert_eq!(unreachable.len(), 20, "{unreachable:?}");
+    assert!(unreachable.iter().all(|n| n.ends_with('7')), "{unreachable:?}");
+    for (name, h) in hosts.iter().filter(|(_, h)| h["unreachable"] != true) {
+        assert_eq!((h["changed"].as_u64(), h["failed"].as_u64()), (Some(1), Some(0)), "{name}");
+        assert_eq!(test.read(name, "mark"), "up\n", "{name}");
+    }
+    assert!(out.stdout.contains("h007 ") && out.stdout.contains("unreachable=1"), "{}", out.stdout);
+    eprintln!("200 hosts, 20 dead: {:?}", started.elapsed());
+}

@@ -6,6 +6,7 @@
 mod accounts;
 mod become_password;
 mod bundled_roles;
+mod faults;
 mod files;
 mod filesystems;
 mod firewall_iptables;

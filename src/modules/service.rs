@@ -319,11 +319,16 @@ fn parse_sysv(stdout: &[u8]) -> Result<SysvSeen, ModuleError> {
                 let (rc, len) = value.split_once(' ').unwrap_or(("1", "0"));
                 let len: usize = len.parse().unwrap_or(0);
                 let mut out = String::new();
+                // A host that claims more than it sent (or a length beyond
+                // any output) ends the field where its lines end.
                 while out.len() < len {
+                    let Some(next) = lines.next() else {
+                        return Err(ModuleError::Probe("the service probe output is truncated".into()));
+                    };
                     if !out.is_empty() {
                         out.push('\n');
                     }
-                    out.push_str(lines.next().unwrap_or(""));
+                    out.push_str(next);
                 }
                 if len == 0 {
                     lines.next();

@@ -303,6 +303,11 @@ fn ensure_privsep_dir() {
     }
 }
 
+/// `SetEnv SHLVL=5`: bash sources `~/.bashrc` for a command run by sshd
+/// only at shell level 1. This machine's root `.bashrc` runs `pyenv
+/// rehash`, which waits 60 s on a lock a killed session leaves behind (the
+/// fault tests kill sessions): the test hosts' login shells skip it, as a
+/// stock Debian `.bashrc` does for a non-interactive shell.
 fn write_config(dir: &Path, port: u16) {
     let config = format!(
         "ListenAddress 127.0.0.1\n\
@@ -320,6 +325,7 @@ fn write_config(dir: &Path, port: u16) {
          LogLevel ERROR\n\
          MaxStartups 100\n\
          MaxSessions 100\n\
+         SetEnv SHLVL=5\n\
          Subsystem sftp internal-sftp\n",
         dir = dir.display(),
         user = current_user(),

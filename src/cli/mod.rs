@@ -696,19 +696,7 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("facts.yml");
     std::fs::write(&path, yaml)?;
-    let settings = settings(&Flags {
-        inventory: f.inventory.inventory.clone(),
-        user: f.user.clone(),
-        become_: f.become_,
-        accept_new_host_keys: f.accept_new_host_keys,
-        ask_become_pass: f.ask_become_pass,
-        become_password_file: f.become_password_file.clone(),
-        ..Flags::default()
-    })?;
-    vault::install(&f.vault, &settings)?;
-    let inventory = load_inventory(&default_inventory(&settings), &[])?;
-    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
-    let plan = compile(&[path], inventory, options)?;
+    let plan = facts_plan(&f, path)?;
     let collector = Arc::new(Collector::default());
     let outcome = exec::run(&plan, Arc::new(Masked(collector.clone())), Arc::new(AtomicBool::new(false)));
     let mut all = serde_json::Map::new();
@@ -725,6 +713,24 @@ fn facts(f: args::FactsArgs) -> Result<i32> {
     }
     out(serde_json::to_string_pretty(&Json::Object(all))?);
     Ok(exit::status(false, !outcome.failed.is_empty(), !outcome.unreachable.is_empty(), false))
+}
+
+/// The plan of a `stead facts` playbook: the settings, vault and become
+/// password of the facts flags, and the inventory they name.
+fn facts_plan(f: &args::FactsArgs, path: PathBuf) -> Result<stead::plan::RunPlan> {
+    let settings = settings(&Flags {
+        inventory: f.inventory.inventory.clone(),
+        user: f.user.clone(),
+        become_: f.become_,
+        accept_new_host_keys: f.accept_new_host_keys,
+        ask_become_pass: f.ask_become_pass,
+        become_password_file: f.become_password_file.clone(),
+        ..Flags::default()
+    })?;
+    vault::install(&f.vault, &settings)?;
+    let inventory = load_inventory(&default_inventory(&settings), &[])?;
+    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
+    compile(&[path], inventory, options)
 }
 
 /// `stead facts --patches`: the `patch_facts` probe on every matching host
@@ -751,19 +757,7 @@ fn patches(f: args::FactsArgs) -> Result<i32> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("patches.yml");
     std::fs::write(&path, yaml)?;
-    let settings = settings(&Flags {
-        inventory: f.inventory.inventory.clone(),
-        user: f.user.clone(),
-        become_: f.become_,
-        accept_new_host_keys: f.accept_new_host_keys,
-        ask_become_pass: f.ask_become_pass,
-        become_password_file: f.become_password_file.clone(),
-        ..Flags::default()
-    })?;
-    vault::install(&f.vault, &settings)?;
-    let inventory = load_inventory(&default_inventory(&settings), &[])?;
-    let options = RunOptions { become_password: become_password(&settings)?, ..configured(&settings) };
-    let plan = compile(&[path], inventory, options)?;
+    let plan = facts_plan(&f, path)?;
     let collector = Arc::new(Collector::default());
     let started_at = SystemTime::now();
     let started = Instant::now();

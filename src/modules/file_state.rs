@@ -391,6 +391,11 @@ pub fn basename_of(path: &str) -> String {
 
 /// Reads a probe's output, failing with the probe's stderr when it failed.
 pub fn parse_output(out: Option<&ExecOutput>) -> Result<FileState, ModuleError> {
+    parse(probe_stdout(out)?)
+}
+
+/// The stdout of a probe that ran and succeeded.
+fn probe_stdout(out: Option<&ExecOutput>) -> Result<&[u8], ModuleError> {
     let out = out.ok_or_else(|| ModuleError::Probe("the file probe did not run".into()))?;
     if out.status != 0 {
         return Err(ModuleError::failed(format!(
@@ -399,7 +404,7 @@ pub fn parse_output(out: Option<&ExecOutput>) -> Result<FileState, ModuleError> 
             out.stderr_text().trim()
         )));
     }
-    parse(&out.stdout)
+    Ok(&out.stdout)
 }
 
 struct Cursor<'a> {
@@ -441,15 +446,7 @@ pub fn parse(stdout: &[u8]) -> Result<FileState, ModuleError> {
 /// Parses the output of two probes run one after the other (copy's
 /// `remote_src` probes its source, then its destination).
 pub fn parse_pair(out: Option<&ExecOutput>) -> Result<(FileState, FileState), ModuleError> {
-    let out = out.ok_or_else(|| ModuleError::Probe("the file probe did not run".into()))?;
-    if out.status != 0 {
-        return Err(ModuleError::failed(format!(
-            "cannot read the file's state (exit {}): {}",
-            out.status,
-            out.stderr_text().trim()
-        )));
-    }
-    let mut cur = Cursor { data: &out.stdout, pos: 0 };
+    let mut cur = Cursor { data: probe_stdout(out)?, pos: 0 };
     let first = parse_from(&mut cur)?;
     Ok((first, parse_from(&mut cur)?))
 }
